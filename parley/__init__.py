@@ -1,0 +1,1 @@
+"""Parley: enterprise messaging backend."""

@@ -1,0 +1,40 @@
+"""The `users` table (owned by accounts/service.py)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Index, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from parley.core.db import Base, UTCDateTime, new_id, utcnow
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(32))
+    # Lower-cased copies: uniqueness is case-insensitive and prefix search uses them.
+    username_lower: Mapped[str] = mapped_column(String(32))
+    display_name: Mapped[str] = mapped_column(String(64))
+    display_name_lower: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="OFFLINE")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        Index("ux_users_username_lower", "username_lower", unique=True),
+        Index(
+            "ix_users_username_prefix",
+            "username_lower",
+            postgresql_ops={"username_lower": "text_pattern_ops"},
+        ),
+        Index(
+            "ix_users_display_name_prefix",
+            "display_name_lower",
+            postgresql_ops={"display_name_lower": "text_pattern_ops"},
+        ),
+    )

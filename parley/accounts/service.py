@@ -1,0 +1,146 @@
+"""Accounts: registration, login, lookup and people search. The only writer of `users`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.accounts.models import User
+from parley.accounts.schemas import TokenOut, UserOut
+from parley.core import runtime
+from parley.core.errors import InvalidCredentials, UserNotFound, UsernameTaken, ValidationFailed
+from parley.core.pagination import decode_text_cursor, encode_text_cursor
+from parley.core.schemas import Page
+from parley.core.security import hash_password, issue_token, verify_password
+
+
+def _user_cache_key(user_id: uuid.UUID) -> str:
+    return f"user:{user_id}"
+
+
+async def register_user(
+    session: AsyncSession, *, username: str, password: str, display_name: str | None
+) -> User:
+    """Create an account; usernames are unique ignoring case."""
+    lowered = username.lower()
+    taken = await session.scalar(select(User.id).where(User.username_lower == lowered))
+    if taken is not None:
+        raise UsernameTaken(username=username)
+    shown = (display_name or username).strip()
+    if not shown:
+        raise ValidationFailed("displayName must not be blank", field="displayName")
+    user = User(
+        username=username,
+        username_lower=lowered,
+        display_name=shown,
+        display_name_lower=shown.lower(),
+        password_hash=await hash_password(password),
+    )
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Two registrations raced past the check; the unique index decided.
+        raise UsernameTaken(username=username) from None
+    return user
+
+
+async def authenticate(session: AsyncSession, *, username: str, password: str) -> User:
+    """The user whose username and password these are, or INVALID_CREDENTIALS."""
+    user = await session.scalar(select(User).where(User.username_lower == username.lower()))
+    if not await verify_password(user.password_hash if user else None, password) or user is None:
+        raise InvalidCredentials()
+    return user
+
+
+def token_for(user: User) -> TokenOut:
+    settings = runtime.current().settings
+    token = issue_token(
+        user.id, secret=settings.jwt_secret, expires_in_seconds=settings.jwt_expires_in_seconds
+    )
+    return TokenOut(
+        access_token=token,
+        expires_in=settings.jwt_expires_in_seconds,
+        user=UserOut.model_validate(user),
+    )
+
+
+async def get_user(session: AsyncSession, *, user_id: uuid.UUID) -> User:
+    """One user by id, or USER_NOT_FOUND."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise UserNotFound(userId=str(user_id))
+    return user
+
+
+async def get_public_user_cached(user_id: uuid.UUID) -> UserOut | None:
+    """A user's public fields from the cache, loading them on a miss (None: no such user)."""
+    rt = runtime.current()
+    cached = await rt.cache.get(_user_cache_key(user_id))
+    if cached is not None:
+        return UserOut.model_validate(cached)
+    async with rt.db.sessions() as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            return None
+        public = UserOut.model_validate(user)
+    await rt.cache.set(
+        _user_cache_key(user_id), public.model_dump(mode="json"), rt.settings.cache_ttl_seconds
+    )
+    return public
+
+
+async def get_users_by_ids(session: AsyncSession, *, user_ids: Iterable[uuid.UUID]) -> list[User]:
+    """The users that exist among `user_ids` (in no particular order)."""
+    wanted = list(set(user_ids))
+    if not wanted:
+        return []
+    return list((await session.scalars(select(User).where(User.id.in_(wanted)))).all())
+
+
+async def find_user_ids_by_usernames(
+    session: AsyncSession, *, usernames: Iterable[str]
+) -> dict[str, uuid.UUID]:
+    """Lower-cased username -> id, for the usernames that exist (mentions)."""
+    lowered = sorted({name.lower() for name in usernames})
+    if not lowered:
+        return {}
+    rows = await session.execute(
+        select(User.username_lower, User.id).where(User.username_lower.in_(lowered))
+    )
+    return {name: user_id for name, user_id in rows.tuples()}
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def search_users(
+    session: AsyncSession, *, query: str, limit: int, cursor: str | None
+) -> Page[UserOut]:
+    """People whose username or display name starts with `query`, by username."""
+    prefix = _escape_like(query.strip().lower()) + "%"
+    statement = (
+        select(User)
+        .where(
+            or_(
+                User.username_lower.like(prefix, escape="\\"),
+                User.display_name_lower.like(prefix, escape="\\"),
+            )
+        )
+        .order_by(User.username_lower)
+        .limit(limit + 1)
+    )
+    if cursor is not None:
+        statement = statement.where(User.username_lower > decode_text_cursor(cursor))
+    users = list((await session.scalars(statement)).all())
+    more = len(users) > limit
+    users = users[:limit]
+    return Page[UserOut](
+        items=[UserOut.model_validate(user) for user in users],
+        next_cursor=encode_text_cursor(users[-1].username_lower) if more else None,
+    )

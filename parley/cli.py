@@ -1,0 +1,93 @@
+"""The `parley` command: `serve` (migrate, then serve) and `migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from parley.core.config import ConfigError, Settings, load_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as error:
+        print(f"parley: configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def run_migrations(settings: Settings, revision: str = "head") -> None:
+    """Apply pending Alembic migrations to the configured database."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.attributes["database_url"] = settings.database_url
+    command.upgrade(config, revision)
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from parley.main import create_app
+
+    settings = _settings_or_exit()
+    if not args.no_migrate:
+        run_migrations(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        access_log=False,
+        log_config=None,
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+def _migrate(args: argparse.Namespace) -> None:
+    settings = _settings_or_exit()
+    run_migrations(settings, args.revision)
+    print(f"parley: database at revision {args.revision}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parley",
+        description="Parley messaging service. Configuration comes from the environment "
+        "(DATABASE_URL, REDIS_URL, JWT_SECRET, PARLEY_DATA_DIR, ...; see README).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve", help="apply pending migrations, then serve HTTP and Socket.IO",
+        description="Apply pending migrations, then serve the API on HOST:PORT.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    serve.add_argument("--no-migrate", action="store_true",
+                       help="do not apply migrations before serving")
+    serve.set_defaults(handler=_serve)
+    migrate = commands.add_parser(
+        "migrate", help="apply pending migrations and exit",
+        description="Apply pending Alembic migrations to DATABASE_URL and exit.",
+    )
+    migrate.add_argument("--revision", default="head", help="target revision (default head)")
+    migrate.set_defaults(handler=_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.handler(args)
+
+
+if __name__ == "__main__":
+    main()

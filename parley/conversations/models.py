@@ -1,0 +1,69 @@
+"""`conversations` and `conversation_participants` (owned by conversations/service.py).
+
+`last_seq`, `message_count`, `last_message_id` and `last_activity_at` are moved only by the
+message committer, in the same transaction as the messages they count.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from parley.core.db import Base, JSONType, UTCDateTime, new_id, utcnow
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    type: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    rate_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    # "lowId:highId" for DIRECT conversations: a unique index makes the pair unique.
+    direct_key: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    message_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_message_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ux_conversations_direct_key", "direct_key", unique=True),)
+
+
+class Participant(Base):
+    __tablename__ = "conversation_participants"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16), default="MEMBER")
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    # Only the flags set explicitly for this member; the rest follow the role's defaults.
+    permissions: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    notification_settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Watermarks: unreadCount = conversation.last_seq - read_seq.
+    read_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    delivered_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_read_message_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    last_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ux_participants_conversation_user", "conversation_id", "user_id", unique=True),
+        Index("ix_participants_user_status", "user_id", "status"),
+        Index("ix_participants_conversation_joined", "conversation_id", "joined_at", "id"),
+    )

@@ -1,0 +1,125 @@
+"""Conversation and participant requests and responses."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from parley.accounts.schemas import UserOut
+from parley.conversations.permissions import (
+    ConversationStatus,
+    ConversationType,
+    ParticipantStatus,
+    Role,
+)
+from parley.core.schemas import ApiModel, InputModel, Timestamp
+
+
+class ConversationSettings(InputModel):
+    """Per-conversation switches; unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    typing_indicators: bool = True
+    read_receipts: bool = True
+    link_previews: bool = True
+
+
+class ConversationSettingsPatch(InputModel):
+    typing_indicators: bool | None = None
+    read_receipts: bool | None = None
+    link_previews: bool | None = None
+
+
+class ConversationCreate(InputModel):
+    type: ConversationType
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    description: str | None = Field(default=None, max_length=2000)
+    participant_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1000)
+    settings: ConversationSettings | None = None
+    rate_limit: int | None = Field(default=None, ge=1, le=10000,
+                                   description="Messages per minute per member")
+
+
+class ConversationUpdate(InputModel):
+    """PATCH: only the fields present change; `rateLimit: null` restores the default."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    description: str | None = Field(default=None, max_length=2000)
+    settings: ConversationSettingsPatch | None = None
+    status: Literal["ACTIVE", "ARCHIVED", "MUTED"] | None = None
+    rate_limit: int | None = Field(default=None, ge=1, le=10000)
+
+
+class LastMessageOut(ApiModel):
+    """The newest message of a conversation, as shown in a conversation list."""
+
+    id: uuid.UUID
+    seq: int
+    sender_id: uuid.UUID | None
+    type: str
+    content: str | None
+    status: str
+    server_timestamp: Timestamp
+
+
+class ConversationOut(ApiModel):
+    id: uuid.UUID
+    type: ConversationType
+    name: str | None
+    description: str | None
+    status: ConversationStatus
+    message_count: int
+    last_seq: int
+    last_message_id: uuid.UUID | None
+    last_activity_at: Timestamp
+    settings: dict[str, bool]
+    rate_limit: int = Field(description="Messages per minute per member (effective value)")
+    created_by: uuid.UUID | None
+    created_at: Timestamp
+    # Per caller:
+    my_role: Role | None = None
+    unread_count: int = 0
+    last_message: LastMessageOut | None = None
+
+
+class ParticipantsAdd(InputModel):
+    user_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
+    role: Literal["ADMIN", "MODERATOR", "MEMBER"] = "MEMBER"
+
+
+class ParticipantUpdate(InputModel):
+    role: Role | None = None
+    status: ParticipantStatus | None = None
+    permissions: dict[str, bool | None] | None = Field(
+        default=None, description="Per-member overrides; null restores the role's default"
+    )
+    notification_settings: dict[str, bool | str | int | None] | None = None
+
+
+class ParticipantOut(ApiModel):
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    user_id: uuid.UUID
+    role: Role
+    status: ParticipantStatus
+    permissions: dict[str, bool]
+    last_read_at: Timestamp | None
+    last_read_message_id: uuid.UUID | None
+    read_seq: int
+    delivered_seq: int
+    unread_count: int
+    notification_settings: dict[str, bool | str | int | None]
+    joined_at: Timestamp
+    user: UserOut | None = None
+
+
+class ParticipantEvent(ApiModel):
+    conversation_id: uuid.UUID
+    participant: ParticipantOut
+
+
+class ConversationEvent(ApiModel):
+    conversation: ConversationOut

@@ -1,0 +1,199 @@
+"""Configuration from the environment, with the specification's names and defaults.
+
+Every variable is parsed once at start-up; a bad value raises `ConfigError` naming the
+variable, so the process stops before it serves anything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|k|mb|m|gb|g)?\s*$", re.IGNORECASE)
+_DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZE_BYTES = {"b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3,
+               "gb": 1024**3}
+MIN_JWT_SECRET_LENGTH = 32
+
+
+class ConfigError(ValueError):
+    """A configuration variable holds a value Parley cannot use."""
+
+
+def parse_duration_seconds(name: str, raw: str, default_unit: str = "s") -> float:
+    """`7d`, `30s`, `300` (in `default_unit`) -> seconds."""
+    match = _DURATION.match(raw)
+    if not match:
+        raise ConfigError(f"{name}={raw!r} is not a duration (examples: 300, 30s, 7d)")
+    number, unit = int(match.group(1)), (match.group(2) or default_unit).lower()
+    seconds = number * _DURATION_SECONDS[unit]
+    if seconds <= 0:
+        raise ConfigError(f"{name}={raw!r} must be greater than zero")
+    return seconds
+
+
+def parse_size_bytes(name: str, raw: str) -> int:
+    """`50MB`, `512kb`, `1048576` -> bytes."""
+    match = _SIZE.match(raw)
+    if not match:
+        raise ConfigError(f"{name}={raw!r} is not a size (examples: 50MB, 512KB, 1048576)")
+    size = int(match.group(1)) * _SIZE_BYTES[(match.group(2) or "b").lower()]
+    if size <= 0:
+        raise ConfigError(f"{name}={raw!r} must be greater than zero")
+    return size
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r} must be greater than zero")
+    return value
+
+
+def _bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use true or false)")
+
+
+def normalize_database_url(raw: str) -> str:
+    """Accept the usual spellings and pick the async driver for each engine."""
+    url = raw.strip()
+    for prefix, replacement in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgresql+psycopg://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(prefix):
+            return replacement + url[len(prefix):]
+    if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite:///")):
+        return url
+    raise ConfigError(
+        f"DATABASE_URL={raw!r} is not supported: use postgresql://user:pass@host/db "
+        "or sqlite:///path/to/file.db"
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Parley reads from the environment, already parsed."""
+
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    redis_password: str | None
+    redis_key_prefix: str
+    jwt_secret: str
+    jwt_expires_in_seconds: int
+    cache_ttl_seconds: int
+    max_message_length: int
+    rate_limit_messages: int
+    max_file_size_bytes: int
+    ws_max_connections: int
+    ws_heartbeat_interval_ms: int
+    log_level: str
+    db_pool_size: int
+    sql_count_header: bool
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _jwt_secret(env: dict[str, str], data_dir: Path, embedded: bool) -> str:
+    raw = env.get("JWT_SECRET")
+    if raw is not None and raw != "":
+        if len(raw) < MIN_JWT_SECRET_LENGTH:
+            raise ConfigError(
+                f"JWT_SECRET is too short ({len(raw)} characters): use at least "
+                f"{MIN_JWT_SECRET_LENGTH} random characters"
+            )
+        return raw
+    if not embedded:
+        raise ConfigError(
+            "JWT_SECRET is not set: it is required with a PostgreSQL DATABASE_URL, so every "
+            "instance signs and checks tokens with the same key"
+        )
+    # Embedded mode: one secret per data directory, made once and kept beside the database.
+    secret_file = data_dir / "jwt_secret"
+    if secret_file.exists():
+        return secret_file.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    descriptor = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secret)
+    return secret
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read and check the environment; raise `ConfigError` naming the first bad variable."""
+    env = dict(os.environ if environ is None else environ)
+    data_dir = Path(env.get("PARLEY_DATA_DIR") or "./data").resolve()
+    raw_database_url = env.get("DATABASE_URL", "")
+    if raw_database_url:
+        database_url = normalize_database_url(raw_database_url)
+    else:
+        database_url = f"sqlite+aiosqlite:///{data_dir / 'parley.db'}"
+    embedded = database_url.startswith("sqlite")
+    if embedded:
+        data_dir.mkdir(parents=True, exist_ok=True)
+
+    redis_url = env.get("REDIS_URL") or None
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"REDIS_URL={redis_url!r} must start with redis://, rediss:// or unix://")
+
+    log_level = (env.get("LOG_LEVEL") or "INFO").upper()
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ConfigError(f"LOG_LEVEL={log_level!r} must be DEBUG, INFO, WARNING or ERROR")
+
+    cors = tuple(
+        origin.strip() for origin in (env.get("CORS_ORIGINS") or "").split(",") if origin.strip()
+    )
+
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_password=env.get("REDIS_PASSWORD") or None,
+        redis_key_prefix=env.get("REDIS_KEY_PREFIX") or "parley:",
+        jwt_secret=_jwt_secret(env, data_dir, embedded),
+        jwt_expires_in_seconds=int(
+            parse_duration_seconds("JWT_EXPIRES_IN", env.get("JWT_EXPIRES_IN") or "7d")
+        ),
+        cache_ttl_seconds=int(
+            parse_duration_seconds("CACHE_TTL", env.get("CACHE_TTL") or "300")
+        ),
+        max_message_length=_positive_int(
+            "MAX_MESSAGE_LENGTH", env.get("MAX_MESSAGE_LENGTH") or "10000"
+        ),
+        rate_limit_messages=_positive_int(
+            "RATE_LIMIT_MESSAGES", env.get("RATE_LIMIT_MESSAGES") or "60"
+        ),
+        max_file_size_bytes=parse_size_bytes("MAX_FILE_SIZE", env.get("MAX_FILE_SIZE") or "50MB"),
+        ws_max_connections=_positive_int(
+            "WS_MAX_CONNECTIONS", env.get("WS_MAX_CONNECTIONS") or "10000"
+        ),
+        ws_heartbeat_interval_ms=int(
+            parse_duration_seconds(
+                "WS_HEARTBEAT_INTERVAL", env.get("WS_HEARTBEAT_INTERVAL") or "30000", "ms"
+            )
+            * 1000
+        ),
+        log_level=log_level,
+        db_pool_size=_positive_int("DB_POOL_SIZE", env.get("DB_POOL_SIZE") or "10"),
+        sql_count_header=_bool("PARLEY_SQL_COUNT_HEADER", env.get("PARLEY_SQL_COUNT_HEADER", "")),
+        cors_origins=cors,
+    )

@@ -1,0 +1,157 @@
+"""Database engine, session scopes and the column types shared by every domain.
+
+Services never commit. A request's session (`session_scope` via the `SessionDep` dependency) or
+`unit_of_work()` for CLI and socket handlers commits once on success, then runs the callbacks
+services registered with `after_commit` (events, cache invalidation), so nothing leaves the
+process for a transaction that rolled back.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.types import TypeDecorator
+
+from parley.core.config import Settings
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+# Statement counting for tests and diagnostics: a mutable cell set per request (or per
+# committer batch); the engine hook adds one per statement executed in that context.
+statement_counter: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "statement_counter", default=None
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on both engines (SQLite stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    """Declarative base every domain's models.py derives from."""
+
+
+class Database:
+    """The process's engine and session factory."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine: AsyncEngine = _create_engine(settings)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: commit on success, roll back on error, then after-commit hooks."""
+        async with self.sessions() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+            await run_after_commit(session)
+
+
+def _create_engine(settings: Settings) -> AsyncEngine:
+    if settings.is_sqlite:
+        # One connection: SQLite has one writer, and queueing in asyncio beats SQLite's
+        # sleeping busy handler. Nothing may hold a session while awaiting another one.
+        engine = create_async_engine(
+            settings.database_url,
+            poolclass=AsyncAdaptedQueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=30,
+            connect_args={"timeout": 30},
+        )
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the driver, begin transactions, so SAVEPOINT works
+            # (SQLAlchemy's documented recipe for pysqlite/aiosqlite).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN")
+    else:
+        engine = create_async_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_size,
+            pool_pre_ping=False,
+            pool_timeout=30,
+        )
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _count_statement(
+        _connection: Any, _cursor: Any, statement: str, *_args: Any
+    ) -> None:
+        cell = statement_counter.get()
+        if cell is not None and statement != "BEGIN":
+            cell[0] += 1
+
+    return engine
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run `callback` once the session's transaction has committed (never on rollback)."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    callbacks: list[AfterCommit] = session.info.pop("after_commit", [])
+    for callback in callbacks:
+        await callback()

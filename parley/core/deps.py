@@ -1,0 +1,19 @@
+"""FastAPI dependency aliases shared by every router."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.core import runtime
+
+
+async def _session() -> AsyncIterator[AsyncSession]:
+    async with runtime.current().db.unit_of_work() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session)]

@@ -1,0 +1,209 @@
+"""Errors the client must tell apart, and their one rendering.
+
+Hierarchy: `AppError` -> one subclass per failure. Each carries a public `code` (never renamed,
+only added), an HTTP `status` and optional `details`. The FastAPI handler in `main.py` and the
+Socket.IO ack helper both render `{"error": {"code", "message", "details"}}`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class ErrorCode(StrEnum):
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    INVALID_JSON = "INVALID_JSON"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    INVALID_TOKEN = "INVALID_TOKEN"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    FORBIDDEN = "FORBIDDEN"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    USER_NOT_FOUND = "USER_NOT_FOUND"
+    CONVERSATION_NOT_FOUND = "CONVERSATION_NOT_FOUND"
+    MESSAGE_NOT_FOUND = "MESSAGE_NOT_FOUND"
+    PARTICIPANT_NOT_FOUND = "PARTICIPANT_NOT_FOUND"
+    USERNAME_TAKEN = "USERNAME_TAKEN"
+    MESSAGE_TOO_LONG = "MESSAGE_TOO_LONG"
+    MESSAGE_PENDING = "MESSAGE_PENDING"
+    MESSAGE_DELETED = "MESSAGE_DELETED"
+    CONVERSATION_READ_ONLY = "CONVERSATION_READ_ONLY"
+    INVALID_PARTICIPANTS = "INVALID_PARTICIPANTS"
+    PARTICIPANT_BANNED = "PARTICIPANT_BANNED"
+    OWNER_MUST_TRANSFER = "OWNER_MUST_TRANSFER"
+    CONFLICT = "CONFLICT"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    RATE_LIMITED = "RATE_LIMITED"
+    COMMIT_FAILED = "COMMIT_FAILED"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+class AppError(Exception):
+    """Base of every error a client sees; subclasses fix `code` and `status`."""
+
+    code: ClassVar[ErrorCode] = ErrorCode.INTERNAL_ERROR
+    status: ClassVar[int] = 500
+    default_message: ClassVar[str] = "Something went wrong on our side"
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+    def to_body(self) -> dict[str, Any]:
+        return {"error": {"code": str(self.code), "message": self.message,
+                          "details": self.details}}
+
+
+class ValidationFailed(AppError):
+    code = ErrorCode.VALIDATION_ERROR
+    status = 422
+    default_message = "The request is not valid"
+
+
+class InvalidJson(AppError):
+    code = ErrorCode.INVALID_JSON
+    status = 400
+    default_message = "The request body is not valid JSON"
+
+
+class Unauthorized(AppError):
+    code = ErrorCode.UNAUTHORIZED
+    status = 401
+    default_message = "Authentication is required: send Authorization: Bearer <token>"
+
+
+class InvalidToken(AppError):
+    code = ErrorCode.INVALID_TOKEN
+    status = 401
+    default_message = "The token is not valid"
+
+
+class TokenExpired(AppError):
+    code = ErrorCode.TOKEN_EXPIRED
+    status = 401
+    default_message = "The token has expired: log in again"
+
+
+class InvalidCredentials(AppError):
+    code = ErrorCode.INVALID_CREDENTIALS
+    status = 401
+    default_message = "Wrong username or password"
+
+
+class PermissionDenied(AppError):
+    code = ErrorCode.PERMISSION_DENIED
+    status = 403
+    default_message = "You are not allowed to do that"
+
+
+class RouteNotFound(AppError):
+    code = ErrorCode.NOT_FOUND
+    status = 404
+    default_message = "Not found"
+
+
+class MethodNotAllowed(AppError):
+    code = ErrorCode.METHOD_NOT_ALLOWED
+    status = 405
+    default_message = "This method is not allowed here"
+
+
+class UserNotFound(AppError):
+    code = ErrorCode.USER_NOT_FOUND
+    status = 404
+    default_message = "User not found"
+
+
+class ConversationNotFound(AppError):
+    code = ErrorCode.CONVERSATION_NOT_FOUND
+    status = 404
+    default_message = "Conversation not found"
+
+
+class MessageNotFound(AppError):
+    code = ErrorCode.MESSAGE_NOT_FOUND
+    status = 404
+    default_message = "Message not found"
+
+
+class ParticipantNotFound(AppError):
+    code = ErrorCode.PARTICIPANT_NOT_FOUND
+    status = 404
+    default_message = "Participant not found"
+
+
+class UsernameTaken(AppError):
+    code = ErrorCode.USERNAME_TAKEN
+    status = 409
+    default_message = "That username is taken"
+
+
+class MessageTooLong(AppError):
+    code = ErrorCode.MESSAGE_TOO_LONG
+    status = 413
+    default_message = "The message is too long"
+
+
+class MessagePending(AppError):
+    code = ErrorCode.MESSAGE_PENDING
+    status = 409
+    default_message = "The message is not committed yet: try again once it is confirmed"
+
+
+class MessageDeleted(AppError):
+    code = ErrorCode.MESSAGE_DELETED
+    status = 409
+    default_message = "The message was deleted"
+
+
+class ConversationReadOnly(AppError):
+    code = ErrorCode.CONVERSATION_READ_ONLY
+    status = 409
+    default_message = "The conversation does not accept new messages"
+
+
+class InvalidParticipants(AppError):
+    code = ErrorCode.INVALID_PARTICIPANTS
+    status = 422
+    default_message = "The participants do not fit this conversation type"
+
+
+class ParticipantBanned(AppError):
+    code = ErrorCode.PARTICIPANT_BANNED
+    status = 409
+    default_message = "The user is banned from this conversation: unban them first"
+
+
+class OwnerMustTransfer(AppError):
+    code = ErrorCode.OWNER_MUST_TRANSFER
+    status = 409
+    default_message = "The owner must make someone else owner before leaving"
+
+
+class Conflict(AppError):
+    code = ErrorCode.CONFLICT
+    status = 409
+    default_message = "The request conflicts with the current state"
+
+
+class PayloadTooLarge(AppError):
+    code = ErrorCode.PAYLOAD_TOO_LARGE
+    status = 413
+    default_message = "The request body is too large"
+
+
+class CommitFailed(AppError):
+    code = ErrorCode.COMMIT_FAILED
+    status = 503
+    default_message = "The message could not be stored"
+
+
+class ServiceUnavailable(AppError):
+    code = ErrorCode.SERVICE_UNAVAILABLE
+    status = 503
+    default_message = "A service Parley depends on is unavailable: try again shortly"

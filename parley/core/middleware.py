@@ -1,0 +1,59 @@
+"""Request context: a request id on every log line and response, an access log line, and
+(when PARLEY_SQL_COUNT_HEADER is on) the number of SQL statements the request caused."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from parley.core.db import statement_counter
+from parley.core.logging import request_id_var
+
+access_log = logging.getLogger("parley.access")
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, count_sql: bool) -> None:
+        self.app = app
+        self.count_sql = count_sql
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming[:64] if incoming.isprintable() and incoming else uuid.uuid4().hex
+        id_token = request_id_var.set(request_id)
+        cell = [0] if self.count_sql else None
+        count_token = statement_counter.set(cell)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["x-request-id"] = request_id
+                if cell is not None:
+                    headers["x-sql-statements"] = str(cell[0])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            access_log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "durationMs": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+            statement_counter.reset(count_token)
+            request_id_var.reset(id_token)

@@ -1,0 +1,34 @@
+"""Opaque cursors: clients pass them back unchanged and never build them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from parley.core.errors import ValidationFailed
+
+
+def encode_text_cursor(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def decode_text_cursor(cursor: str) -> str:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return base64.urlsafe_b64decode(padded.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValidationFailed("The cursor is not valid", field="cursor") from None
+
+
+def encode_seq_cursor(seq: int) -> str:
+    return str(seq)
+
+
+def decode_seq_cursor(cursor: str, field: str = "cursor") -> int:
+    try:
+        value = int(cursor)
+    except ValueError:
+        raise ValidationFailed(f"{field} is not a valid cursor", field=field) from None
+    if value < 0:
+        raise ValidationFailed(f"{field} is not a valid cursor", field=field)
+    return value

@@ -1,0 +1,60 @@
+"""Password hashing (argon2) and access tokens (JWT, HS256 only)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from parley.core.db import utcnow
+from parley.core.errors import InvalidToken, TokenExpired
+
+ALGORITHM = "HS256"
+_hasher = PasswordHasher()
+# Verifying against this keeps the time of a login for an unknown user close to a real one.
+_DUMMY_HASH = _hasher.hash("parley-timing-equaliser")
+
+
+async def hash_password(password: str) -> str:
+    # argon2 is deliberately slow: keep it off the event loop.
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    def _verify() -> bool:
+        try:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(_verify)
+
+
+def issue_token(user_id: uuid.UUID, *, secret: str, expires_in_seconds: int) -> str:
+    now = utcnow()
+    claims = {
+        "sub": str(user_id),
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=expires_in_seconds)).timestamp()),
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def read_token(token: str, *, secret: str) -> uuid.UUID:
+    """The user id a token was issued to; `alg: none`, other algorithms and bad keys fail."""
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenExpired() from None
+    except jwt.PyJWTError as error:
+        raise InvalidToken(f"The token is not valid: {error}") from None
+    try:
+        return uuid.UUID(str(claims["sub"]))
+    except ValueError:
+        raise InvalidToken("The token's subject is not a user id") from None

@@ -1,0 +1,187 @@
+"""The app factory: routers, error rendering, middleware and the process's runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from parley import __doc__ as parley_doc
+from parley.accounts.routes import router as accounts_router
+from parley.conversations.routes import router as conversations_router
+from parley.core import runtime
+from parley.core.cache import MemoryCache, RedisCache
+from parley.core.config import Settings, load_settings
+from parley.core.db import Database
+from parley.core.errors import (
+    AppError,
+    InvalidJson,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RouteNotFound,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+from parley.core.events import NullPublisher
+from parley.core.logging import configure_logging
+from parley.core.middleware import RequestContextMiddleware
+from parley.core.schemas import ApiModel
+from parley.messages.routes import router as messages_router
+from parley.messages.service import make_committer
+
+log = logging.getLogger("parley")
+
+
+class DependencyHealth(ApiModel):
+    status: str
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+class HealthOut(ApiModel):
+    status: str
+    checks: dict[str, DependencyHealth]
+
+
+def _error_response(error: AppError) -> JSONResponse:
+    headers = {}
+    retry_after = error.details.get("retryAfterSeconds")
+    if error.status == 429 and retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return JSONResponse(error.to_body(), status_code=error.status, headers=headers)
+
+
+def _validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
+    details = []
+    for item in error.errors():
+        location = [str(part) for part in item.get("loc", ()) if part != "body"]
+        details.append({"field": ".".join(location), "message": item.get("msg", ""),
+                        "type": item.get("type", "")})
+    return details
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_request: Request, error: AppError) -> JSONResponse:
+        return _error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
+        if any(item.get("type") == "json_invalid" for item in error.errors()):
+            return _error_response(InvalidJson())
+        return _error_response(
+            ValidationFailed("The request is not valid", errors=_validation_details(error))
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        mapped: AppError
+        if error.status_code == 404:
+            mapped = RouteNotFound()
+        elif error.status_code == 405:
+            mapped = MethodNotAllowed()
+        elif error.status_code == 413:
+            mapped = PayloadTooLarge()
+        elif error.status_code in (401, 403):
+            mapped = ValidationFailed(str(error.detail))
+        else:
+            mapped = ValidationFailed(str(error.detail))
+        return _error_response(mapped)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
+        if isinstance(error, OperationalError | DBAPIError | PoolTimeout | RedisError | OSError):
+            log.error("dependency failure", exc_info=error)
+            return _error_response(ServiceUnavailable())
+        log.exception("unhandled error", exc_info=error)
+        return _error_response(AppError())
+
+
+async def _check(name: str, probe: Any) -> DependencyHealth:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(probe(), timeout=2)
+    except Exception as error:
+        return DependencyHealth(status="down", error=f"{type(error).__name__}: {error}"[:300])
+    return DependencyHealth(status="ok",
+                            latency_ms=round((time.perf_counter() - started) * 1000, 2))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the ASGI app; the runtime (database, cache, committer) starts in its lifespan."""
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings)
+        redis = (
+            Redis.from_url(settings.redis_url, password=settings.redis_password)
+            if settings.redis_url
+            else None
+        )
+        cache = RedisCache(redis, settings.redis_key_prefix) if redis else MemoryCache()
+        state = runtime.Runtime(settings=settings, db=db, cache=cache,
+                                publisher=NullPublisher(), redis=redis)
+        runtime.install(state)
+        state.committer = make_committer()
+        state.committer.start()
+        log.info("parley started", extra={"database": settings.database_url.split("://")[0],
+                                          "redis": bool(redis)})
+        try:
+            yield
+        finally:
+            await state.committer.stop()
+            await db.dispose()
+            if redis is not None:
+                await redis.aclose()
+
+    app = FastAPI(
+        title="Parley",
+        version="0.1.0",
+        description=(parley_doc or "") + " See docs/api.md for conventions and errors.",
+        lifespan=lifespan,
+    )
+    _install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, count_sql=settings.sql_count_header)
+    app.include_router(accounts_router)
+    app.include_router(conversations_router)
+    app.include_router(messages_router)
+
+    @app.get("/health", response_model=HealthOut, tags=["operations"],
+             responses={503: {"model": HealthOut, "description": "A dependency is down"}})
+    async def health() -> JSONResponse:
+        """Liveness, and the status of each dependency (database; Redis when configured)."""
+        state = runtime.current()
+
+        async def _database() -> None:
+            async with state.db.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+
+        checks = {"database": await _check("database", _database)}
+        if state.redis is not None:
+            redis = state.redis
+
+            async def _redis() -> None:
+                await redis.ping()
+
+            checks["redis"] = await _check("redis", _redis)
+        healthy = all(check.status == "ok" for check in checks.values())
+        body = HealthOut(status="ok" if healthy else "degraded", checks=checks)
+        return JSONResponse(body.model_dump(mode="json", by_alias=True, exclude_none=True),
+                            status_code=200 if healthy else 503)
+
+    return app

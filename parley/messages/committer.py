@@ -1,0 +1,249 @@
+"""Group commit: the one place that writes new messages.
+
+Sends are acknowledged before they are durable; the committer drains whatever is queued and
+writes it in one transaction (seq per conversation from the conversation row's counter, the
+messages, counters, senders' read pointers, mention and hashtag rows). A lone message commits at
+once; under load batches grow by themselves. A failed batch is retried message by message, so
+one bad row fails alone. Events leave only after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.accounts import service as accounts
+from parley.conversations import service as conversations
+from parley.core.db import Database, statement_counter, utcnow
+from parley.messages.models import Hashtag, Mention, Message
+from parley.messages.schemas import MessageOut
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 512
+FAILED_KEPT = 10_000
+
+OnCommitted = Callable[["PendingSend"], Awaitable[None]]
+
+
+@dataclass
+class PendingSend:
+    """One accepted send waiting for its durable commit."""
+
+    row: dict[str, Any]  # column values for `messages`, without seq
+    mention_usernames: list[str]
+    hashtags: list[str]
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    counter: list[int] | None = None  # the request's SQL statement counter, if counting
+    result: MessageOut | None = None
+    error: tuple[str, str] | None = None
+    duplicate: bool = False  # another instance committed this clientMessageId first
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> uuid.UUID:
+        return uuid.UUID(str(self.row["id"]))
+
+    @property
+    def idempotency_key(self) -> tuple[str, str] | None:
+        client_id = self.row.get("client_message_id")
+        return (str(self.row["sender_id"]), client_id) if client_id else None
+
+
+class Committer:
+    """Per-process queue and writer task for new messages."""
+
+    def __init__(
+        self, db: Database, to_out: Callable[[dict[str, Any]], MessageOut]
+    ) -> None:
+        self._db = db
+        self._to_out = to_out
+        self._queue: asyncio.Queue[PendingSend] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._listeners: list[OnCommitted] = []
+        self.by_key: dict[tuple[str, str], PendingSend] = {}
+        self.by_id: dict[uuid.UUID, PendingSend] = {}
+        self.failed: OrderedDict[uuid.UUID, PendingSend] = OrderedDict()
+        self.batches = 0
+        self.committed = 0
+
+    def on_committed(self, listener: OnCommitted) -> None:
+        """Called after commit (or failure) for each send: events go out from here."""
+        self._listeners.append(listener)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="parley-committer")
+
+    async def stop(self) -> None:
+        """Write what is queued, then stop: an orderly shutdown loses no accepted message."""
+        await self._queue.join()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    def submit(self, pending: PendingSend) -> None:
+        key = pending.idempotency_key
+        if key is not None:
+            self.by_key[key] = pending
+        self.by_id[pending.id] = pending
+        self._queue.put_nowait(pending)
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._commit(batch)
+            except Exception:  # never let the writer die
+                log.exception("committer batch crashed")
+                for pending in batch:
+                    if pending.result is None and pending.error is None:
+                        pending.error = ("COMMIT_FAILED", "The message could not be stored")
+            finally:
+                await self._finish(batch)
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _commit(self, batch: list[PendingSend]) -> None:
+        cell = [0]
+        token = statement_counter.set(cell)
+        try:
+            try:
+                await self._write(batch)
+            except SQLAlchemyError as error:
+                if len(batch) == 1:
+                    await self._resolve_single_failure(batch[0], error)
+                else:
+                    log.warning("batch of %d failed, retrying one by one: %s", len(batch), error)
+                    for pending in batch:
+                        try:
+                            await self._write([pending])
+                        except SQLAlchemyError as single_error:
+                            await self._resolve_single_failure(pending, single_error)
+        finally:
+            statement_counter.reset(token)
+        for pending in batch:
+            if pending.counter is not None:
+                pending.counter[0] += cell[0]
+        self.batches += 1
+
+    async def _write(self, batch: list[PendingSend]) -> None:
+        now = utcnow()
+        async with self._db.sessions() as session, session.begin():
+            by_conversation: dict[uuid.UUID, list[PendingSend]] = {}
+            for pending in batch:
+                by_conversation.setdefault(pending.row["conversation_id"], []).append(pending)
+            rows: list[dict[str, Any]] = []
+            pointers: dict[tuple[uuid.UUID, uuid.UUID], conversations.ReadPointer] = {}
+            # Sorted: committers on other instances lock conversation rows in the same order.
+            for conversation_id in sorted(by_conversation, key=str):
+                items = by_conversation[conversation_id]
+                last_seq = await conversations.advance_counters(
+                    session, conversation_id=conversation_id, count=len(items),
+                    last_message_id=items[-1].id, at=now,
+                )
+                if last_seq is None:
+                    raise _ConversationGone(conversation_id)
+                for offset, pending in enumerate(items):
+                    seq = last_seq - len(items) + 1 + offset
+                    pending.extra["seq"] = seq
+                    rows.append(pending.row | {"seq": seq})
+                    sender = pending.row["sender_id"]
+                    pointers[(conversation_id, sender)] = conversations.ReadPointer(
+                        conversation_id=conversation_id, user_id=sender, seq=seq,
+                        message_id=pending.id, at=now,
+                    )
+            mention_rows, hashtag_rows = await self._index_rows(session, batch, now)
+            connection = await session.connection()
+            await connection.execute(insert(Message.__table__), rows)  # type: ignore[arg-type]
+            if mention_rows:
+                await connection.execute(insert(Mention.__table__), mention_rows)  # type: ignore[arg-type]
+            if hashtag_rows:
+                await connection.execute(insert(Hashtag.__table__), hashtag_rows)  # type: ignore[arg-type]
+            await conversations.move_read_pointers(session, pointers=list(pointers.values()))
+        for pending in batch:
+            pending.result = self._to_out(pending.row | {"seq": pending.extra["seq"]})
+        self.committed += len(batch)
+
+    async def _index_rows(
+        self, session: AsyncSession, batch: list[PendingSend], now: Any
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Mention rows (usernames resolved in one query for the batch) and hashtag rows."""
+        usernames = {name for pending in batch for name in pending.mention_usernames}
+        user_ids = await accounts.find_user_ids_by_usernames(session, usernames=usernames)
+        mention_rows = []
+        hashtag_rows = []
+        for pending in batch:
+            resolved = [user_ids[name] for name in pending.mention_usernames if name in user_ids]
+            if resolved:
+                pending.row["metadata"]["mentionedUserIds"] = [str(uid) for uid in resolved]
+            for user_id in resolved:
+                mention_rows.append({"id": uuid.uuid4(), "message_id": pending.id,
+                                     "conversation_id": pending.row["conversation_id"],
+                                     "user_id": user_id, "created_at": now})
+            for tag in pending.hashtags:
+                hashtag_rows.append({"id": uuid.uuid4(), "message_id": pending.id,
+                                     "conversation_id": pending.row["conversation_id"],
+                                     "tag": tag, "created_at": now})
+        return mention_rows, hashtag_rows
+
+    async def _resolve_single_failure(self, pending: PendingSend, error: Exception) -> None:
+        """A send that cannot be written: a duplicate from another instance, or a failure."""
+        key = pending.idempotency_key
+        if isinstance(error, IntegrityError) and key is not None:
+            async with self._db.sessions() as session:
+                existing = await session.scalar(
+                    select(Message).where(
+                        Message.sender_id == pending.row["sender_id"],
+                        Message.client_message_id == key[1],
+                    )
+                )
+            if existing is not None:
+                pending.result = self._to_out(existing.column_values())
+                pending.duplicate = True
+                return
+        if isinstance(error, _ConversationGone):
+            pending.error = ("CONVERSATION_NOT_FOUND", "The conversation no longer exists")
+        elif isinstance(error, DBAPIError) and error.connection_invalidated:
+            pending.error = ("SERVICE_UNAVAILABLE", "The database connection was lost")
+        else:
+            pending.error = ("COMMIT_FAILED", f"The message could not be stored: "
+                                              f"{type(error).__name__}")
+        log.warning("send %s failed: %s", pending.id, error)
+
+    async def _finish(self, batch: list[PendingSend]) -> None:
+        for pending in batch:
+            key = pending.idempotency_key
+            if key is not None and self.by_key.get(key) is pending:
+                del self.by_key[key]
+            self.by_id.pop(pending.id, None)
+            if pending.result is None:
+                if pending.error is None:
+                    pending.error = ("COMMIT_FAILED", "The message could not be stored")
+                self.failed[pending.id] = pending
+                while len(self.failed) > FAILED_KEPT:
+                    self.failed.popitem(last=False)
+            for listener in self._listeners:
+                try:
+                    await listener(pending)
+                except Exception:
+                    log.exception("after-commit listener failed")
+            pending.done.set()
+
+
+class _ConversationGone(SQLAlchemyError):
+    def __init__(self, conversation_id: uuid.UUID) -> None:
+        super().__init__(f"conversation {conversation_id} no longer exists")

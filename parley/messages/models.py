@@ -1,0 +1,123 @@
+"""Message tables (owned by messages/service.py and messages/committer.py)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, inspect, Boolean, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from parley.core.db import Base, JSONType, UTCDateTime, new_id, utcnow
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    sender_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(16), default="TEXT")
+    content: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="SENT")
+    reply_to_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    thread_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    forwarded_from_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    attachments: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    extra: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
+    client_message_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    client_timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    server_timestamp: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deleted_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    def column_values(self) -> dict[str, Any]:
+        """Column name -> value (`metadata`, not the attribute name `extra`)."""
+        return {
+            attribute.columns[0].name: getattr(self, attribute.key)
+            for attribute in inspect(type(self)).column_attrs
+        }
+
+    __table_args__ = (
+        Index("ux_messages_conversation_seq", "conversation_id", "seq", unique=True),
+        Index("ux_messages_sender_client_id", "sender_id", "client_message_id", unique=True),
+        Index("ix_messages_thread_seq", "thread_id", "seq"),
+    )
+
+
+class MessageVersion(Base):
+    """An earlier text of an edited message; the current text stays on `messages`."""
+
+    __tablename__ = "message_versions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("messages.id", ondelete="CASCADE")
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ux_message_versions_message_version", "message_id", "version", unique=True),
+    )
+
+
+class Reaction(Base):
+    __tablename__ = "reactions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("messages.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"))
+    emoji: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ux_reactions_message_user_emoji", "message_id", "user_id", "emoji", unique=True),
+    )
+
+
+class Mention(Base):
+    __tablename__ = "mentions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("messages.id", ondelete="CASCADE")
+    )
+    conversation_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_mentions_user_created", "user_id", "created_at"),
+        Index("ix_mentions_message", "message_id"),
+    )
+
+
+class Hashtag(Base):
+    __tablename__ = "hashtags"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("messages.id", ondelete="CASCADE")
+    )
+    conversation_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    tag: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_hashtags_tag_created", "tag", "created_at"),
+        Index("ix_hashtags_message", "message_id"),
+    )

@@ -1,0 +1,139 @@
+"""HTTP routes for messages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from parley.accounts.dependencies import CurrentUser
+from parley.core.deps import SessionDep
+from parley.messages import service
+from parley.messages.schemas import (
+    ForwardRequest,
+    ForwardResult,
+    MessageCreate,
+    MessageEdit,
+    MessageHistory,
+    MessageOut,
+    MessagePage,
+    ReactionCreate,
+    ReactionOut,
+    ThreadPage,
+)
+
+router = APIRouter(prefix="/messages", tags=["messages"])
+
+Wait = Annotated[bool, Query(description="Answer 201 after the durable commit instead of 202")]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(max_length=40)]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=MessageOut,
+    responses={
+        200: {"model": MessageOut, "description": "This clientMessageId was stored before"},
+        201: {"model": MessageOut, "description": "wait=true: committed (status SENT)"},
+        202: {"model": MessageOut, "description": "Accepted, status PENDING, commit follows"},
+    },
+)
+async def send_message(
+    body: MessageCreate, user: CurrentUser, response: Response, wait: Wait = False
+) -> MessageOut:
+    """Send a message: 202 at once (optimistic), or 201 after the commit with `wait=true`."""
+    message, outcome = await service.send_message(sender_id=user.id, data=body, wait=wait)
+    response.status_code = int(outcome)
+    return message
+
+
+@router.get("/conversation/{conversation_id}", response_model=MessagePage)
+async def list_messages(
+    conversation_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Limit = 50,
+    before: Cursor = None,
+    after: Cursor = None,
+    after_seq: Annotated[int | None, Query(alias="afterSeq", ge=0)] = None,
+) -> MessagePage:
+    """A page of messages, newest first; `afterSeq` (or `after`) gives ascending catch-up."""
+    return await service.list_messages(
+        session, user_id=user.id, conversation_id=conversation_id, limit=limit, before=before,
+        after=after, after_seq=after_seq,
+    )
+
+
+@router.get("/{message_id}", response_model=MessageOut)
+async def get_message(message_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> MessageOut:
+    return await service.get_message(session, user_id=user.id, message_id=message_id)
+
+
+@router.put("/{message_id}", response_model=MessageOut)
+async def edit_message(
+    message_id: uuid.UUID, body: MessageEdit, user: CurrentUser, session: SessionDep
+) -> MessageOut:
+    """Edit (sender only); the previous text is kept in the history."""
+    return await service.edit_message(
+        session, user_id=user.id, message_id=message_id, content=body.content
+    )
+
+
+@router.delete("/{message_id}", response_model=MessageOut)
+async def delete_message(
+    message_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> MessageOut:
+    """Soft delete: the message keeps its place, its content is hidden."""
+    return await service.delete_message(session, user_id=user.id, message_id=message_id)
+
+
+@router.get("/{message_id}/history", response_model=MessageHistory)
+async def get_history(
+    message_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> MessageHistory:
+    return await service.get_history(session, user_id=user.id, message_id=message_id)
+
+
+@router.get("/{message_id}/thread", response_model=ThreadPage)
+async def get_thread(
+    message_id: uuid.UUID, user: CurrentUser, session: SessionDep,
+    limit: Limit = 50, after: Cursor = None,
+) -> ThreadPage:
+    return await service.get_thread(
+        session, user_id=user.id, message_id=message_id, limit=limit, after=after
+    )
+
+
+@router.post("/{message_id}/reactions", response_model=ReactionOut)
+async def add_reaction(
+    message_id: uuid.UUID, body: ReactionCreate, user: CurrentUser, session: SessionDep
+) -> ReactionOut:
+    return await service.add_reaction(
+        session, user_id=user.id, message_id=message_id, emoji=body.emoji
+    )
+
+
+@router.delete("/{message_id}/reactions/{emoji}", response_model=ReactionOut)
+async def remove_reaction(
+    message_id: uuid.UUID, emoji: str, user: CurrentUser, session: SessionDep
+) -> ReactionOut:
+    return await service.remove_reaction(
+        session, user_id=user.id, message_id=message_id, emoji=emoji
+    )
+
+
+@router.post("/{message_id}/forward", status_code=status.HTTP_202_ACCEPTED,
+             response_model=ForwardResult)
+async def forward_message(
+    message_id: uuid.UUID, body: ForwardRequest, user: CurrentUser, response: Response,
+    wait: Wait = False,
+) -> ForwardResult:
+    """Forward to other conversations the caller may write to (type FORWARD)."""
+    result = await service.forward_message(
+        user_id=user.id, message_id=message_id, conversation_ids=body.conversation_ids, wait=wait
+    )
+    if wait:
+        response.status_code = status.HTTP_201_CREATED
+    return result

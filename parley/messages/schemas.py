@@ -1,0 +1,158 @@
+"""Message requests and responses."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from parley.core.schemas import ApiModel, InputModel, Timestamp
+
+
+class MessageType(StrEnum):
+    TEXT = "TEXT"
+    IMAGE = "IMAGE"
+    VIDEO = "VIDEO"
+    AUDIO = "AUDIO"
+    FILE = "FILE"
+    SYSTEM = "SYSTEM"
+    REPLY = "REPLY"
+    FORWARD = "FORWARD"
+    THREAD = "THREAD"
+    ANNOUNCEMENT = "ANNOUNCEMENT"
+
+
+class MessageStatus(StrEnum):
+    PENDING = "PENDING"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    READ = "READ"
+    FAILED = "FAILED"
+    DELETED = "DELETED"
+    EDITED = "EDITED"
+    MODERATED = "MODERATED"
+
+
+# Made by the server only: clients may not send these types.
+SERVER_ONLY_TYPES = frozenset({MessageType.SYSTEM, MessageType.FORWARD})
+
+
+class MessageCreate(InputModel):
+    conversation_id: uuid.UUID
+    content: str | None = Field(default=None, description="Up to MAX_MESSAGE_LENGTH characters")
+    type: MessageType | None = Field(
+        default=None, description="Defaults to REPLY with replyToId, else TEXT"
+    )
+    client_message_id: str | None = Field(
+        default=None, min_length=1, max_length=128,
+        description="The client's id: the same sender + clientMessageId is the same message",
+    )
+    reply_to_id: uuid.UUID | None = None
+    thread_id: uuid.UUID | None = None
+    attachments: list[uuid.UUID] = Field(default_factory=list, max_length=10)
+    client_timestamp: Timestamp | None = None
+    scheduled_at: Timestamp | None = None
+    encrypted: bool = False
+
+
+class MessageEdit(InputModel):
+    content: str
+
+
+class ReactionCreate(InputModel):
+    emoji: str = Field(min_length=1, max_length=32)
+
+
+class ForwardRequest(InputModel):
+    conversation_ids: list[uuid.UUID] = Field(min_length=1, max_length=20)
+
+
+class ReactionSummary(ApiModel):
+    count: int
+    user_ids: list[uuid.UUID]
+
+
+class MessageOut(ApiModel):
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    sender_id: uuid.UUID | None
+    seq: int | None = Field(description="null until the message is committed")
+    type: MessageType
+    content: str | None
+    status: MessageStatus
+    reply_to_id: uuid.UUID | None = None
+    thread_id: uuid.UUID | None = None
+    forwarded_from_id: uuid.UUID | None = None
+    attachments: list[dict[str, Any]] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    reactions: dict[str, ReactionSummary] = Field(default_factory=dict)
+    delivery_tracker: dict[str, Any] | None = None
+    client_message_id: str | None = None
+    client_timestamp: Timestamp | None = None
+    server_timestamp: Timestamp
+    edited_at: Timestamp | None = None
+    deleted_at: Timestamp | None = None
+    encrypted: bool = False
+    version: int = 1
+    failure: dict[str, str] | None = Field(
+        default=None, description="{code, message} when status is FAILED"
+    )
+
+
+class MessagePage(ApiModel):
+    items: list[MessageOut]
+    next_cursor: str | None = None
+    has_more: bool = False
+
+
+class ThreadPage(MessagePage):
+    root: MessageOut
+
+
+class MessageVersionOut(ApiModel):
+    version: int
+    content: str | None
+    created_at: Timestamp
+    current: bool = False
+
+
+class MessageHistory(ApiModel):
+    message_id: uuid.UUID
+    items: list[MessageVersionOut]
+
+
+class ReactionOut(ApiModel):
+    message_id: uuid.UUID
+    emoji: str
+    user_id: uuid.UUID
+    count: int
+    reactions: dict[str, ReactionSummary]
+
+
+class ForwardResult(ApiModel):
+    items: list[MessageOut]
+
+
+# Socket payloads (events.py style: one model per event)
+class MessageEvent(ApiModel):
+    message: MessageOut
+
+
+class MessageConfirmedEvent(ApiModel):
+    client_message_id: str | None
+    message: MessageOut
+
+
+class MessageFailedEvent(ApiModel):
+    client_message_id: str | None
+    message_id: uuid.UUID
+    error: dict[str, str]
+
+
+class ReactionEvent(ApiModel):
+    message_id: uuid.UUID
+    emoji: str
+    user_id: uuid.UUID
+    count: int
