@@ -67,16 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
-        "serve", help="apply pending migrations, then serve HTTP and Socket.IO",
+        "serve",
+        help="apply pending migrations, then serve HTTP and Socket.IO",
         description="Apply pending migrations, then serve the API on HOST:PORT.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
-    serve.add_argument("--no-migrate", action="store_true",
-                       help="do not apply migrations before serving")
+    serve.add_argument(
+        "--no-migrate", action="store_true", help="do not apply migrations before serving"
+    )
     serve.set_defaults(handler=_serve)
     migrate = commands.add_parser(
-        "migrate", help="apply pending migrations and exit",
+        "migrate",
+        help="apply pending migrations and exit",
         description="Apply pending Alembic migrations to DATABASE_URL and exit.",
     )
     migrate.add_argument("--revision", default="head", help="target revision (default head)")

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from parley import __doc__ as parley_doc
 from parley.accounts.routes import router as accounts_router
+from parley.audit.routes import router as audit_router
 from parley.conversations.routes import router as conversations_router
 from parley.core import runtime
 from parley.core.cache import MemoryCache, RedisCache
@@ -68,8 +69,13 @@ def _validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
     details = []
     for item in error.errors():
         location = [str(part) for part in item.get("loc", ()) if part != "body"]
-        details.append({"field": ".".join(location), "message": item.get("msg", ""),
-                        "type": item.get("type", "")})
+        details.append(
+            {
+                "field": ".".join(location),
+                "message": item.get("msg", ""),
+                "type": item.get("type", ""),
+            }
+        )
     return details
 
 
@@ -116,8 +122,9 @@ async def _check(name: str, probe: Any) -> DependencyHealth:
         await asyncio.wait_for(probe(), timeout=2)
     except Exception as error:
         return DependencyHealth(status="down", error=f"{type(error).__name__}: {error}"[:300])
-    return DependencyHealth(status="ok",
-                            latency_ms=round((time.perf_counter() - started) * 1000, 2))
+    return DependencyHealth(
+        status="ok", latency_ms=round((time.perf_counter() - started) * 1000, 2)
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -134,13 +141,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             else None
         )
         cache = RedisCache(redis, settings.redis_key_prefix) if redis else MemoryCache()
-        state = runtime.Runtime(settings=settings, db=db, cache=cache,
-                                publisher=NullPublisher(), redis=redis)
+        state = runtime.Runtime(
+            settings=settings, db=db, cache=cache, publisher=NullPublisher(), redis=redis
+        )
         runtime.install(state)
         state.committer = make_committer()
         state.committer.start()
-        log.info("parley started", extra={"database": settings.database_url.split("://")[0],
-                                          "redis": bool(redis)})
+        log.info(
+            "parley started",
+            extra={"database": settings.database_url.split("://")[0], "redis": bool(redis)},
+        )
         try:
             yield
         finally:
@@ -160,9 +170,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts_router)
     app.include_router(conversations_router)
     app.include_router(messages_router)
+    app.include_router(audit_router)
 
-    @app.get("/health", response_model=HealthOut, tags=["operations"],
-             responses={503: {"model": HealthOut, "description": "A dependency is down"}})
+    @app.get(
+        "/health",
+        response_model=HealthOut,
+        tags=["operations"],
+        responses={503: {"model": HealthOut, "description": "A dependency is down"}},
+    )
     async def health() -> JSONResponse:
         """Liveness, and the status of each dependency (database; Redis when configured)."""
         state = runtime.current()
@@ -181,7 +196,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             checks["redis"] = await _check("redis", _redis)
         healthy = all(check.status == "ok" for check in checks.values())
         body = HealthOut(status="ok" if healthy else "degraded", checks=checks)
-        return JSONResponse(body.model_dump(mode="json", by_alias=True, exclude_none=True),
-                            status_code=200 if healthy else 503)
+        return JSONResponse(
+            body.model_dump(mode="json", by_alias=True, exclude_none=True),
+            status_code=200 if healthy else 503,
+        )
 
     return app

@@ -13,8 +13,10 @@ USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
 
 
 class RegisterRequest(InputModel):
-    username: str = Field(pattern=USERNAME_PATTERN,
-                          description="3-32 letters, digits, `_`, `.` or `-`; unique ignoring case")
+    username: str = Field(
+        pattern=USERNAME_PATTERN,
+        description="3-32 letters, digits, `_`, `.` or `-`; unique ignoring case",
+    )
     password: str = Field(min_length=8, max_length=256)
     display_name: str | None = Field(default=None, min_length=1, max_length=64)
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parley.accounts.models import User
 from parley.accounts.schemas import TokenOut, UserOut
 from parley.core import runtime
-from parley.core.errors import InvalidCredentials, UserNotFound, UsernameTaken, ValidationFailed
+from parley.core.errors import InvalidCredentials, UsernameTaken, UserNotFound, ValidationFailed
 from parley.core.pagination import decode_text_cursor, encode_text_cursor
 from parley.core.schemas import Page
 from parley.core.security import hash_password, issue_token, verify_password

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.audit.models import AuditEntry
+from parley.audit.schemas import AuditEntryOut
+from parley.core.errors import PermissionDenied, ValidationFailed
+from parley.core.pagination import decode_text_cursor, encode_text_cursor
+from parley.core.schemas import Page
 
 
 def record(
@@ -30,4 +36,59 @@ def record(
             message_id=message_id,
             details=details or {},
         )
+    )
+
+
+async def list_entries(
+    session: AsyncSession,
+    *,
+    caller_id: uuid.UUID,
+    conversation_id: uuid.UUID | None,
+    actor_id: uuid.UUID | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[AuditEntryOut]:
+    """Newest first. A conversation's trail is for its owner and admins; without one, callers
+    see only their own actions."""
+    from parley.conversations import service as conversations
+    from parley.conversations.permissions import Action
+
+    statement = select(AuditEntry).order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+    if conversation_id is not None:
+        membership = await conversations.get_membership(
+            session, conversation_id=conversation_id, user_id=caller_id
+        )
+        if not membership.may(Action.VIEW_AUDIT):
+            raise PermissionDenied(
+                "Only the owner and admins may read the audit trail", action=str(Action.VIEW_AUDIT)
+            )
+        statement = statement.where(AuditEntry.conversation_id == conversation_id)
+    elif actor_id != caller_id:
+        raise ValidationFailed(
+            "Give conversationId, or actorId equal to your own id", field="conversationId"
+        )
+    if actor_id is not None:
+        statement = statement.where(AuditEntry.actor_id == actor_id)
+    if cursor is not None:
+        try:
+            at_text, id_text = decode_text_cursor(cursor).split("|", 1)
+            at, last_id = datetime.fromisoformat(at_text), uuid.UUID(id_text)
+        except ValueError:
+            raise ValidationFailed("The cursor is not valid", field="cursor") from None
+        statement = statement.where(
+            or_(
+                AuditEntry.created_at < at,
+                and_(AuditEntry.created_at == at, AuditEntry.id < last_id),
+            )
+        )
+    entries = list((await session.scalars(statement.limit(limit + 1))).all())
+    more = len(entries) > limit
+    entries = entries[:limit]
+    next_cursor = (
+        encode_text_cursor(f"{entries[-1].created_at.isoformat()}|{entries[-1].id}")
+        if more
+        else None
+    )
+    return Page[AuditEntryOut](
+        items=[AuditEntryOut.model_validate(entry) for entry in entries], next_cursor=next_cursor
     )

@@ -73,17 +73,32 @@ MINIMUM_ROLE: dict[Action, Role] = {
 # Per-member flags and the role's default for each; an admin may override any of them per
 # member (the override is stored, the default follows the role when it changes).
 PERMISSION_FLAGS: dict[str, dict[Role, bool]] = {
-    "canSendMessages": {Role.MEMBER: True, Role.MODERATOR: True, Role.ADMIN: True,
-                        Role.OWNER: True},
-    "canUploadFiles": {Role.MEMBER: True, Role.MODERATOR: True, Role.ADMIN: True,
-                       Role.OWNER: True},
-    "canAddParticipants": {Role.MEMBER: True, Role.MODERATOR: True, Role.ADMIN: True,
-                           Role.OWNER: True},
-    "canPinMessages": {Role.MEMBER: False, Role.MODERATOR: True, Role.ADMIN: True,
-                       Role.OWNER: True},
+    "canSendMessages": {
+        Role.MEMBER: True,
+        Role.MODERATOR: True,
+        Role.ADMIN: True,
+        Role.OWNER: True,
+    },
+    "canUploadFiles": {Role.MEMBER: True, Role.MODERATOR: True, Role.ADMIN: True, Role.OWNER: True},
+    "canAddParticipants": {
+        Role.MEMBER: True,
+        Role.MODERATOR: True,
+        Role.ADMIN: True,
+        Role.OWNER: True,
+    },
+    "canPinMessages": {
+        Role.MEMBER: False,
+        Role.MODERATOR: True,
+        Role.ADMIN: True,
+        Role.OWNER: True,
+    },
     "canReact": {Role.MEMBER: True, Role.MODERATOR: True, Role.ADMIN: True, Role.OWNER: True},
-    "canForwardMessages": {Role.MEMBER: True, Role.MODERATOR: True, Role.ADMIN: True,
-                           Role.OWNER: True},
+    "canForwardMessages": {
+        Role.MEMBER: True,
+        Role.MODERATOR: True,
+        Role.ADMIN: True,
+        Role.OWNER: True,
+    },
 }
 
 VISIBLE_STATUSES = frozenset({ParticipantStatus.ACTIVE, ParticipantStatus.MUTED})

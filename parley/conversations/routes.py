@@ -17,6 +17,7 @@ from parley.conversations.schemas import (
     ParticipantOut,
     ParticipantsAdd,
     ParticipantUpdate,
+    ReadRequest,
 )
 from parley.core.deps import SessionDep
 from parley.core.schemas import Page
@@ -58,9 +59,7 @@ async def list_conversations(
 async def get_conversation(
     conversation_id: uuid.UUID, user: CurrentUser, session: SessionDep
 ) -> ConversationOut:
-    return await service.get_conversation(
-        session, user_id=user.id, conversation_id=conversation_id
-    )
+    return await service.get_conversation(session, user_id=user.id, conversation_id=conversation_id)
 
 
 @router.patch("/{conversation_id}", response_model=ConversationOut)
@@ -81,7 +80,10 @@ async def add_participants(
     conversation_id: uuid.UUID, body: ParticipantsAdd, user: CurrentUser, session: SessionDep
 ) -> list[ParticipantOut]:
     return await service.add_participants(
-        session, actor_id=user.id, conversation_id=conversation_id, user_ids=body.user_ids,
+        session,
+        actor_id=user.id,
+        conversation_id=conversation_id,
+        user_ids=body.user_ids,
         role=Role(body.role),
     )
 
@@ -96,18 +98,28 @@ async def list_participants(
     cursor: Cursor = None,
 ) -> Page[ParticipantOut]:
     return await service.list_participants(
-        session, user_id=user.id, conversation_id=conversation_id, status=status_filter,
-        limit=limit, cursor=cursor,
+        session,
+        user_id=user.id,
+        conversation_id=conversation_id,
+        status=status_filter,
+        limit=limit,
+        cursor=cursor,
     )
 
 
 @router.patch("/{conversation_id}/participants/{user_id}", response_model=ParticipantOut)
 async def update_participant(
-    conversation_id: uuid.UUID, user_id: uuid.UUID, body: ParticipantUpdate,
-    user: CurrentUser, session: SessionDep,
+    conversation_id: uuid.UUID,
+    user_id: uuid.UUID,
+    body: ParticipantUpdate,
+    user: CurrentUser,
+    session: SessionDep,
 ) -> ParticipantOut:
     return await service.update_participant(
-        session, actor_id=user.id, conversation_id=conversation_id, target_user_id=user_id,
+        session,
+        actor_id=user.id,
+        conversation_id=conversation_id,
+        target_user_id=user_id,
         data=body,
     )
 
@@ -119,4 +131,15 @@ async def remove_participant(
     """Remove a member, or leave the conversation when `user_id` is the caller."""
     return await service.remove_participant(
         session, actor_id=user.id, conversation_id=conversation_id, target_user_id=user_id
+    )
+
+
+@router.post("/{conversation_id}/read", response_model=ParticipantOut)
+async def mark_read(
+    conversation_id: uuid.UUID, body: ReadRequest, user: CurrentUser, session: SessionDep
+) -> ParticipantOut:
+    """Mark everything up to `messageId` as read; answers the caller's membership with its
+    new `unreadCount`."""
+    return await service.mark_read(
+        session, user_id=user.id, conversation_id=conversation_id, message_id=body.message_id
     )

@@ -39,8 +39,9 @@ class ConversationCreate(InputModel):
     description: str | None = Field(default=None, max_length=2000)
     participant_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1000)
     settings: ConversationSettings | None = None
-    rate_limit: int | None = Field(default=None, ge=1, le=10000,
-                                   description="Messages per minute per member")
+    rate_limit: int | None = Field(
+        default=None, ge=1, le=10000, description="Messages per minute per member"
+    )
 
 
 class ConversationUpdate(InputModel):
@@ -123,3 +124,14 @@ class ParticipantEvent(ApiModel):
 
 class ConversationEvent(ApiModel):
     conversation: ConversationOut
+
+
+class ReadRequest(InputModel):
+    message_id: uuid.UUID
+
+
+class ReadReceiptEvent(ApiModel):
+    conversation_id: uuid.UUID
+    user_id: uuid.UUID
+    message_id: uuid.UUID
+    read_at: Timestamp

@@ -43,6 +43,7 @@ from parley.conversations.schemas import (
     ParticipantEvent,
     ParticipantOut,
     ParticipantUpdate,
+    ReadReceiptEvent,
 )
 from parley.core import runtime
 from parley.core.db import after_commit, utcnow
@@ -50,6 +51,7 @@ from parley.core.errors import (
     Conflict,
     ConversationNotFound,
     InvalidParticipants,
+    MessageNotFound,
     OwnerMustTransfer,
     ParticipantBanned,
     ParticipantNotFound,
@@ -82,8 +84,9 @@ async def get_membership(
     Served from the cache (two keys, one round trip); the session is used only on a miss.
     """
     rt = runtime.current()
-    conversation_key, member_key = _conversation_key(conversation_id), _member_key(
-        conversation_id, user_id
+    conversation_key, member_key = (
+        _conversation_key(conversation_id),
+        _member_key(conversation_id, user_id),
     )
     cached_conversation, cached_member = await rt.cache.get_many([conversation_key, member_key])
     if cached_conversation is None or cached_member is None:
@@ -292,15 +295,23 @@ async def create_conversation(
             raise Conflict("The conversation could not be created: try again") from None
         return existing, False
 
-    audit.record(session, actor_id=creator_id, action="conversation.created",
-                 conversation_id=conversation.id, details={"type": str(data.type)})
-    for participant in participants:
-        audit.record(session, actor_id=creator_id, action="participant.added",
-                     conversation_id=conversation.id, target_user_id=participant.user_id,
-                     details={"role": participant.role})
-    _invalidate_after_commit(
-        session, *(_member_key(conversation.id, uid) for uid, _ in members)
+    audit.record(
+        session,
+        actor_id=creator_id,
+        action="conversation.created",
+        conversation_id=conversation.id,
+        details={"type": str(data.type)},
     )
+    for participant in participants:
+        audit.record(
+            session,
+            actor_id=creator_id,
+            action="participant.added",
+            conversation_id=conversation.id,
+            target_user_id=participant.user_id,
+            details={"role": participant.role},
+        )
+    _invalidate_after_commit(session, *(_member_key(conversation.id, uid) for uid, _ in members))
     by_user = {user.id: user for user in found}
     for participant in participants:
         emit_after_commit(
@@ -339,8 +350,13 @@ async def _existing_direct(
         # Starting the chat again brings back the one who left it.
         participant.status = ParticipantStatus.ACTIVE
         participant.updated_at = utcnow()
-        audit.record(session, actor_id=creator_id, action="participant.rejoined",
-                     conversation_id=conversation.id, target_user_id=creator_id)
+        audit.record(
+            session,
+            actor_id=creator_id,
+            action="participant.rejoined",
+            conversation_id=conversation.id,
+            target_user_id=creator_id,
+        )
         _invalidate_after_commit(session, _member_key(conversation.id, creator_id))
     elif participant.status not in VISIBLE_STATUSES:
         raise PermissionDenied("You can no longer write to this person here")
@@ -434,23 +450,26 @@ async def get_conversation(
 
 
 async def update_conversation(
-    session: AsyncSession, *, actor_id: uuid.UUID, conversation_id: uuid.UUID,
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID,
+    conversation_id: uuid.UUID,
     data: ConversationUpdate,
 ) -> ConversationOut:
     """Change name, description, settings, status or rate limit (admins and owner)."""
     conversation, actor = await _load_visible(
         session, conversation_id=conversation_id, user_id=actor_id
     )
-    if conversation.type != ConversationType.DIRECT and RANK[Role(actor.role)] < RANK[
-        Role.ADMIN
-    ]:
-        raise PermissionDenied("Only admins and the owner may change the conversation",
-                               action=Action.EDIT_SETTINGS)
+    if conversation.type != ConversationType.DIRECT and RANK[Role(actor.role)] < RANK[Role.ADMIN]:
+        raise PermissionDenied(
+            "Only admins and the owner may change the conversation", action=Action.EDIT_SETTINGS
+        )
     changes: dict[str, Any] = {}
     fields = data.model_fields_set
     if "name" in fields:
         if data.name is None and conversation.type in (
-            ConversationType.SPACE, ConversationType.COMMUNITY
+            ConversationType.SPACE,
+            ConversationType.COMMUNITY,
         ):
             raise ValidationFailed(f"A {conversation.type} needs a name", field="name")
         conversation.name = data.name
@@ -472,8 +491,13 @@ async def update_conversation(
         changes["rateLimit"] = data.rate_limit
     if changes:
         conversation.updated_at = utcnow()
-        audit.record(session, actor_id=actor_id, action="conversation.updated",
-                     conversation_id=conversation.id, details=changes)
+        audit.record(
+            session,
+            actor_id=actor_id,
+            action="conversation.updated",
+            conversation_id=conversation.id,
+            details=changes,
+        )
         _invalidate_after_commit(session, _conversation_key(conversation.id))
         emit_after_commit(
             session,
@@ -493,8 +517,12 @@ def _may_grant(actor_role: Role, granted: Role) -> bool:
 
 
 async def add_participants(
-    session: AsyncSession, *, actor_id: uuid.UUID, conversation_id: uuid.UUID,
-    user_ids: list[uuid.UUID], role: Role,
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    user_ids: list[uuid.UUID],
+    role: Role,
 ) -> list[ParticipantOut]:
     """Add people (or bring back those who left or were removed); banned people stay out."""
     conversation, actor = await _load_visible(
@@ -503,9 +531,12 @@ async def add_participants(
     actor_membership = Role(actor.role)
     if conversation.type == ConversationType.DIRECT:
         raise InvalidParticipants("A DIRECT conversation always has exactly two participants")
-    if actor.status != ParticipantStatus.ACTIVE or not effective_permissions(
-        actor_membership, actor.permissions or {}
-    )["canAddParticipants"]:
+    if (
+        actor.status != ParticipantStatus.ACTIVE
+        or not effective_permissions(actor_membership, actor.permissions or {})[
+            "canAddParticipants"
+        ]
+    ):
         raise PermissionDenied("You may not add participants here", flag="canAddParticipants")
     if not _may_grant(actor_membership, role):
         raise PermissionDenied(f"You may not grant the role {role}", role=str(role))
@@ -541,8 +572,12 @@ async def add_participants(
             continue
         if participant is None:
             participant = Participant(
-                id=uuid.uuid4(), conversation_id=conversation_id, user_id=uid,
-                permissions={}, notification_settings={}, joined_at=now,
+                id=uuid.uuid4(),
+                conversation_id=conversation_id,
+                user_id=uid,
+                permissions={},
+                notification_settings={},
+                joined_at=now,
             )
             session.add(participant)
         participant.role = role
@@ -551,14 +586,20 @@ async def add_participants(
         participant.read_seq = conversation.last_seq
         participant.delivered_seq = conversation.last_seq
         participant.updated_at = now
-        audit.record(session, actor_id=actor_id, action="participant.added",
-                     conversation_id=conversation_id, target_user_id=uid,
-                     details={"role": str(role)})
+        audit.record(
+            session,
+            actor_id=actor_id,
+            action="participant.added",
+            conversation_id=conversation_id,
+            target_user_id=uid,
+            details={"role": str(role)},
+        )
         out = _participant_out(participant, conversation.last_seq, users[uid])
         result.append(out)
         _invalidate_after_commit(session, _member_key(conversation_id, uid))
         emit_after_commit(
-            session, "participant_added",
+            session,
+            "participant_added",
             ParticipantEvent(conversation_id=conversation_id, participant=out),
             rooms=[conversation_room(conversation_id), user_room(uid)],
         )
@@ -567,8 +608,13 @@ async def add_participants(
 
 
 async def list_participants(
-    session: AsyncSession, *, user_id: uuid.UUID, conversation_id: uuid.UUID,
-    status: ParticipantStatus | None, limit: int, cursor: str | None,
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    status: ParticipantStatus | None,
+    limit: int,
+    cursor: str | None,
 ) -> Page[ParticipantOut]:
     """Members in joining order; moderators and above may also list the banned and removed."""
     conversation, caller = await _load_visible(
@@ -629,11 +675,15 @@ async def _load_target(
 def _require_over(actor: Participant, target: Participant, action: Action) -> None:
     actor_role, target_role = Role(actor.role), Role(target.role)
     if RANK[actor_role] < RANK[Role.MODERATOR if action != Action.CHANGE_ROLE else Role.ADMIN]:
-        raise PermissionDenied(f"Your role may not {action.lower().replace('_', ' ')}",
-                               action=str(action))
+        raise PermissionDenied(
+            f"Your role may not {action.lower().replace('_', ' ')}", action=str(action)
+        )
     if not outranks(actor_role, target_role):
-        raise PermissionDenied("You may only act on members of a lower role",
-                               action=str(action), targetRole=str(target_role))
+        raise PermissionDenied(
+            "You may only act on members of a lower role",
+            action=str(action),
+            targetRole=str(target_role),
+        )
 
 
 _STATUS_ACTION = {
@@ -644,15 +694,21 @@ _STATUS_ACTION = {
 
 
 async def update_participant(
-    session: AsyncSession, *, actor_id: uuid.UUID, conversation_id: uuid.UUID,
-    target_user_id: uuid.UUID, data: ParticipantUpdate,
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    target_user_id: uuid.UUID,
+    data: ParticipantUpdate,
 ) -> ParticipantOut:
     """Change a member's role, status or permission flags, or one's own notification settings."""
     conversation, actor = await _load_visible(
         session, conversation_id=conversation_id, user_id=actor_id
     )
-    target = actor if target_user_id == actor_id else await _load_target(
-        session, conversation_id=conversation_id, user_id=target_user_id
+    target = (
+        actor
+        if target_user_id == actor_id
+        else await _load_target(session, conversation_id=conversation_id, user_id=target_user_id)
     )
     fields = data.model_fields_set - {"notification_settings"}
     if fields and conversation.type == ConversationType.DIRECT:
@@ -661,7 +717,8 @@ async def update_participant(
         if target is not actor:
             raise PermissionDenied("Notification settings are each member's own")
         target.notification_settings = {
-            **(target.notification_settings or {}), **(data.notification_settings or {})
+            **(target.notification_settings or {}),
+            **(data.notification_settings or {}),
         }
     now = utcnow()
     removed = False
@@ -676,46 +733,68 @@ async def update_participant(
             invalidate.add(_member_key(conversation_id, actor.user_id))
         elif not _may_grant(Role(actor.role), data.role):
             raise PermissionDenied(f"You may not grant the role {data.role}")
-        audit.record(session, actor_id=actor_id, action="participant.role_changed",
-                     conversation_id=conversation_id, target_user_id=target.user_id,
-                     details={"from": target.role, "to": str(data.role)})
+        audit.record(
+            session,
+            actor_id=actor_id,
+            action="participant.role_changed",
+            conversation_id=conversation_id,
+            target_user_id=target.user_id,
+            details={"from": target.role, "to": str(data.role)},
+        )
         target.role = data.role
     if "status" in fields and data.status is not None and data.status != target.status:
         new_status = ParticipantStatus(data.status)
         old_status = ParticipantStatus(target.status)
         if new_status == ParticipantStatus.LEFT:
-            raise ValidationFailed("Leave with DELETE /conversations/{id}/participants/{you}",
-                                   field="status")
+            raise ValidationFailed(
+                "Leave with DELETE /conversations/{id}/participants/{you}", field="status"
+            )
         if new_status == ParticipantStatus.ACTIVE and old_status in (
-            ParticipantStatus.LEFT, ParticipantStatus.REMOVED
+            ParticipantStatus.LEFT,
+            ParticipantStatus.REMOVED,
         ):
             raise Conflict("Add the user again with POST /conversations/{id}/participants")
         action = _STATUS_ACTION.get(new_status) or _STATUS_ACTION[old_status]
         _require_over(actor, target, action)
-        audit.record(session, actor_id=actor_id, action="participant.status_changed",
-                     conversation_id=conversation_id, target_user_id=target.user_id,
-                     details={"from": str(old_status), "to": str(new_status)})
+        audit.record(
+            session,
+            actor_id=actor_id,
+            action="participant.status_changed",
+            conversation_id=conversation_id,
+            target_user_id=target.user_id,
+            details={"from": str(old_status), "to": str(new_status)},
+        )
         target.status = new_status
         removed = new_status not in VISIBLE_STATUSES
     if "permissions" in fields and data.permissions is not None:
         unknown = sorted(set(data.permissions) - set(PERMISSION_FLAGS))
         if unknown:
-            raise ValidationFailed("Unknown permission flags", unknownFlags=unknown,
-                                   knownFlags=sorted(PERMISSION_FLAGS))
+            raise ValidationFailed(
+                "Unknown permission flags",
+                unknownFlags=unknown,
+                knownFlags=sorted(PERMISSION_FLAGS),
+            )
         if RANK[Role(actor.role)] < RANK[Role.ADMIN] or not outranks(
             Role(actor.role), Role(target.role)
         ):
-            raise PermissionDenied("Only admins may change the flags of lower roles",
-                                   action=str(Action.EDIT_PERMISSIONS))
+            raise PermissionDenied(
+                "Only admins may change the flags of lower roles",
+                action=str(Action.EDIT_PERMISSIONS),
+            )
         overrides = dict(target.permissions or {})
         for flag, value in data.permissions.items():
             if value is None:
                 overrides.pop(flag, None)
             else:
                 overrides[flag] = value
-        audit.record(session, actor_id=actor_id, action="participant.permissions_changed",
-                     conversation_id=conversation_id, target_user_id=target.user_id,
-                     details={"permissions": data.permissions})
+        audit.record(
+            session,
+            actor_id=actor_id,
+            action="participant.permissions_changed",
+            conversation_id=conversation_id,
+            target_user_id=target.user_id,
+            details={"permissions": data.permissions},
+        )
         target.permissions = overrides
     target.updated_at = now
     await session.flush()
@@ -724,14 +803,19 @@ async def update_participant(
     if fields:
         event = "participant_removed" if removed else "participant_updated"
         emit_after_commit(
-            session, event, ParticipantEvent(conversation_id=conversation_id, participant=out),
+            session,
+            event,
+            ParticipantEvent(conversation_id=conversation_id, participant=out),
             rooms=[conversation_room(conversation_id), user_room(target.user_id)],
         )
     return out
 
 
 async def remove_participant(
-    session: AsyncSession, *, actor_id: uuid.UUID, conversation_id: uuid.UUID,
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID,
+    conversation_id: uuid.UUID,
     target_user_id: uuid.UUID,
 ) -> ParticipantOut:
     """Remove a member (moderators over lower roles), or leave when the target is oneself."""
@@ -741,11 +825,13 @@ async def remove_participant(
     if target_user_id == actor_id:
         if actor.role == Role.OWNER:
             others = await session.scalar(
-                select(Participant.id).where(
+                select(Participant.id)
+                .where(
                     Participant.conversation_id == conversation_id,
                     Participant.user_id != actor_id,
                     Participant.status.in_(list(VISIBLE_STATUSES)),
-                ).limit(1)
+                )
+                .limit(1)
             )
             if others is not None:
                 raise OwnerMustTransfer()
@@ -762,17 +848,66 @@ async def remove_participant(
         new_status, action = ParticipantStatus.REMOVED, "participant.removed"
     target.status = new_status
     target.updated_at = utcnow()
-    audit.record(session, actor_id=actor_id, action=action, conversation_id=conversation_id,
-                 target_user_id=target.user_id)
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action=action,
+        conversation_id=conversation_id,
+        target_user_id=target.user_id,
+    )
     await session.flush()
     _invalidate_after_commit(session, _member_key(conversation_id, target.user_id))
     out = _participant_out(target, conversation.last_seq)
     emit_after_commit(
-        session, "participant_removed",
+        session,
+        "participant_removed",
         ParticipantEvent(conversation_id=conversation_id, participant=out),
         rooms=[conversation_room(conversation_id), user_room(target.user_id)],
     )
     return out
+
+
+async def mark_read(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    message_id: uuid.UUID,
+) -> ParticipantOut:
+    """Move the caller's read pointer up to a message (never backwards): one write."""
+    from parley.messages.models import Message  # read-only: the message's seq
+
+    conversation, participant = await _load_visible(
+        session, conversation_id=conversation_id, user_id=user_id
+    )
+    seq = await session.scalar(
+        select(Message.seq).where(
+            Message.id == message_id, Message.conversation_id == conversation_id
+        )
+    )
+    if seq is None:
+        raise MessageNotFound(messageId=str(message_id))
+    if seq > participant.read_seq:
+        now = utcnow()
+        participant.read_seq = seq
+        participant.delivered_seq = max(participant.delivered_seq, seq)
+        participant.last_read_message_id = message_id
+        participant.last_read_at = now
+        participant.updated_at = now
+        await session.flush()
+        if (conversation.settings or {}).get("readReceipts", True):
+            emit_after_commit(
+                session,
+                "message_read_receipt",
+                ReadReceiptEvent(
+                    conversation_id=conversation_id,
+                    user_id=user_id,
+                    message_id=message_id,
+                    read_at=now,
+                ),
+                rooms=[conversation_room(conversation_id)],
+            )
+    return _participant_out(participant, conversation.last_seq)
 
 
 # ---------------------------------------------------------------- used by the message committer
@@ -788,8 +923,12 @@ class ReadPointer:
 
 
 async def advance_counters(
-    session: AsyncSession, *, conversation_id: uuid.UUID, count: int,
-    last_message_id: uuid.UUID, at: datetime,
+    session: AsyncSession,
+    *,
+    conversation_id: uuid.UUID,
+    count: int,
+    last_message_id: uuid.UUID,
+    at: datetime,
 ) -> int | None:
     """Reserve `count` seqs (row lock orders committers); returns the new last seq."""
     result = await session.execute(

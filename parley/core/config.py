@@ -15,8 +15,15 @@ from pathlib import Path
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
 _SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|k|mb|m|gb|g)?\s*$", re.IGNORECASE)
 _DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_SIZE_BYTES = {"b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3,
-               "gb": 1024**3}
+_SIZE_BYTES = {
+    "b": 1,
+    "k": 1024,
+    "kb": 1024,
+    "m": 1024**2,
+    "mb": 1024**2,
+    "g": 1024**3,
+    "gb": 1024**3,
+}
 MIN_JWT_SECRET_LENGTH = 32
 
 
@@ -76,7 +83,7 @@ def normalize_database_url(raw: str) -> str:
         ("sqlite:///", "sqlite+aiosqlite:///"),
     ):
         if url.startswith(prefix):
-            return replacement + url[len(prefix):]
+            return replacement + url[len(prefix) :]
     if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite:///")):
         return url
     raise ConfigError(
@@ -173,9 +180,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         jwt_expires_in_seconds=int(
             parse_duration_seconds("JWT_EXPIRES_IN", env.get("JWT_EXPIRES_IN") or "7d")
         ),
-        cache_ttl_seconds=int(
-            parse_duration_seconds("CACHE_TTL", env.get("CACHE_TTL") or "300")
-        ),
+        cache_ttl_seconds=int(parse_duration_seconds("CACHE_TTL", env.get("CACHE_TTL") or "300")),
         max_message_length=_positive_int(
             "MAX_MESSAGE_LENGTH", env.get("MAX_MESSAGE_LENGTH") or "10000"
         ),

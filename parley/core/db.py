@@ -136,9 +136,7 @@ def _create_engine(settings: Settings) -> AsyncEngine:
         )
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def _count_statement(
-        _connection: Any, _cursor: Any, statement: str, *_args: Any
-    ) -> None:
+    def _count_statement(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         cell = statement_counter.get()
         if cell is not None and statement != "BEGIN":
             cell[0] += 1

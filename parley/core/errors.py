@@ -55,8 +55,7 @@ class AppError(Exception):
         super().__init__(self.message)
 
     def to_body(self) -> dict[str, Any]:
-        return {"error": {"code": str(self.code), "message": self.message,
-                          "details": self.details}}
+        return {"error": {"code": str(self.code), "message": self.message, "details": self.details}}
 
 
 class ValidationFailed(AppError):

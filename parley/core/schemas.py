@@ -19,9 +19,7 @@ Timestamp = Annotated[datetime, PlainSerializer(_iso_z, return_type=str, when_us
 class ApiModel(BaseModel):
     """Output model: camelCase JSON, built from ORM objects or dicts."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, from_attributes=True
-    )
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
 
 
 class InputModel(BaseModel):

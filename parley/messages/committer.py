@@ -10,6 +10,7 @@ one bad row fails alone. Events leave only after the commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections import OrderedDict
@@ -62,9 +63,7 @@ class PendingSend:
 class Committer:
     """Per-process queue and writer task for new messages."""
 
-    def __init__(
-        self, db: Database, to_out: Callable[[dict[str, Any]], MessageOut]
-    ) -> None:
+    def __init__(self, db: Database, to_out: Callable[[dict[str, Any]], MessageOut]) -> None:
         self._db = db
         self._to_out = to_out
         self._queue: asyncio.Queue[PendingSend] = asyncio.Queue()
@@ -88,10 +87,8 @@ class Committer:
         await self._queue.join()
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     def submit(self, pending: PendingSend) -> None:
         key = pending.idempotency_key
@@ -152,8 +149,11 @@ class Committer:
             for conversation_id in sorted(by_conversation, key=str):
                 items = by_conversation[conversation_id]
                 last_seq = await conversations.advance_counters(
-                    session, conversation_id=conversation_id, count=len(items),
-                    last_message_id=items[-1].id, at=now,
+                    session,
+                    conversation_id=conversation_id,
+                    count=len(items),
+                    last_message_id=items[-1].id,
+                    at=now,
                 )
                 if last_seq is None:
                     raise _ConversationGone(conversation_id)
@@ -163,8 +163,11 @@ class Committer:
                     rows.append(pending.row | {"seq": seq})
                     sender = pending.row["sender_id"]
                     pointers[(conversation_id, sender)] = conversations.ReadPointer(
-                        conversation_id=conversation_id, user_id=sender, seq=seq,
-                        message_id=pending.id, at=now,
+                        conversation_id=conversation_id,
+                        user_id=sender,
+                        seq=seq,
+                        message_id=pending.id,
+                        at=now,
                     )
             mention_rows, hashtag_rows = await self._index_rows(session, batch, now)
             connection = await session.connection()
@@ -191,13 +194,25 @@ class Committer:
             if resolved:
                 pending.row["metadata"]["mentionedUserIds"] = [str(uid) for uid in resolved]
             for user_id in resolved:
-                mention_rows.append({"id": uuid.uuid4(), "message_id": pending.id,
-                                     "conversation_id": pending.row["conversation_id"],
-                                     "user_id": user_id, "created_at": now})
+                mention_rows.append(
+                    {
+                        "id": uuid.uuid4(),
+                        "message_id": pending.id,
+                        "conversation_id": pending.row["conversation_id"],
+                        "user_id": user_id,
+                        "created_at": now,
+                    }
+                )
             for tag in pending.hashtags:
-                hashtag_rows.append({"id": uuid.uuid4(), "message_id": pending.id,
-                                     "conversation_id": pending.row["conversation_id"],
-                                     "tag": tag, "created_at": now})
+                hashtag_rows.append(
+                    {
+                        "id": uuid.uuid4(),
+                        "message_id": pending.id,
+                        "conversation_id": pending.row["conversation_id"],
+                        "tag": tag,
+                        "created_at": now,
+                    }
+                )
         return mention_rows, hashtag_rows
 
     async def _resolve_single_failure(self, pending: PendingSend, error: Exception) -> None:
@@ -220,8 +235,10 @@ class Committer:
         elif isinstance(error, DBAPIError) and error.connection_invalidated:
             pending.error = ("SERVICE_UNAVAILABLE", "The database connection was lost")
         else:
-            pending.error = ("COMMIT_FAILED", f"The message could not be stored: "
-                                              f"{type(error).__name__}")
+            pending.error = (
+                "COMMIT_FAILED",
+                f"The message could not be stored: {type(error).__name__}",
+            )
         log.warning("send %s failed: %s", pending.id, error)
 
     async def _finish(self, batch: list[PendingSend]) -> None:

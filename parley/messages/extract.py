@@ -17,7 +17,9 @@ def _unique(values: list[str]) -> list[str]:
 
 def mentions(text: str) -> list[str]:
     """`@alice`, `@bob.smith` -> lower-cased usernames, in order, without repeats."""
-    return _unique([m.rstrip(".-").lower() for m in _MENTION.findall(text) if len(m.rstrip(".-")) >= 3])
+    return _unique(
+        [m.rstrip(".-").lower() for m in _MENTION.findall(text) if len(m.rstrip(".-")) >= 3]
+    )
 
 
 def hashtags(text: str) -> list[str]:
@@ -32,5 +34,9 @@ def urls(text: str) -> list[str]:
 def metadata_for(text: str | None) -> dict[str, list[str]]:
     if not text:
         return {"mentions": [], "hashtags": [], "urls": [], "urlPreviews": []}
-    return {"mentions": mentions(text), "hashtags": hashtags(text), "urls": urls(text),
-            "urlPreviews": []}
+    return {
+        "mentions": mentions(text),
+        "hashtags": hashtags(text),
+        "urls": urls(text),
+        "urlPreviews": [],
+    }

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, inspect, Boolean, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, Uuid, inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parley.core.db import Base, JSONType, UTCDateTime, new_id, utcnow

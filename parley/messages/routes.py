@@ -61,8 +61,13 @@ async def list_messages(
 ) -> MessagePage:
     """A page of messages, newest first; `afterSeq` (or `after`) gives ascending catch-up."""
     return await service.list_messages(
-        session, user_id=user.id, conversation_id=conversation_id, limit=limit, before=before,
-        after=after, after_seq=after_seq,
+        session,
+        user_id=user.id,
+        conversation_id=conversation_id,
+        limit=limit,
+        before=before,
+        after=after,
+        after_seq=after_seq,
     )
 
 
@@ -98,8 +103,11 @@ async def get_history(
 
 @router.get("/{message_id}/thread", response_model=ThreadPage)
 async def get_thread(
-    message_id: uuid.UUID, user: CurrentUser, session: SessionDep,
-    limit: Limit = 50, after: Cursor = None,
+    message_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Limit = 50,
+    after: Cursor = None,
 ) -> ThreadPage:
     return await service.get_thread(
         session, user_id=user.id, message_id=message_id, limit=limit, after=after
@@ -124,10 +132,14 @@ async def remove_reaction(
     )
 
 
-@router.post("/{message_id}/forward", status_code=status.HTTP_202_ACCEPTED,
-             response_model=ForwardResult)
+@router.post(
+    "/{message_id}/forward", status_code=status.HTTP_202_ACCEPTED, response_model=ForwardResult
+)
 async def forward_message(
-    message_id: uuid.UUID, body: ForwardRequest, user: CurrentUser, response: Response,
+    message_id: uuid.UUID,
+    body: ForwardRequest,
+    user: CurrentUser,
+    response: Response,
     wait: Wait = False,
 ) -> ForwardResult:
     """Forward to other conversations the caller may write to (type FORWARD)."""

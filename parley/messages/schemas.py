@@ -46,7 +46,9 @@ class MessageCreate(InputModel):
         default=None, description="Defaults to REPLY with replyToId, else TEXT"
     )
     client_message_id: str | None = Field(
-        default=None, min_length=1, max_length=128,
+        default=None,
+        min_length=1,
+        max_length=128,
         description="The client's id: the same sender + clientMessageId is the same message",
     )
     reply_to_id: uuid.UUID | None = None

@@ -113,8 +113,9 @@ def _pending_out(pending: PendingSend) -> MessageOut:
     out = message_out(pending.row | {"seq": None})
     if pending.error is not None:
         code, text = pending.error
-        return out.model_copy(update={"status": MessageStatus.FAILED,
-                                      "failure": {"code": code, "message": text}})
+        return out.model_copy(
+            update={"status": MessageStatus.FAILED, "failure": {"code": code, "message": text}}
+        )
     return out.model_copy(update={"status": MessageStatus.PENDING})
 
 
@@ -141,9 +142,7 @@ async def _reactions_for(
 
 
 async def _render(session: AsyncSession, messages: list[Message]) -> list[MessageOut]:
-    reactions = await _reactions_for(
-        session, [m.id for m in messages if m.deleted_at is None]
-    )
+    reactions = await _reactions_for(session, [m.id for m in messages if m.deleted_at is None])
     return [message_out(m.column_values(), reactions.get(m.id)) for m in messages]
 
 
@@ -169,17 +168,27 @@ async def _publish_commit_result(pending: PendingSend) -> None:
     client_id = pending.row.get("client_message_id")
     if pending.result is not None:
         if not pending.duplicate:
-            await emit("new_message", MessageEvent(message=pending.result),
-                       rooms=[conversation_room(pending.row["conversation_id"])])
-        await emit("message_confirmed",
-                   MessageConfirmedEvent(client_message_id=client_id, message=pending.result),
-                   rooms=[sender_room])
+            await emit(
+                "new_message",
+                MessageEvent(message=pending.result),
+                rooms=[conversation_room(pending.row["conversation_id"])],
+            )
+        await emit(
+            "message_confirmed",
+            MessageConfirmedEvent(client_message_id=client_id, message=pending.result),
+            rooms=[sender_room],
+        )
     elif pending.error is not None:
         code, text = pending.error
-        await emit("message_failed",
-                   MessageFailedEvent(client_message_id=client_id, message_id=pending.id,
-                                      error={"code": code, "message": text}),
-                   rooms=[sender_room])
+        await emit(
+            "message_failed",
+            MessageFailedEvent(
+                client_message_id=client_id,
+                message_id=pending.id,
+                error={"code": code, "message": text},
+            ),
+            rooms=[sender_room],
+        )
 
 
 # ---------------------------------------------------------------- sending
@@ -188,8 +197,9 @@ async def _publish_commit_result(pending: PendingSend) -> None:
 def _checked_content(content: str | None, *, has_attachments: bool) -> str | None:
     limit = runtime.current().settings.max_message_length
     if content is not None and len(content) > limit:
-        raise MessageTooLong(f"The message is longer than {limit} characters",
-                             maxLength=limit, length=len(content))
+        raise MessageTooLong(
+            f"The message is longer than {limit} characters", maxLength=limit, length=len(content)
+        )
     if (content is None or not content.strip()) and not has_attachments:
         raise ValidationFailed("A message needs content or attachments", field="content")
     return content
@@ -208,8 +218,10 @@ def _require_may_send(membership: Membership, message_type: MessageType) -> None
         raise PermissionDenied("You are muted in this conversation", reason="MUTED")
     if not membership.flag("canSendMessages"):
         raise PermissionDenied("You may not send messages here", flag="canSendMessages")
-    raise PermissionDenied("Only moderators and above may write while the conversation is muted",
-                           reason="CONVERSATION_MUTED")
+    raise PermissionDenied(
+        "Only moderators and above may write while the conversation is muted",
+        reason="CONVERSATION_MUTED",
+    )
 
 
 async def _reference(
@@ -226,12 +238,12 @@ async def _reference(
     if row is None:
         pending = committer().by_id.get(message_id)
         if pending is None or pending.row["conversation_id"] != conversation_id:
-            raise MessageNotFound(f"{field} does not name a message of this conversation",
-                                  field=field)
+            raise MessageNotFound(
+                f"{field} does not name a message of this conversation", field=field
+            )
         return message_id, pending.row["thread_id"]
     if row[0] != conversation_id:
-        raise MessageNotFound(f"{field} does not name a message of this conversation",
-                              field=field)
+        raise MessageNotFound(f"{field} does not name a message of this conversation", field=field)
     if row[2] is not None:
         raise MessageDeleted(f"{field} names a deleted message", field=field)
     return message_id, row[1]
@@ -254,21 +266,35 @@ async def _attachment_records(
     }
     missing = [str(aid) for aid in attachment_ids if aid not in found]
     if missing:
-        raise ValidationFailed("Unknown attachments", field="attachments",
-                               unknownAttachmentIds=missing)
+        raise ValidationFailed(
+            "Unknown attachments", field="attachments", unknownAttachmentIds=missing
+        )
     return [
-        {"id": str(a.id), "name": a.name, "mimeType": a.mime_type, "size": a.size,
-         "sha256": a.sha256}
+        {
+            "id": str(a.id),
+            "name": a.name,
+            "mimeType": a.mime_type,
+            "size": a.size,
+            "sha256": a.sha256,
+        }
         for a in (found[aid] for aid in attachment_ids)
     ]
 
 
 def _new_row(
-    *, sender_id: uuid.UUID, conversation_id: uuid.UUID, message_type: MessageType,
-    content: str | None, encrypted: bool, client_message_id: str | None = None,
-    client_timestamp: Any = None, reply_to_id: uuid.UUID | None = None,
-    thread_id: uuid.UUID | None = None, forwarded_from_id: uuid.UUID | None = None,
-    attachments: list[dict[str, Any]] | None = None, metadata: dict[str, Any] | None = None,
+    *,
+    sender_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    message_type: MessageType,
+    content: str | None,
+    encrypted: bool,
+    client_message_id: str | None = None,
+    client_timestamp: Any = None,
+    reply_to_id: uuid.UUID | None = None,
+    thread_id: uuid.UUID | None = None,
+    forwarded_from_id: uuid.UUID | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
@@ -282,9 +308,9 @@ def _new_row(
         "forwarded_from_id": forwarded_from_id,
         "attachments": attachments or [],
         # Encrypted content is opaque: nothing is extracted from it.
-        "metadata": metadata if metadata is not None else extract.metadata_for(
-            None if encrypted else content
-        ),
+        "metadata": metadata
+        if metadata is not None
+        else extract.metadata_for(None if encrypted else content),
         "client_message_id": client_message_id,
         "client_timestamp": client_timestamp,
         "server_timestamp": utcnow(),
@@ -360,18 +386,24 @@ async def send_message(
             )
             if stored is not None:
                 if stored.conversation_id != data.conversation_id:
-                    raise Conflict("This clientMessageId was used for another conversation",
-                                   clientMessageId=client_id)
+                    raise Conflict(
+                        "This clientMessageId was used for another conversation",
+                        clientMessageId=client_id,
+                    )
                 return (await _render(session, [stored]))[0], SendOutcome.STORED_BEFORE
         reply_to_id = thread_id = None
         if data.reply_to_id is not None:
             reply_to_id, _ = await _reference(
-                session, conversation_id=data.conversation_id, message_id=data.reply_to_id,
+                session,
+                conversation_id=data.conversation_id,
+                message_id=data.reply_to_id,
                 field="replyToId",
             )
         if data.thread_id is not None:
             root_id, root_thread = await _reference(
-                session, conversation_id=data.conversation_id, message_id=data.thread_id,
+                session,
+                conversation_id=data.conversation_id,
+                message_id=data.thread_id,
                 field="threadId",
             )
             thread_id = root_thread or root_id  # a reply inside a thread joins its root
@@ -385,9 +417,15 @@ async def send_message(
     if key is not None and (pending := committer().by_key.get(key)) is not None:
         return await _answer(pending, wait=wait)
     row = _new_row(
-        sender_id=sender_id, conversation_id=data.conversation_id, message_type=message_type,
-        content=content, encrypted=data.encrypted, client_message_id=client_id,
-        client_timestamp=data.client_timestamp, reply_to_id=reply_to_id, thread_id=thread_id,
+        sender_id=sender_id,
+        conversation_id=data.conversation_id,
+        message_type=message_type,
+        content=content,
+        encrypted=data.encrypted,
+        client_message_id=client_id,
+        client_timestamp=data.client_timestamp,
+        reply_to_id=reply_to_id,
+        thread_id=thread_id,
         attachments=attachments,
     )
     return await _answer(_submit(row), wait=wait)
@@ -405,8 +443,9 @@ async def forward_message(
         if source.deleted_at is not None:
             raise MessageDeleted()
         if not source_membership.flag("canForwardMessages"):
-            raise PermissionDenied("You may not forward messages from here",
-                                   flag="canForwardMessages")
+            raise PermissionDenied(
+                "You may not forward messages from here", flag="canForwardMessages"
+            )
         for conversation_id in targets:
             membership = await conversations.get_membership(
                 session, conversation_id=conversation_id, user_id=user_id
@@ -415,16 +454,21 @@ async def forward_message(
         metadata = dict(source.extra or {})
         metadata.pop("mentionedUserIds", None)
         metadata["forwardedFrom"] = {
-            "messageId": str(source.id), "conversationId": str(source.conversation_id),
+            "messageId": str(source.id),
+            "conversationId": str(source.conversation_id),
             "senderId": str(source.sender_id) if source.sender_id else None,
         }
     submitted = [
         _submit(
             _new_row(
-                sender_id=user_id, conversation_id=conversation_id,
-                message_type=MessageType.FORWARD, content=source.content,
-                encrypted=source.encrypted, forwarded_from_id=source.id,
-                attachments=list(source.attachments or []), metadata=dict(metadata),
+                sender_id=user_id,
+                conversation_id=conversation_id,
+                message_type=MessageType.FORWARD,
+                content=source.content,
+                encrypted=source.encrypted,
+                forwarded_from_id=source.id,
+                attachments=list(source.attachments or []),
+                metadata=dict(metadata),
             )
         )
         for conversation_id in targets
@@ -479,13 +523,17 @@ async def get_message(
 
 
 async def list_messages(
-    session: AsyncSession, *, user_id: uuid.UUID, conversation_id: uuid.UUID, limit: int,
-    before: str | None, after: str | None, after_seq: int | None,
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    limit: int,
+    before: str | None,
+    after: str | None,
+    after_seq: int | None,
 ) -> MessagePage:
     """Newest first (`before` pages back); with `afterSeq`/`after`, ascending for catch-up."""
-    await conversations.get_membership(
-        session, conversation_id=conversation_id, user_id=user_id
-    )
+    await conversations.get_membership(session, conversation_id=conversation_id, user_id=user_id)
     if after is not None:
         after_seq = decode_seq_cursor(after, "after")
     statement = select(Message).where(Message.conversation_id == conversation_id).limit(limit + 1)
@@ -525,15 +573,21 @@ async def get_history(
     ]
     items.append(
         MessageVersionOut(
-            version=message.version, content=message.content,
-            created_at=message.edited_at or message.server_timestamp, current=True,
+            version=message.version,
+            content=message.content,
+            created_at=message.edited_at or message.server_timestamp,
+            current=True,
         )
     )
     return MessageHistory(message_id=message.id, items=items)
 
 
 async def get_thread(
-    session: AsyncSession, *, user_id: uuid.UUID, message_id: uuid.UUID, limit: int,
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    message_id: uuid.UUID,
+    limit: int,
     after: str | None,
 ) -> ThreadPage:
     """A thread's root and its replies in order (asking with a reply gives its thread)."""
@@ -550,8 +604,10 @@ async def get_thread(
     replies = replies[:limit]
     rendered = await _render(session, [root, *replies])
     return ThreadPage(
-        root=rendered[0], items=rendered[1:],
-        next_cursor=encode_seq_cursor(replies[-1].seq) if more else None, has_more=more,
+        root=rendered[0],
+        items=rendered[1:],
+        next_cursor=encode_seq_cursor(replies[-1].seq) if more else None,
+        has_more=more,
     )
 
 
@@ -595,8 +651,11 @@ async def edit_message(
     now = utcnow()
     session.add(
         MessageVersion(
-            message_id=message.id, version=message.version, content=message.content,
-            created_at=message.edited_at or message.server_timestamp, replaced_at=now,
+            message_id=message.id,
+            version=message.version,
+            content=message.content,
+            created_at=message.edited_at or message.server_timestamp,
+            replaced_at=now,
         )
     )
     message.version += 1
@@ -610,8 +669,12 @@ async def edit_message(
     await _replace_index_rows(session, message)
     await session.flush()
     out = (await _render(session, [message]))[0]
-    emit_after_commit(session, "message_updated", MessageEvent(message=out),
-                      rooms=[conversation_room(message.conversation_id)])
+    emit_after_commit(
+        session,
+        "message_updated",
+        MessageEvent(message=out),
+        rooms=[conversation_room(message.conversation_id)],
+    )
     return out
 
 
@@ -627,25 +690,38 @@ async def delete_message(
     by_sender = message.sender_id == user_id
     if not by_sender:
         if not membership.may(Action.DELETE_OTHERS_MESSAGES):
-            raise PermissionDenied("Only moderators and above may delete others' messages",
-                                   action=str(Action.DELETE_OTHERS_MESSAGES))
+            raise PermissionDenied(
+                "Only moderators and above may delete others' messages",
+                action=str(Action.DELETE_OTHERS_MESSAGES),
+            )
         sender_role = await conversations.get_active_role(
             session, conversation_id=message.conversation_id, user_id=message.sender_id
         )
         if sender_role is not None and not outranks(membership.role, sender_role):
-            raise PermissionDenied("You may only delete messages of lower roles",
-                                   senderRole=str(sender_role))
+            raise PermissionDenied(
+                "You may only delete messages of lower roles", senderRole=str(sender_role)
+            )
     now = utcnow()
     message.deleted_at = now
     message.deleted_by = user_id
     message.status = MessageStatus.DELETED
-    audit.record(session, actor_id=user_id, action="message.deleted",
-                 conversation_id=message.conversation_id, message_id=message.id,
-                 target_user_id=message.sender_id, details={"bySender": by_sender})
+    audit.record(
+        session,
+        actor_id=user_id,
+        action="message.deleted",
+        conversation_id=message.conversation_id,
+        message_id=message.id,
+        target_user_id=message.sender_id,
+        details={"bySender": by_sender},
+    )
     await session.flush()
     out = message_out(message.column_values())
-    emit_after_commit(session, "message_deleted", MessageEvent(message=out),
-                      rooms=[conversation_room(message.conversation_id)])
+    emit_after_commit(
+        session,
+        "message_deleted",
+        MessageEvent(message=out),
+        rooms=[conversation_room(message.conversation_id)],
+    )
     return out
 
 
@@ -674,8 +750,13 @@ async def _reaction_out(
 ) -> ReactionOut:
     reactions = (await _reactions_for(session, [message.id])).get(message.id, {})
     summary = reactions.get(emoji)
-    return ReactionOut(message_id=message.id, emoji=emoji, user_id=user_id,
-                       count=summary.count if summary else 0, reactions=reactions)
+    return ReactionOut(
+        message_id=message.id,
+        emoji=emoji,
+        user_id=user_id,
+        count=summary.count if summary else 0,
+        reactions=reactions,
+    )
 
 
 async def add_reaction(
@@ -685,7 +766,9 @@ async def add_reaction(
     value = _checked_emoji(emoji)
     message = await _reaction_target(session, user_id=user_id, message_id=message_id)
     exists = await session.scalar(
-        select(func.count()).select_from(Reaction).where(
+        select(func.count())
+        .select_from(Reaction)
+        .where(
             Reaction.message_id == message.id, Reaction.user_id == user_id, Reaction.emoji == value
         )
     )
@@ -700,7 +783,8 @@ async def add_reaction(
     out = await _reaction_out(session, message=message, emoji=value, user_id=user_id)
     if added:
         emit_after_commit(
-            session, "reaction_added",
+            session,
+            "reaction_added",
             ReactionEvent(message_id=message.id, emoji=value, user_id=user_id, count=out.count),
             rooms=[conversation_room(message.conversation_id)],
         )
@@ -721,9 +805,9 @@ async def remove_reaction(
     out = await _reaction_out(session, message=message, emoji=value, user_id=user_id)
     if getattr(result, "rowcount", 0):
         emit_after_commit(
-            session, "reaction_removed",
+            session,
+            "reaction_removed",
             ReactionEvent(message_id=message.id, emoji=value, user_id=user_id, count=out.count),
             rooms=[conversation_room(message.conversation_id)],
         )
     return out
-

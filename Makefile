@@ -1,0 +1,53 @@
+# Parley: `make run` serves on http://127.0.0.1:8000 (embedded SQLite), `make test` runs the suite
+# on SQLite and on PostgreSQL + Redis.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run migrate test test-sqlite test-postgres lint format bench services clean
+
+install: $(STAMP)
+
+# Idempotent: re-runs only when the lock file or project metadata change.
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+run: install
+	$(BIN)/parley serve --host $(HOST) --port $(PORT)
+
+migrate: install
+	$(BIN)/parley migrate
+
+services:
+	./scripts/ensure-services.sh
+
+test: install services
+	PARLEY_TEST_BACKEND=sqlite $(BIN)/pytest
+	PARLEY_TEST_BACKEND=postgres $(BIN)/pytest
+
+test-sqlite: install
+	PARLEY_TEST_BACKEND=sqlite $(BIN)/pytest
+
+test-postgres: install services
+	PARLEY_TEST_BACKEND=postgres $(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check parley tests bench migrations
+	$(BIN)/ruff format --check parley tests bench migrations
+	$(BIN)/mypy parley
+
+format: install
+	$(BIN)/ruff format parley tests bench migrations
+	$(BIN)/ruff check --fix parley tests bench migrations
+
+bench: install services
+	$(BIN)/python bench/send.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

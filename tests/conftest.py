@@ -1,0 +1,167 @@
+"""Test fixtures: a real `parley serve` process on a free port, on the backend chosen by
+PARLEY_TEST_BACKEND (`sqlite`: the embedded default; `postgres`: the machine's PostgreSQL in a
+fresh database, plus Redis under a fresh key prefix). Both are cleaned up afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import Server, User, register
+
+BACKEND = os.environ.get("PARLEY_TEST_BACKEND", "sqlite")
+POSTGRES_ADMIN_URL = os.environ.get("PARLEY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("PARLEY_TEST_REDIS", "redis://127.0.0.1:6379/0")
+ROOT = Path(__file__).resolve().parent.parent
+PARLEY = str(ROOT / ".venv" / "bin" / "parley") if (ROOT / ".venv").exists() else "parley"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _postgres(sql: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL + "/postgres")
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def _drop_redis_prefix(prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def backend_env() -> Iterator[dict[str, str]]:
+    """Environment for server processes of this test run (same database for all of them)."""
+    data_dir = tempfile.mkdtemp(prefix="parley-test-")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "JWT_SECRET"}
+    }
+    env.update(PARLEY_DATA_DIR=data_dir, PARLEY_SQL_COUNT_HEADER="1", LOG_LEVEL="WARNING")
+    database = None
+    prefix = None
+    if BACKEND == "postgres":
+        database = f"parley_test_{secrets.token_hex(6)}"
+        asyncio.run(_postgres(f'CREATE DATABASE "{database}"'))
+        prefix = f"parley-test-{secrets.token_hex(6)}:"
+        env.update(
+            DATABASE_URL=f"{POSTGRES_ADMIN_URL}/{database}",
+            REDIS_URL=REDIS_URL,
+            REDIS_KEY_PREFIX=prefix,
+            JWT_SECRET=secrets.token_urlsafe(48),
+        )
+    elif BACKEND != "sqlite":
+        raise RuntimeError(f"PARLEY_TEST_BACKEND={BACKEND!r}: use sqlite or postgres")
+    yield env
+    if database is not None:
+        asyncio.run(_postgres(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    if prefix is not None:
+        _drop_redis_prefix(prefix)
+    subprocess.run(["rm", "-rf", data_dir], check=False)
+
+
+def start_server(env: dict[str, str], extra_env: dict[str, str] | None = None) -> Server:
+    port = free_port()
+    log_file = tempfile.NamedTemporaryFile(prefix="parley-server-", suffix=".log", delete=False)
+    process = subprocess.Popen(
+        [PARLEY, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={**env, **(extra_env or {})},
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"parley serve exited: {Path(log_file.name).read_text()[-3000:]}")
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return Server(url=url, process=process, log_path=log_file.name)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"parley serve did not become healthy: {Path(log_file.name).read_text()}")
+
+
+@pytest.fixture(scope="session")
+def server(backend_env: dict[str, str]) -> Iterator[Server]:
+    running = start_server(backend_env)
+    yield running
+    running.stop()
+    if "PARLEY_TEST_KEEP_LOGS" not in os.environ:
+        os.unlink(running.log_path)
+
+
+@pytest.fixture(scope="session")
+async def client(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+async def users(client: httpx.AsyncClient) -> dict[str, User]:
+    """Named users shared by the session; tests make their own conversations."""
+    names = ["alice", "bob", "carol", "dave", "erin", "mallory"]
+    registered = await asyncio.gather(*(register(client, name) for name in names))
+    return dict(zip(names, registered, strict=True))
+
+
+@pytest.fixture
+def alice(users: dict[str, User]) -> User:
+    return users["alice"]
+
+
+@pytest.fixture
+def bob(users: dict[str, User]) -> User:
+    return users["bob"]
+
+
+@pytest.fixture
+def carol(users: dict[str, User]) -> User:
+    return users["carol"]
+
+
+@pytest.fixture
+def dave(users: dict[str, User]) -> User:
+    return users["dave"]
+
+
+@pytest.fixture
+def erin(users: dict[str, User]) -> User:
+    return users["erin"]
+
+
+@pytest.fixture
+def mallory(users: dict[str, User]) -> User:
+    return users["mallory"]
+
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    raise RuntimeError("Parley's tests need Python 3.11+")
