@@ -9,7 +9,6 @@ import os
 import secrets
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -87,27 +86,28 @@ def backend_env() -> Iterator[dict[str, str]]:
 
 def start_server(env: dict[str, str], extra_env: dict[str, str] | None = None) -> Server:
     port = free_port()
-    log_file = tempfile.NamedTemporaryFile(prefix="parley-server-", suffix=".log", delete=False)
-    process = subprocess.Popen(
-        [PARLEY, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env={**env, **(extra_env or {})},
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-    )
+    log_fd, log_path = tempfile.mkstemp(prefix="parley-server-", suffix=".log")
+    with os.fdopen(log_fd, "wb") as log_file:
+        process = subprocess.Popen(
+            [PARLEY, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env={**env, **(extra_env or {})},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"parley serve exited: {Path(log_file.name).read_text()[-3000:]}")
+            raise RuntimeError(f"parley serve exited: {Path(log_path).read_text()[-3000:]}")
         try:
             if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return Server(url=url, process=process, log_path=log_file.name)
+                return Server(url=url, process=process, log_path=log_path)
         except httpx.TransportError:
             pass
         time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"parley serve did not become healthy: {Path(log_file.name).read_text()}")
+    raise RuntimeError(f"parley serve did not become healthy: {Path(log_path).read_text()}")
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +161,3 @@ def erin(users: dict[str, User]) -> User:
 @pytest.fixture
 def mallory(users: dict[str, User]) -> User:
     return users["mallory"]
-
-
-if sys.version_info < (3, 11):  # pragma: no cover
-    raise RuntimeError("Parley's tests need Python 3.11+")
