@@ -39,12 +39,14 @@ from parley.core.errors import (
 )
 from parley.core.events import NullPublisher
 from parley.core.logging import configure_logging
-from parley.core.middleware import RequestContextMiddleware
+from parley.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from parley.core.schemas import ApiModel
 from parley.messages.routes import router as messages_router
 from parley.messages.service import make_committer
 
 log = logging.getLogger("parley")
+# JSON bodies: a message of MAX_MESSAGE_LENGTH characters is at most 4 bytes each, plus fields.
+MAX_JSON_BODY_BYTES = 1024 * 1024
 
 
 class DependencyHealth(ApiModel):
@@ -175,6 +177,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=max(MAX_JSON_BODY_BYTES, settings.max_message_length * 4 + 65536),
+    )
     app.add_middleware(RequestContextMiddleware, count_sql=settings.sql_count_header)
     app.include_router(accounts_router)
     app.include_router(conversations_router)

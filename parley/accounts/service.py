@@ -123,6 +123,8 @@ async def search_users(
     session: AsyncSession, *, query: str, limit: int, cursor: str | None
 ) -> Page[UserOut]:
     """People whose username or display name starts with `query`, by username."""
+    if "\x00" in query:
+        raise ValidationFailed("q must not contain NUL characters", field="q")
     prefix = _escape_like(query.strip().lower()) + "%"
     statement = (
         select(User)

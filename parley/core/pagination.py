@@ -12,12 +12,18 @@ def encode_text_cursor(value: str) -> str:
     return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
 
 
+MAX_SEQ = 2**62
+
+
 def decode_text_cursor(cursor: str) -> str:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return base64.urlsafe_b64decode(padded.encode()).decode()
+        text = base64.urlsafe_b64decode(padded.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise ValidationFailed("The cursor is not valid", field="cursor") from None
+    if "\x00" in text:
+        raise ValidationFailed("The cursor is not valid", field="cursor")
+    return text
 
 
 def encode_seq_cursor(seq: int) -> str:
@@ -29,6 +35,6 @@ def decode_seq_cursor(cursor: str, field: str = "cursor") -> int:
         value = int(cursor)
     except ValueError:
         raise ValidationFailed(f"{field} is not a valid cursor", field=field) from None
-    if value < 0:
+    if not 0 <= value <= MAX_SEQ:
         raise ValidationFailed(f"{field} is not a valid cursor", field=field)
     return value

@@ -57,7 +57,7 @@ async def list_messages(
     limit: Limit = 50,
     before: Cursor = None,
     after: Cursor = None,
-    after_seq: Annotated[int | None, Query(alias="afterSeq", ge=0)] = None,
+    after_seq: Annotated[int | None, Query(alias="afterSeq", ge=0, le=2**62)] = None,
 ) -> MessagePage:
     """A page of messages, newest first; `afterSeq` (or `after`) gives ascending catch-up."""
     return await service.list_messages(

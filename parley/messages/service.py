@@ -6,6 +6,7 @@ committer (group commit); edits, deletes and reactions are ordinary request tran
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from enum import IntEnum
@@ -727,7 +728,11 @@ async def delete_message(
 
 def _checked_emoji(emoji: str) -> str:
     value = emoji.strip()
-    if not value or any(ch.isspace() for ch in value) or len(value) > 32:
+    if (
+        not value
+        or len(value) > 32
+        or any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in value)
+    ):
         raise ValidationFailed("emoji must be 1-32 characters without spaces", field="emoji")
     return value
 
