@@ -60,8 +60,8 @@ class HealthOut(ApiModel):
     checks: dict[str, DependencyHealth]
 
 
-def _error_response(error: AppError) -> JSONResponse:
-    headers = {}
+def _error_response(error: AppError, headers: dict[str, str] | None = None) -> JSONResponse:
+    headers = dict(headers or {})
     retry_after = error.details.get("retryAfterSeconds")
     if error.status == 429 and retry_after is not None:
         headers["Retry-After"] = str(retry_after)
@@ -108,7 +108,8 @@ def _install_error_handlers(app: FastAPI) -> None:
             mapped = ValidationFailed(str(error.detail))
         else:
             mapped = ValidationFailed(str(error.detail))
-        return _error_response(mapped)
+        # Keep the headers the error carries (405's Allow, for one).
+        return _error_response(mapped, dict(error.headers or {}))
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, error: Exception) -> JSONResponse:

@@ -125,7 +125,10 @@ async def search_users(
     """People whose username or display name starts with `query`, by username."""
     if "\x00" in query:
         raise ValidationFailed("q must not contain NUL characters", field="q")
-    prefix = _escape_like(query.strip().lower()) + "%"
+    term = query.strip().lower()
+    if not term:
+        raise ValidationFailed("q must not be blank", field="q")
+    prefix = _escape_like(term) + "%"
     statement = (
         select(User)
         .where(

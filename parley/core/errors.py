@@ -59,9 +59,20 @@ class AppError(Exception):
 
 
 class ValidationFailed(AppError):
+    """Bad input. With `field`, details carry `errors: [{field, message, type}]`, the same
+    shape as request-validation errors, so clients read both alike."""
+
     code = ErrorCode.VALIDATION_ERROR
     status = 422
     default_message = "The request is not valid"
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        field = details.get("field")
+        if field is not None and "errors" not in details:
+            details["errors"] = [
+                {"field": field, "message": message or self.default_message, "type": "value_error"}
+            ]
+        super().__init__(message, **details)
 
 
 class InvalidJson(AppError):

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
 FAILED_KEPT = 10_000
+RECENT_KEPT = 10_000
 
 OnCommitted = Callable[["PendingSend"], Awaitable[None]]
 
@@ -72,6 +73,9 @@ class Committer:
         self.by_key: dict[tuple[str, str], PendingSend] = {}
         self.by_id: dict[uuid.UUID, PendingSend] = {}
         self.failed: OrderedDict[uuid.UUID, PendingSend] = OrderedDict()
+        # Recently committed sends by idempotency key: a retry that raced past the pending map
+        # and the database lookup while the first send committed still finds its message here.
+        self.recent: OrderedDict[tuple[str, str], MessageOut] = OrderedDict()
         self.batches = 0
         self.committed = 0
 
@@ -247,6 +251,10 @@ class Committer:
             if key is not None and self.by_key.get(key) is pending:
                 del self.by_key[key]
             self.by_id.pop(pending.id, None)
+            if key is not None and pending.result is not None:
+                self.recent[key] = pending.result
+                while len(self.recent) > RECENT_KEPT:
+                    self.recent.popitem(last=False)
             if pending.result is None:
                 if pending.error is None:
                     pending.error = ("COMMIT_FAILED", "The message could not be stored")

@@ -414,9 +414,18 @@ async def send_message(
             session, uploader_id=sender_id, attachment_ids=data.attachments
         )
 
-    # Re-check after the awaits above: a concurrent retry may have registered meanwhile.
-    if key is not None and (pending := committer().by_key.get(key)) is not None:
-        return await _answer(pending, wait=wait)
+    # Re-check after the awaits above: a concurrent retry may have registered meanwhile, or
+    # committed between our lookup and now.
+    if key is not None:
+        if (pending := committer().by_key.get(key)) is not None:
+            return await _answer(pending, wait=wait)
+        if (recent := committer().recent.get(key)) is not None:
+            if recent.conversation_id != data.conversation_id:
+                raise Conflict(
+                    "This clientMessageId was used for another conversation",
+                    clientMessageId=client_id,
+                )
+            return recent, SendOutcome.STORED_BEFORE
     row = _new_row(
         sender_id=sender_id,
         conversation_id=data.conversation_id,
