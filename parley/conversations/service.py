@@ -686,6 +686,23 @@ def _require_over(actor: Participant, target: Participant, action: Action) -> No
         )
 
 
+def _record_role_change(
+    session: AsyncSession,
+    actor_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    participant: Participant,
+    new_role: Role,
+) -> None:
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="participant.role_changed",
+        conversation_id=conversation_id,
+        target_user_id=participant.user_id,
+        details={"from": participant.role, "to": str(new_role)},
+    )
+
+
 _STATUS_ACTION = {
     ParticipantStatus.BANNED: Action.BAN_PARTICIPANT,
     ParticipantStatus.REMOVED: Action.REMOVE_PARTICIPANT,
@@ -723,26 +740,22 @@ async def update_participant(
     now = utcnow()
     removed = False
     invalidate = {_member_key(conversation_id, target.user_id)}
-    if "role" in fields and data.role is not None and data.role != target.role:
+    if "role" in fields and data.role is not None:
+        # Checked even when the role would not change: a no-op is still an act of authority.
         _require_over(actor, target, Action.CHANGE_ROLE)
-        if data.role == Role.OWNER:
-            if actor.role != Role.OWNER:
-                raise PermissionDenied("Only the owner may hand over ownership")
-            actor.role = Role.ADMIN
-            actor.updated_at = now
-            invalidate.add(_member_key(conversation_id, actor.user_id))
-        elif not _may_grant(Role(actor.role), data.role):
+        if data.role == Role.OWNER and actor.role != Role.OWNER:
+            raise PermissionDenied("Only the owner may hand over ownership")
+        if data.role != Role.OWNER and not _may_grant(Role(actor.role), data.role):
             raise PermissionDenied(f"You may not grant the role {data.role}")
-        audit.record(
-            session,
-            actor_id=actor_id,
-            action="participant.role_changed",
-            conversation_id=conversation_id,
-            target_user_id=target.user_id,
-            details={"from": target.role, "to": str(data.role)},
-        )
-        target.role = data.role
-    if "status" in fields and data.status is not None and data.status != target.status:
+        if data.role != target.role:
+            if data.role == Role.OWNER:
+                _record_role_change(session, actor_id, conversation_id, actor, Role.ADMIN)
+                actor.role = Role.ADMIN
+                actor.updated_at = now
+                invalidate.add(_member_key(conversation_id, actor.user_id))
+            _record_role_change(session, actor_id, conversation_id, target, data.role)
+            target.role = data.role
+    if "status" in fields and data.status is not None:
         new_status = ParticipantStatus(data.status)
         old_status = ParticipantStatus(target.status)
         if new_status == ParticipantStatus.LEFT:
@@ -754,17 +767,20 @@ async def update_participant(
             ParticipantStatus.REMOVED,
         ):
             raise Conflict("Add the user again with POST /conversations/{id}/participants")
-        action = _STATUS_ACTION.get(new_status) or _STATUS_ACTION[old_status]
-        _require_over(actor, target, action)
-        audit.record(
-            session,
-            actor_id=actor_id,
-            action="participant.status_changed",
-            conversation_id=conversation_id,
-            target_user_id=target.user_id,
-            details={"from": str(old_status), "to": str(new_status)},
+        action = _STATUS_ACTION.get(new_status) or _STATUS_ACTION.get(
+            old_status, Action.MUTE_PARTICIPANT
         )
-        target.status = new_status
+        _require_over(actor, target, action)
+        if new_status != old_status:
+            audit.record(
+                session,
+                actor_id=actor_id,
+                action="participant.status_changed",
+                conversation_id=conversation_id,
+                target_user_id=target.user_id,
+                details={"from": str(old_status), "to": str(new_status)},
+            )
+            target.status = new_status
         removed = new_status not in VISIBLE_STATUSES
     if "permissions" in fields and data.permissions is not None:
         unknown = sorted(set(data.permissions) - set(PERMISSION_FLAGS))

@@ -16,4 +16,6 @@ async def _session() -> AsyncIterator[AsyncSession]:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(_session)]
+# scope="function": commit (and its after-commit hooks) before the response is sent, so a
+# client's next request always sees its previous change.
+SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
