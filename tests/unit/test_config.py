@@ -1,0 +1,241 @@
+"""Pure tests of parley.core.config: value parsers, URL normalising and the defaults."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from parley.core.config import (
+    ConfigError,
+    load_settings,
+    normalize_database_url,
+    parse_duration_seconds,
+    parse_size_bytes,
+)
+
+# --- durations --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [
+        ("7d", 604800),
+        ("30s", 30),
+        ("5m", 300),
+        ("2h", 7200),
+        ("1w", 604800),
+        ("300", 300),
+        ("1500ms", 1.5),
+        (" 10S ", 10),
+    ],
+)
+def test_parse_duration_seconds(raw: str, seconds: float) -> None:
+    assert parse_duration_seconds("X", raw) == seconds
+
+
+def test_parse_duration_uses_default_unit_without_suffix() -> None:
+    assert parse_duration_seconds("X", "1500", default_unit="ms") == 1.5
+
+
+def test_parse_duration_suffix_overrides_default_unit() -> None:
+    assert parse_duration_seconds("X", "2s", default_unit="ms") == 2
+
+
+@pytest.mark.parametrize("raw", ["soon", "", "-5", "1.5h", "7 days", "d"])
+def test_parse_duration_rejects_non_durations(raw: str) -> None:
+    with pytest.raises(ConfigError, match="JWT_EXPIRES_IN"):
+        parse_duration_seconds("JWT_EXPIRES_IN", raw)
+
+
+def test_parse_duration_rejects_zero() -> None:
+    with pytest.raises(ConfigError, match="CACHE_TTL"):
+        parse_duration_seconds("CACHE_TTL", "0s")
+
+
+# --- sizes ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "size"),
+    [
+        ("50MB", 50 * 1024 * 1024),
+        ("50mb", 50 * 1024 * 1024),
+        ("512KB", 512 * 1024),
+        ("1g", 1024**3),
+        ("1048576", 1048576),
+        ("10b", 10),
+    ],
+)
+def test_parse_size_bytes(raw: str, size: int) -> None:
+    assert parse_size_bytes("MAX_FILE_SIZE", raw) == size
+
+
+@pytest.mark.parametrize("raw", ["lots", "", "0", "-1MB", "1.5MB", "5TB"])
+def test_parse_size_rejects_bad_sizes(raw: str) -> None:
+    with pytest.raises(ConfigError, match="MAX_FILE_SIZE"):
+        parse_size_bytes("MAX_FILE_SIZE", raw)
+
+
+# --- database URLs ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [
+        ("postgres://u:p@h/db", "postgresql+asyncpg://u:p@h/db"),
+        ("postgresql://u:p@h:5432/db", "postgresql+asyncpg://u:p@h:5432/db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("sqlite:///data/parley.db", "sqlite+aiosqlite:///data/parley.db"),
+        ("sqlite:////abs/parley.db", "sqlite+aiosqlite:////abs/parley.db"),
+        ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+        ("  postgresql://u@h/db  ", "postgresql+asyncpg://u@h/db"),
+    ],
+)
+def test_normalize_database_url(raw: str, normalized: str) -> None:
+    assert normalize_database_url(raw) == normalized
+
+
+@pytest.mark.parametrize("raw", ["mysql://x/y", "http://h/db", "sqlite://relative.db", "nonsense"])
+def test_normalize_database_url_rejects_other_engines(raw: str) -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        normalize_database_url(raw)
+
+
+# --- load_settings ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """An otherwise empty environment in embedded mode."""
+    return {"PARLEY_DATA_DIR": str(tmp_path)}
+
+
+def test_default_jwt_expires_in_is_seven_days(env: dict[str, str]) -> None:
+    assert load_settings(environ=env).jwt_expires_in_seconds == 7 * 86400
+
+
+def test_default_cache_ttl_is_300_seconds(env: dict[str, str]) -> None:
+    assert load_settings(environ=env).cache_ttl_seconds == 300
+
+
+def test_default_max_message_length_is_10000(env: dict[str, str]) -> None:
+    assert load_settings(environ=env).max_message_length == 10000
+
+
+def test_default_rate_limit_is_60_messages(env: dict[str, str]) -> None:
+    assert load_settings(environ=env).rate_limit_messages == 60
+
+
+def test_default_max_file_size_is_50mb(env: dict[str, str]) -> None:
+    assert load_settings(environ=env).max_file_size_bytes == 50 * 1024 * 1024
+
+
+def test_default_ws_max_connections_is_10000(env: dict[str, str]) -> None:
+    assert load_settings(environ=env).ws_max_connections == 10000
+
+
+def test_default_ws_heartbeat_interval_is_30000_ms(env: dict[str, str]) -> None:
+    assert load_settings(environ=env).ws_heartbeat_interval_ms == 30000
+
+
+def test_ws_heartbeat_interval_number_is_milliseconds(env: dict[str, str]) -> None:
+    env["WS_HEARTBEAT_INTERVAL"] = "5000"
+    assert load_settings(environ=env).ws_heartbeat_interval_ms == 5000
+
+
+def test_ws_heartbeat_interval_accepts_seconds_suffix(env: dict[str, str]) -> None:
+    env["WS_HEARTBEAT_INTERVAL"] = "10s"
+    assert load_settings(environ=env).ws_heartbeat_interval_ms == 10000
+
+
+def test_default_database_is_sqlite_in_data_dir(env: dict[str, str], tmp_path: Path) -> None:
+    settings = load_settings(environ=env)
+    assert settings.is_sqlite
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path.resolve() / 'parley.db'}"
+    assert settings.redis_url is None
+
+
+def test_values_from_environment_override_defaults(env: dict[str, str]) -> None:
+    env.update(JWT_EXPIRES_IN="1h", CACHE_TTL="60", MAX_FILE_SIZE="1MB", MAX_MESSAGE_LENGTH="500")
+    settings = load_settings(environ=env)
+    assert settings.jwt_expires_in_seconds == 3600
+    assert settings.cache_ttl_seconds == 60
+    assert settings.max_file_size_bytes == 1024 * 1024
+    assert settings.max_message_length == 500
+
+
+def test_empty_variable_means_default(env: dict[str, str]) -> None:
+    env.update(CACHE_TTL="", MAX_MESSAGE_LENGTH="")
+    settings = load_settings(environ=env)
+    assert settings.cache_ttl_seconds == 300
+    assert settings.max_message_length == 10000
+
+
+def test_postgres_url_is_normalized(env: dict[str, str]) -> None:
+    env.update(DATABASE_URL="postgresql://u@h/db", JWT_SECRET="k" * 32)
+    settings = load_settings(environ=env)
+    assert settings.database_url == "postgresql+asyncpg://u@h/db"
+    assert not settings.is_sqlite
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MAX_MESSAGE_LENGTH", "abc"),
+        ("MAX_MESSAGE_LENGTH", "0"),
+        ("CACHE_TTL", "-5"),
+        ("MAX_FILE_SIZE", "lots"),
+        ("JWT_EXPIRES_IN", "soon"),
+        ("DATABASE_URL", "mysql://x/y"),
+        ("REDIS_URL", "http://x"),
+        ("WS_MAX_CONNECTIONS", "0"),
+        ("RATE_LIMIT_MESSAGES", "-1"),
+        ("LOG_LEVEL", "LOUD"),
+        ("PARLEY_SQL_COUNT_HEADER", "maybe"),
+    ],
+)
+def test_bad_value_raises_config_error_naming_variable(
+    env: dict[str, str], variable: str, value: str
+) -> None:
+    env[variable] = value
+    with pytest.raises(ConfigError, match=variable):
+        load_settings(environ=env)
+
+
+def test_postgres_requires_jwt_secret(env: dict[str, str]) -> None:
+    env["DATABASE_URL"] = "postgresql://u@h/db"
+    with pytest.raises(ConfigError, match="JWT_SECRET"):
+        load_settings(environ=env)
+
+
+def test_short_jwt_secret_is_refused(env: dict[str, str]) -> None:
+    env["JWT_SECRET"] = "k" * 31
+    with pytest.raises(ConfigError, match="JWT_SECRET"):
+        load_settings(environ=env)
+
+
+def test_given_jwt_secret_is_used(env: dict[str, str], tmp_path: Path) -> None:
+    env["JWT_SECRET"] = "k" * 32
+    assert load_settings(environ=env).jwt_secret == "k" * 32
+    assert not (tmp_path / "jwt_secret").exists()
+
+
+def test_embedded_secret_is_generated_private(env: dict[str, str], tmp_path: Path) -> None:
+    secret = load_settings(environ=env).jwt_secret
+    secret_file = tmp_path / "jwt_secret"
+    assert secret_file.read_text() == secret
+    assert len(secret) >= 32
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+
+
+def test_embedded_secret_is_reused(env: dict[str, str]) -> None:
+    assert load_settings(environ=env).jwt_secret == load_settings(environ=env).jwt_secret
+
+
+def test_embedded_secrets_differ_between_data_dirs(tmp_path: Path) -> None:
+    first = load_settings(environ={"PARLEY_DATA_DIR": str(tmp_path / "a")}).jwt_secret
+    second = load_settings(environ={"PARLEY_DATA_DIR": str(tmp_path / "b")}).jwt_secret
+    assert first != second
