@@ -112,7 +112,7 @@ async def find_user_ids_by_usernames(
     rows = await session.execute(
         select(User.username_lower, User.id).where(User.username_lower.in_(lowered))
     )
-    return {name: user_id for name, user_id in rows.tuples()}
+    return {name: user_id for name, user_id in rows}
 
 
 def _escape_like(text: str) -> str:

@@ -389,7 +389,7 @@ async def list_conversations(
                 and_(Conversation.last_activity_at == at, Conversation.id < last_id),
             )
         )
-    rows = (await session.execute(statement)).tuples().all()
+    rows = (await session.execute(statement)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     items = [_conversation_out(conv, part, msg) for conv, part, msg in rows]
@@ -646,7 +646,7 @@ async def list_participants(
                 and_(Participant.joined_at == at, Participant.id > last_id),
             )
         )
-    rows = (await session.execute(statement)).tuples().all()
+    rows = (await session.execute(statement)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = None

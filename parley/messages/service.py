@@ -131,7 +131,7 @@ async def _reactions_for(
         .order_by(Reaction.created_at, Reaction.id)
     )
     grouped: dict[uuid.UUID, dict[str, list[uuid.UUID]]] = {}
-    for message_id, emoji, user_id in rows.tuples():
+    for message_id, emoji, user_id in rows:
         grouped.setdefault(message_id, {}).setdefault(emoji, []).append(user_id)
     return {
         message_id: {
