@@ -24,6 +24,13 @@ class Cache(Protocol):
 
     async def set(self, key: str, value: Any, ttl_seconds: int) -> None: ...
 
+    async def set_many(self, items: dict[str, Any], ttl_seconds: int) -> None: ...
+
+    @property
+    def shared(self) -> bool:
+        """True when every instance sees the same entries (Redis)."""
+        ...
+
     async def delete(self, *keys: str) -> None: ...
 
 
@@ -65,6 +72,14 @@ class MemoryCache:
         if len(self._entries) >= self._max_entries:
             self._evict()
         self._entries[key] = (time.monotonic() + ttl_seconds, value)
+
+    async def set_many(self, items: dict[str, Any], ttl_seconds: int) -> None:
+        for key, value in items.items():
+            await self.set(key, value, ttl_seconds)
+
+    @property
+    def shared(self) -> bool:
+        return False
 
     async def delete(self, *keys: str) -> None:
         for key in keys:
@@ -122,6 +137,19 @@ class RedisCache:
             await self._redis.set(self._prefix + key, orjson.dumps(value), ex=ttl_seconds)
         except RedisError as error:
             log.warning("cache set failed", extra={"error": str(error)})
+
+    async def set_many(self, items: dict[str, Any], ttl_seconds: int) -> None:
+        """One round trip for many keys (a pipeline of SETs)."""
+        if not items:
+            return
+        pipeline = self._redis.pipeline(transaction=False)
+        for key, value in items.items():
+            pipeline.set(self._prefix + key, orjson.dumps(value), ex=ttl_seconds)
+        await pipeline.execute()
+
+    @property
+    def shared(self) -> bool:
+        return True
 
     async def delete(self, *keys: str) -> None:
         if not keys:

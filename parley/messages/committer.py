@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parley.accounts import service as accounts
 from parley.conversations import service as conversations
 from parley.core.db import Database, statement_counter, utcnow
+from parley.messages import idempotency
 from parley.messages.models import Hashtag, Mention, Message
 from parley.messages.schemas import MessageOut
 
@@ -143,6 +144,9 @@ class Committer:
 
     async def _write(self, batch: list[PendingSend]) -> None:
         now = utcnow()
+        await idempotency.remember(
+            {key: str(pending.id) for pending in batch if (key := pending.idempotency_key)}
+        )
         async with self._db.sessions() as session, session.begin():
             by_conversation: dict[uuid.UUID, list[PendingSend]] = {}
             for pending in batch:

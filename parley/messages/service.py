@@ -45,7 +45,7 @@ from parley.core.errors import (
 )
 from parley.core.events import conversation_room, emit, emit_after_commit, user_room
 from parley.core.pagination import decode_seq_cursor, encode_seq_cursor
-from parley.messages import extract
+from parley.messages import extract, idempotency
 from parley.messages.committer import Committer, PendingSend
 from parley.messages.models import Hashtag, Mention, Message, MessageVersion, Reaction
 from parley.messages.schemas import (
@@ -379,7 +379,7 @@ async def send_message(
         )
         message_type = data.type or (MessageType.REPLY if data.reply_to_id else MessageType.TEXT)
         _require_may_send(membership, message_type)
-        if key is not None:
+        if key is not None and await idempotency.may_be_committed(sender_id, key[1]):
             stored = await session.scalar(
                 select(Message).where(
                     Message.sender_id == sender_id, Message.client_message_id == client_id
