@@ -36,10 +36,21 @@ def _serve(args: argparse.Namespace) -> None:
     from parley.main import create_app
 
     settings = _settings_or_exit()
+    if args.workers > 1 and (settings.is_sqlite or not settings.redis_url):
+        print(
+            "parley: configuration error: --workers above 1 needs a PostgreSQL DATABASE_URL and "
+            "REDIS_URL (SQLite has one writer; the in-process cache is not shared)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
     if not args.no_migrate:
         run_migrations(settings)
+    # Several workers: each process builds its app from the same environment.
+    app: object = create_app(settings) if args.workers == 1 else "parley.main:create_app"
     uvicorn.run(
-        create_app(settings),
+        app,  # type: ignore[arg-type]
+        factory=args.workers > 1,
+        workers=args.workers,
         host=args.host,
         port=args.port,
         loop="uvloop",
@@ -73,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (default 1; more need PostgreSQL and Redis)",
+    )
     serve.add_argument(
         "--no-migrate", action="store_true", help="do not apply migrations before serving"
     )
