@@ -47,7 +47,10 @@ format: install
 	$(BIN)/ruff check --fix parley tests bench migrations
 
 bench: install services
+	command -v wrk >/dev/null || apt-get install -y -q wrk
 	$(BIN)/python bench/send.py
+	$(BIN)/python bench/send.py --workers 2
+	$(BIN)/python bench/send.py --backend sqlite
 
 clean:
 	rm -rf $(VENV) build *.egg-info

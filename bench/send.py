@@ -309,9 +309,12 @@ def main() -> None:
             f"{result.name:<26}{result.rate:>8.0f}{result.rate / reference.rate:>7.2f}"
             f"{result.p50_ms:>9.1f}{result.p99_ms:>9.1f}{result.max_ms:>9.1f}{result.errors:>8}"
         )
+    # wrk does not count the requests still in flight when it stops, but they were sent.
+    in_flight = stored_now - accepted
+    verdict = "none lost" if 0 <= in_flight <= args.connections else "MISMATCH"
     print(
-        f"202 path: {accepted} accepted, {stored_now} stored after drain "
-        f"({'none lost' if stored_now == accepted else 'MISMATCH'}); drain took "
+        f"202 path: {accepted} answered 2xx, {stored_now} stored after drain ({verdict}; "
+        f"{in_flight} more were in flight when wrk stopped); drain took "
         f"{optimistic.drain_ms:.0f} ms"
     )
 
