@@ -22,16 +22,28 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
 
 
-def contains_nul(value: Any) -> bool:
-    """NUL cannot be stored in PostgreSQL text; it is refused at the edge as bad input."""
+def _unstorable_text(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate such as "\ud800" from JSON
+        return True
+    return False
+
+
+def contains_unstorable(value: Any) -> bool:
+    """NUL and lone surrogates cannot be stored (nor encoded as UTF-8): refused at the edge."""
     if isinstance(value, str):
-        return "\x00" in value
+        return _unstorable_text(value)
     if isinstance(value, dict):
-        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
+        return any(
+            contains_unstorable(key) or contains_unstorable(item) for key, item in value.items()
+        )
     if isinstance(value, list | tuple | set):
-        return any(contains_nul(item) for item in value)
+        return any(contains_unstorable(item) for item in value)
     if isinstance(value, BaseModel):
-        return any(contains_nul(getattr(value, name)) for name in type(value).model_fields)
+        return any(contains_unstorable(getattr(value, name)) for name in type(value).model_fields)
     return False
 
 
@@ -43,10 +55,12 @@ class InputModel(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _no_nul_characters(self) -> InputModel:
+    def _only_storable_text(self) -> InputModel:
         for name in type(self).model_fields:
-            if contains_nul(getattr(self, name)):
-                raise ValueError(f"{to_camel(name)} must not contain NUL characters")
+            if contains_unstorable(getattr(self, name)):
+                raise ValueError(
+                    f"{to_camel(name)} must not contain NUL characters or lone surrogates"
+                )
         return self
 
 

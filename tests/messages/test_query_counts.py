@@ -14,7 +14,6 @@ import httpx
 from tests.messages.helpers import new_client_id, post_message, sql_statements
 from tests.support import User, create_conversation, register, send
 
-
 # With Redis the idempotency ledger proves a clientMessageId new without asking the database;
 # the embedded in-process cache cannot, so there every send with one does a lookup.
 SHARED_LEDGER = os.environ.get("PARLEY_TEST_BACKEND", "sqlite") == "postgres"

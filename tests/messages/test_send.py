@@ -134,6 +134,24 @@ async def test_missing_content_without_attachments_is_rejected(
     assert_error(response, 422, "VALIDATION_ERROR")
 
 
+@pytest.mark.parametrize("wait", [False, True])
+@pytest.mark.parametrize("escaped", ["\\ud800", "\\u0000"])
+async def test_unstorable_characters_are_rejected_before_acceptance(
+    client: httpx.AsyncClient, alice: User, bob: User, escaped: str, wait: bool
+) -> None:
+    # A lone surrogate or NUL cannot be stored (nor encoded as UTF-8): bad input, not a 5xx
+    # and not a send that is accepted and then fails.
+    conversation = await create_conversation(client, alice, [bob])
+    body = '{"conversationId": "' + conversation["id"] + '", "content": "bad ' + escaped + ' x"}'
+    response = await client.post(
+        "/messages",
+        params={"wait": "true"} if wait else None,
+        content=body.encode(),
+        headers={**alice.headers, "content-type": "application/json"},
+    )
+    assert_error(response, 422, "VALIDATION_ERROR")
+
+
 async def test_content_over_the_length_limit_is_rejected(
     client: httpx.AsyncClient, alice: User, bob: User
 ) -> None:
