@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -12,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parley.audit.models import AuditEntry
 from parley.audit.schemas import AuditEntryOut
 from parley.core.errors import PermissionDenied, ValidationFailed
-from parley.core.pagination import decode_text_cursor, encode_text_cursor
+from parley.core.pagination import decode_time_cursor, encode_time_cursor
 from parley.core.schemas import Page
 
 
@@ -70,11 +69,7 @@ async def list_entries(
     if actor_id is not None:
         statement = statement.where(AuditEntry.actor_id == actor_id)
     if cursor is not None:
-        try:
-            at_text, id_text = decode_text_cursor(cursor).split("|", 1)
-            at, last_id = datetime.fromisoformat(at_text), uuid.UUID(id_text)
-        except ValueError:
-            raise ValidationFailed("The cursor is not valid", field="cursor") from None
+        at, last_id = decode_time_cursor(cursor)
         statement = statement.where(
             or_(
                 AuditEntry.created_at < at,
@@ -84,11 +79,7 @@ async def list_entries(
     entries = list((await session.scalars(statement.limit(limit + 1))).all())
     more = len(entries) > limit
     entries = entries[:limit]
-    next_cursor = (
-        encode_text_cursor(f"{entries[-1].created_at.isoformat()}|{entries[-1].id}")
-        if more
-        else None
-    )
+    next_cursor = encode_time_cursor(entries[-1].created_at, entries[-1].id) if more else None
     return Page[AuditEntryOut](
         items=[AuditEntryOut.model_validate(entry) for entry in entries], next_cursor=next_cursor
     )

@@ -59,7 +59,7 @@ from parley.core.errors import (
     ValidationFailed,
 )
 from parley.core.events import conversation_room, emit_after_commit, user_room
-from parley.core.pagination import decode_text_cursor, encode_text_cursor
+from parley.core.pagination import decode_time_cursor, encode_time_cursor
 from parley.core.schemas import Page
 
 DEFAULT_SETTINGS: dict[str, bool] = ConversationSettings().model_dump(by_alias=True)
@@ -382,7 +382,7 @@ async def list_conversations(
         .limit(limit + 1)
     )
     if cursor is not None:
-        at, last_id = _decode_activity_cursor(cursor)
+        at, last_id = decode_time_cursor(cursor)
         statement = statement.where(
             or_(
                 Conversation.last_activity_at < at,
@@ -396,17 +396,8 @@ async def list_conversations(
     next_cursor = None
     if more:
         last = rows[-1][0]
-        next_cursor = encode_text_cursor(f"{last.last_activity_at.isoformat()}|{last.id}")
+        next_cursor = encode_time_cursor(last.last_activity_at, last.id)
     return Page[ConversationOut](items=items, next_cursor=next_cursor)
-
-
-def _decode_activity_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    text = decode_text_cursor(cursor)
-    try:
-        at_text, id_text = text.split("|", 1)
-        return datetime.fromisoformat(at_text), uuid.UUID(id_text)
-    except ValueError:
-        raise ValidationFailed("The cursor is not valid", field="cursor") from None
 
 
 async def _load_visible(
@@ -634,12 +625,7 @@ async def list_participants(
             raise PermissionDenied("Only moderators and above may list former members")
         statement = statement.where(Participant.status == status)
     if cursor is not None:
-        text = decode_text_cursor(cursor)
-        try:
-            at_text, id_text = text.split("|", 1)
-            at, last_id = datetime.fromisoformat(at_text), uuid.UUID(id_text)
-        except ValueError:
-            raise ValidationFailed("The cursor is not valid", field="cursor") from None
+        at, last_id = decode_time_cursor(cursor)
         statement = statement.where(
             or_(
                 Participant.joined_at > at,
@@ -652,7 +638,7 @@ async def list_participants(
     next_cursor = None
     if more:
         last = rows[-1][0]
-        next_cursor = encode_text_cursor(f"{last.joined_at.isoformat()}|{last.id}")
+        next_cursor = encode_time_cursor(last.joined_at, last.id)
     return Page[ParticipantOut](
         items=[_participant_out(p, conversation.last_seq, u) for p, u in rows],
         next_cursor=next_cursor,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
+from datetime import datetime
 
 from parley.core.errors import ValidationFailed
 
@@ -38,3 +40,16 @@ def decode_seq_cursor(cursor: str, field: str = "cursor") -> int:
     if not 0 <= value <= MAX_SEQ:
         raise ValidationFailed(f"{field} is not a valid cursor", field=field)
     return value
+
+
+def encode_time_cursor(at: datetime, row_id: uuid.UUID) -> str:
+    """A position in a list ordered by (timestamp, id)."""
+    return encode_text_cursor(f"{at.isoformat()}|{row_id}")
+
+
+def decode_time_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        at_text, id_text = decode_text_cursor(cursor).split("|", 1)
+        return datetime.fromisoformat(at_text), uuid.UUID(id_text)
+    except ValueError:
+        raise ValidationFailed("The cursor is not valid", field="cursor") from None
