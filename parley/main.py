@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import socketio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -37,12 +38,14 @@ from parley.core.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
-from parley.core.events import NullPublisher
+from parley.core.events import EventPublisher
 from parley.core.logging import configure_logging
 from parley.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from parley.core.schemas import ApiModel
 from parley.messages.routes import router as messages_router
 from parley.messages.service import make_committer
+from parley.realtime.publish import SocketPublisher
+from parley.realtime.server import create_socket_server
 
 log = logging.getLogger("parley")
 # JSON bodies: a message of MAX_MESSAGE_LENGTH characters is at most 4 bytes each, plus fields.
@@ -131,10 +134,17 @@ async def _check(name: str, probe: Any) -> DependencyHealth:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the ASGI app; the runtime (database, cache, committer) starts in its lifespan."""
+def create_app(settings: Settings | None = None) -> Any:
+    """The ASGI app: Socket.IO at /socket.io, everything else the HTTP API."""
     settings = settings or load_settings()
     configure_logging(settings.log_level)
+    socket_server = create_socket_server(settings)
+    api = create_api(settings, SocketPublisher(socket_server))
+    return socketio.ASGIApp(socket_server, other_asgi_app=api, socketio_path="socket.io")
+
+
+def create_api(settings: Settings, publisher: EventPublisher) -> FastAPI:
+    """The HTTP API; the runtime (database, cache, committer) starts in its lifespan."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -146,7 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         cache = RedisCache(redis, settings.redis_key_prefix) if redis else MemoryCache()
         state = runtime.Runtime(
-            settings=settings, db=db, cache=cache, publisher=NullPublisher(), redis=redis
+            settings=settings, db=db, cache=cache, publisher=publisher, redis=redis
         )
         runtime.install(state)
         state.committer = make_committer()

@@ -131,6 +131,8 @@ class Membership:
     role: Role
     status: ParticipantStatus
     permission_overrides: dict[str, Any] = field(default_factory=dict)
+    typing_indicators: bool = True
+    read_receipts: bool = True
 
     def may(self, action: Action) -> bool:
         return has_role(self.role, action)

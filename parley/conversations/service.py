@@ -99,6 +99,7 @@ async def get_membership(
                     Participant.role,
                     Participant.status,
                     Participant.permissions,
+                    Conversation.settings,
                 )
                 .select_from(Conversation)
                 .outerjoin(
@@ -113,7 +114,12 @@ async def get_membership(
         ).first()
         if row is None:
             raise ConversationNotFound(conversationId=str(conversation_id))
-        cached_conversation = {"type": row[0], "status": row[1], "rateLimit": row[2]}
+        cached_conversation = {
+            "type": row[0],
+            "status": row[1],
+            "rateLimit": row[2],
+            "settings": {**DEFAULT_SETTINGS, **(row[6] or {})},
+        }
         cached_member = {"role": row[3], "status": row[4], "permissions": row[5] or {}}
         ttl = rt.settings.cache_ttl_seconds
         await rt.cache.set(conversation_key, cached_conversation, ttl)
@@ -123,6 +129,7 @@ async def get_membership(
         or cached_conversation["status"] == ConversationStatus.DELETED
     ):
         raise ConversationNotFound(conversationId=str(conversation_id))
+    settings = cached_conversation.get("settings") or DEFAULT_SETTINGS
     return Membership(
         conversation_id=str(conversation_id),
         user_id=str(user_id),
@@ -132,7 +139,23 @@ async def get_membership(
         role=Role(cached_member["role"]),
         status=ParticipantStatus(cached_member["status"]),
         permission_overrides=cached_member["permissions"],
+        typing_indicators=bool(settings.get("typingIndicators", True)),
+        read_receipts=bool(settings.get("readReceipts", True)),
     )
+
+
+async def active_conversation_ids(session: AsyncSession, *, user_id: uuid.UUID) -> list[uuid.UUID]:
+    """The conversations whose events a user's sockets hear (active or muted membership)."""
+    rows = await session.scalars(
+        select(Participant.conversation_id)
+        .join(Conversation, Conversation.id == Participant.conversation_id)
+        .where(
+            Participant.user_id == user_id,
+            Participant.status.in_(list(VISIBLE_STATUSES)),
+            Conversation.status != ConversationStatus.DELETED,
+        )
+    )
+    return list(rows.all())
 
 
 async def get_active_role(

@@ -1,0 +1,198 @@
+"""Socket.IO connect authentication and the client -> server events of the contract.
+
+Transport only: every event calls the same domain services as the REST routes, and answers
+through the acknowledgement, `{ok: true, ...}` or `{ok: false, error: {code, message}}`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import socketio
+from pydantic import BaseModel, ValidationError
+
+from parley.accounts.dependencies import authenticate_token
+from parley.conversations import service as conversations
+from parley.core import runtime
+from parley.core.config import Settings
+from parley.core.errors import AppError, Unauthorized, ValidationFailed
+from parley.core.events import conversation_room, user_room
+from parley.messages import service as messages
+from parley.messages.schemas import MessageCreate
+from parley.realtime.schemas import ConversationRef, MarkRead, SyncRequest, TypingEvent
+
+log = logging.getLogger(__name__)
+
+Ack = dict[str, Any]
+
+
+def error_ack(error: AppError) -> Ack:
+    return {"ok": False, **error.to_body()}
+
+
+def _token(environ: dict[str, Any], auth: Any) -> str | None:
+    if isinstance(auth, dict) and isinstance(auth.get("token"), str) and auth["token"]:
+        return str(auth["token"])
+    header = str(environ.get("HTTP_AUTHORIZATION", ""))
+    scheme, _, value = header.partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _parse(model: type[ModelT], data: Any) -> ModelT:
+    try:
+        return model.model_validate(data if data is not None else {})
+    except ValidationError as error:
+        raise ValidationFailed(
+            "The event payload is not valid",
+            errors=[
+                {
+                    "field": ".".join(str(p) for p in item["loc"]),
+                    "message": item["msg"],
+                    "type": item["type"],
+                }
+                for item in error.errors()
+            ],
+        ) from None
+
+
+def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
+    connected: set[str] = set()
+
+    async def user_of(sid: str) -> uuid.UUID:
+        session = await server.get_session(sid)
+        if not session or "userId" not in session:
+            raise Unauthorized()
+        return uuid.UUID(session["userId"])
+
+    def event(name: str) -> Callable[[Callable[[str, uuid.UUID, Any], Awaitable[Ack]]], None]:
+        """Register a client event whose errors become error acknowledgements."""
+
+        def register(handler: Callable[[str, uuid.UUID, Any], Awaitable[Ack]]) -> None:
+            async def run(sid: str, data: Any = None) -> Ack:
+                try:
+                    return await handler(sid, await user_of(sid), data)
+                except AppError as error:
+                    return error_ack(error)
+                except Exception:
+                    log.exception("socket event failed", extra={"event": name})
+                    return error_ack(AppError())
+
+            server.on(name, run)
+
+        return register
+
+    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        if len(connected) >= settings.ws_max_connections:
+            raise socketio.exceptions.ConnectionRefusedError(
+                "TOO_MANY_CONNECTIONS: this instance is full; try again later"
+            )
+        token = _token(environ, auth)
+        if token is None:
+            raise socketio.exceptions.ConnectionRefusedError(
+                "UNAUTHORIZED: send auth.token or an Authorization: Bearer header"
+            )
+        try:
+            user = await authenticate_token(token)
+        except AppError as error:
+            raise socketio.exceptions.ConnectionRefusedError(
+                f"{error.code}: {error.message}"
+            ) from None
+        async with runtime.current().db.sessions() as session:
+            conversation_ids = await conversations.active_conversation_ids(session, user_id=user.id)
+        await server.save_session(sid, {"userId": str(user.id)})
+        await server.enter_room(sid, user_room(user.id))
+        for conversation_id in conversation_ids:
+            await server.enter_room(sid, conversation_room(conversation_id))
+        connected.add(sid)
+
+    async def disconnect(sid: str, *_reason: Any) -> None:
+        connected.discard(sid)
+
+    server.on("connect", connect)
+    server.on("disconnect", disconnect)
+
+    @event("send_message")
+    async def send_message(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:
+        message, _ = await messages.send_message(
+            sender_id=user_id, data=_parse(MessageCreate, data), wait=False
+        )
+        return {"ok": True, "message": message.model_dump(mode="json", by_alias=True)}
+
+    @event("join_conversation")
+    async def join_conversation(sid: str, user_id: uuid.UUID, data: Any) -> Ack:
+        ref = _parse(ConversationRef, data)
+        async with runtime.current().db.sessions() as session:
+            await conversations.get_membership(
+                session, conversation_id=ref.conversation_id, user_id=user_id
+            )
+        await server.enter_room(sid, conversation_room(ref.conversation_id))
+        return {"ok": True}
+
+    @event("leave_conversation")
+    async def leave_conversation(sid: str, _user_id: uuid.UUID, data: Any) -> Ack:
+        ref = _parse(ConversationRef, data)
+        await server.leave_room(sid, conversation_room(ref.conversation_id))
+        return {"ok": True}
+
+    async def typing(sid: str, user_id: uuid.UUID, data: Any, is_typing: bool) -> Ack:
+        ref = _parse(ConversationRef, data)
+        async with runtime.current().db.sessions() as session:
+            membership = await conversations.get_membership(
+                session, conversation_id=ref.conversation_id, user_id=user_id
+            )
+        if membership.typing_indicators:
+            payload = TypingEvent(
+                conversation_id=ref.conversation_id, user_id=user_id, is_typing=is_typing
+            )
+            await server.emit(
+                "user_typing",
+                payload.model_dump(mode="json", by_alias=True),
+                to=conversation_room(ref.conversation_id),
+                skip_sid=sid,
+            )
+        return {"ok": True}
+
+    @event("typing_start")
+    async def typing_start(sid: str, user_id: uuid.UUID, data: Any) -> Ack:
+        return await typing(sid, user_id, data, True)
+
+    @event("typing_stop")
+    async def typing_stop(sid: str, user_id: uuid.UUID, data: Any) -> Ack:
+        return await typing(sid, user_id, data, False)
+
+    @event("mark_messages_read")
+    async def mark_messages_read(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:
+        request = _parse(MarkRead, data)
+        async with runtime.current().db.unit_of_work() as session:
+            participant = await conversations.mark_read(
+                session,
+                user_id=user_id,
+                conversation_id=request.conversation_id,
+                message_id=request.message_id,
+            )
+        return {"ok": True, "unreadCount": participant.unread_count}
+
+    @event("sync")
+    async def sync(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:
+        request = _parse(SyncRequest, data)
+        async with runtime.current().db.sessions() as session:
+            page = await messages.list_messages(
+                session,
+                user_id=user_id,
+                conversation_id=request.conversation_id,
+                limit=request.limit,
+                before=None,
+                after=None,
+                after_seq=request.after_seq,
+            )
+        return {
+            "ok": True,
+            "messages": [m.model_dump(mode="json", by_alias=True) for m in page.items],
+            "hasMore": page.has_more,
+        }
