@@ -135,3 +135,14 @@ class ReadReceiptEvent(ApiModel):
     user_id: uuid.UUID
     message_id: uuid.UUID
     read_at: Timestamp
+
+
+class DeliveredRequest(InputModel):
+    message_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
+
+
+class DeliveryStatusEvent(ApiModel):
+    message_id: uuid.UUID
+    user_id: uuid.UUID
+    status: Literal["DELIVERED", "READ"]
+    at: Timestamp

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +39,7 @@ from parley.conversations.schemas import (
     ConversationOut,
     ConversationSettings,
     ConversationUpdate,
+    DeliveryStatusEvent,
     LastMessageOut,
     ParticipantEvent,
     ParticipantOut,
@@ -60,7 +61,7 @@ from parley.core.errors import (
 )
 from parley.core.events import conversation_room, emit_after_commit, user_room
 from parley.core.pagination import decode_time_cursor, encode_time_cursor
-from parley.core.schemas import Page
+from parley.core.schemas import Page, iso_z
 
 DEFAULT_SETTINGS: dict[str, bool] = ConversationSettings().model_dump(by_alias=True)
 
@@ -905,13 +906,16 @@ async def mark_read(
     conversation, participant = await _load_visible(
         session, conversation_id=conversation_id, user_id=user_id
     )
-    seq = await session.scalar(
-        select(Message.seq).where(
-            Message.id == message_id, Message.conversation_id == conversation_id
+    row = (
+        await session.execute(
+            select(Message.seq, Message.sender_id).where(
+                Message.id == message_id, Message.conversation_id == conversation_id
+            )
         )
-    )
-    if seq is None:
+    ).first()
+    if row is None:
         raise MessageNotFound(messageId=str(message_id))
+    seq, sender_id = row
     if seq > participant.read_seq:
         now = utcnow()
         participant.read_seq = seq
@@ -932,7 +936,138 @@ async def mark_read(
                 ),
                 rooms=[conversation_room(conversation_id)],
             )
+            if sender_id is not None and sender_id != user_id:
+                emit_after_commit(
+                    session,
+                    "message_delivery_status",
+                    DeliveryStatusEvent(
+                        message_id=message_id, user_id=user_id, status="READ", at=now
+                    ),
+                    rooms=[user_room(sender_id)],
+                )
     return _participant_out(participant, conversation.last_seq)
+
+
+async def mark_delivered(
+    session: AsyncSession, *, user_id: uuid.UUID, message_ids: list[uuid.UUID]
+) -> int:
+    """The caller's client has these messages: move their delivered-up-to watermark in each
+    conversation (one write per conversation, never backwards) and tell each sender.
+
+    Messages of conversations the caller does not belong to are ignored. Returns how many of
+    the messages were newly delivered.
+    """
+    from parley.messages.models import Message  # read-only: seq and sender
+
+    rows = (
+        await session.execute(
+            select(
+                Message.id,
+                Message.conversation_id,
+                Message.seq,
+                Message.sender_id,
+                Participant.delivered_seq,
+                Conversation.settings,
+            )
+            .join(
+                Participant,
+                and_(
+                    Participant.conversation_id == Message.conversation_id,
+                    Participant.user_id == user_id,
+                    Participant.status.in_(list(VISIBLE_STATUSES)),
+                ),
+            )
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Message.id.in_(list(dict.fromkeys(message_ids))))
+        )
+    ).all()
+    newest: dict[uuid.UUID, int] = {}
+    now = utcnow()
+    delivered = 0
+    for message_id, conversation_id, seq, sender_id, delivered_seq, settings in rows:
+        if seq <= delivered_seq:
+            continue
+        delivered += 1
+        newest[conversation_id] = max(seq, newest.get(conversation_id, 0))
+        if (
+            sender_id is not None
+            and sender_id != user_id
+            and (settings or {}).get("readReceipts", True)
+        ):
+            emit_after_commit(
+                session,
+                "message_delivery_status",
+                DeliveryStatusEvent(
+                    message_id=message_id, user_id=user_id, status="DELIVERED", at=now
+                ),
+                rooms=[user_room(sender_id)],
+            )
+    for conversation_id, seq in newest.items():
+        await session.execute(
+            update(Participant)
+            .where(
+                Participant.conversation_id == conversation_id,
+                Participant.user_id == user_id,
+                Participant.delivered_seq < seq,
+            )
+            .values(delivered_seq=seq)
+            .execution_options(synchronize_session=False)
+        )
+    return delivered
+
+
+TRACKER_RECIPIENTS_SHOWN = 100
+
+
+async def delivery_tracker(
+    session: AsyncSession, *, conversation_id: uuid.UUID, seq: int, sender_id: uuid.UUID | None
+) -> dict[str, Any]:
+    """Per-recipient state of one message, derived from the members' watermarks: READ when
+    their read pointer reached its seq, DELIVERED when their delivered pointer did, else SENT.
+    Counts cover every member; the per-recipient list shows the first 100."""
+    recipients = and_(
+        Participant.conversation_id == conversation_id,
+        Participant.status.in_(list(VISIBLE_STATUSES)),
+        Participant.user_id != sender_id if sender_id is not None else true(),
+    )
+    total, delivered, read = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(case((Participant.delivered_seq >= seq, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((Participant.read_seq >= seq, 1), else_=0)), 0),
+            ).where(recipients)
+        )
+    ).one()
+    rows = (
+        await session.execute(
+            select(
+                Participant.user_id,
+                Participant.delivered_seq,
+                Participant.read_seq,
+                Participant.last_read_at,
+            )
+            .where(recipients)
+            .order_by(Participant.joined_at, Participant.id)
+            .limit(TRACKER_RECIPIENTS_SHOWN)
+        )
+    ).all()
+    shown: dict[str, dict[str, Any]] = {}
+    for user_id, delivered_seq, read_seq, last_read_at in rows:
+        if read_seq >= seq:
+            shown[str(user_id)] = {
+                "status": "READ",
+                "readAt": iso_z(last_read_at) if last_read_at else None,
+            }
+        elif delivered_seq >= seq:
+            shown[str(user_id)] = {"status": "DELIVERED"}
+        else:
+            shown[str(user_id)] = {"status": "SENT"}
+    return {
+        "recipients": shown,
+        "summary": {"recipients": int(total), "delivered": int(delivered), "read": int(read)},
+        "truncated": int(total) > len(shown),
+    }
 
 
 # ---------------------------------------------------------------- used by the message committer

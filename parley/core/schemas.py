@@ -9,11 +9,11 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer, model_validator
 from pydantic.alias_generators import to_camel
 
 
-def _iso_z(value: datetime) -> str:
+def iso_z(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-Timestamp = Annotated[datetime, PlainSerializer(_iso_z, return_type=str, when_used="json")]
+Timestamp = Annotated[datetime, PlainSerializer(iso_z, return_type=str, when_used="json")]
 
 
 class ApiModel(BaseModel):

@@ -524,12 +524,20 @@ async def get_message(
             return _pending_out(pending)
         raise MessageNotFound(messageId=str(message_id))
     try:
-        await conversations.get_membership(
+        membership = await conversations.get_membership(
             session, conversation_id=message.conversation_id, user_id=user_id
         )
     except ConversationNotFound:
         raise MessageNotFound(messageId=str(message_id)) from None
-    return (await _render(session, [message]))[0]
+    out = (await _render(session, [message]))[0]
+    if membership.read_receipts and message.deleted_at is None:
+        out.delivery_tracker = await conversations.delivery_tracker(
+            session,
+            conversation_id=message.conversation_id,
+            seq=message.seq,
+            sender_id=message.sender_id,
+        )
+    return out
 
 
 async def list_messages(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from parley.accounts.dependencies import authenticate_token
 from parley.conversations import service as conversations
+from parley.conversations.schemas import DeliveredRequest
 from parley.core import runtime
 from parley.core.config import Settings
 from parley.core.errors import AppError, Unauthorized, ValidationFailed
@@ -177,6 +178,15 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
                 message_id=request.message_id,
             )
         return {"ok": True, "unreadCount": participant.unread_count}
+
+    @event("message_delivered")
+    async def message_delivered(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:
+        request = _parse(DeliveredRequest, data)
+        async with runtime.current().db.unit_of_work() as session:
+            await conversations.mark_delivered(
+                session, user_id=user_id, message_ids=request.message_ids
+            )
+        return {"ok": True}
 
     @event("sync")
     async def sync(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:

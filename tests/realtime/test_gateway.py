@@ -6,68 +6,14 @@ they were emitted, so when a later event arrives first, the earlier one was neve
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 import socketio
 
+from tests.realtime.sockets import Connect, Recorder
 from tests.support import Server, User, create_conversation, send
-
-TIMEOUT = 10
-
-
-class Recorder:
-    """A connected socket that records every event it receives, in order."""
-
-    def __init__(self) -> None:
-        self.client = socketio.AsyncClient(reconnection=False)
-        self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self.connect_errors: list[Any] = []
-
-        async def any_event(event: str, data: Any) -> None:
-            await self.events.put((event, data))
-
-        async def connect_error(data: Any) -> None:
-            self.connect_errors.append(data)
-
-        self.client.on("*", any_event)
-        self.client.on("connect_error", connect_error)
-
-    async def next(self) -> tuple[str, Any]:
-        return await asyncio.wait_for(self.events.get(), TIMEOUT)
-
-    async def next_of(self, name: str) -> Any:
-        """The next event, which must be `name`."""
-        event, data = await self.next()
-        assert event == name, (event, data)
-        return data
-
-    async def call(self, event: str, data: Any) -> dict[str, Any]:
-        return dict(await self.client.call(event, data, timeout=TIMEOUT))
-
-
-Connect = Callable[..., Awaitable[Recorder]]
-
-
-@pytest.fixture
-async def connect(server: Server) -> AsyncIterator[Connect]:
-    opened: list[Recorder] = []
-
-    async def _connect(user: User | None = None, **options: Any) -> Recorder:
-        recorder = Recorder()
-        opened.append(recorder)
-        if user is not None:
-            options.setdefault("auth", {"token": user.token})
-        await recorder.client.connect(server.url, transports=["websocket"], **options)
-        return recorder
-
-    yield _connect
-    for recorder in opened:
-        if recorder.client.connected:
-            await recorder.client.disconnect()
 
 
 async def _refused_message(server: Server, **options: Any) -> str:

@@ -1,0 +1,44 @@
+"""A recording Socket.IO client for the realtime tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+
+TIMEOUT = 10
+
+
+class Recorder:
+    """A connected socket that records every event it receives, in order."""
+
+    def __init__(self) -> None:
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.connect_errors: list[Any] = []
+
+        async def any_event(event: str, data: Any) -> None:
+            await self.events.put((event, data))
+
+        async def connect_error(data: Any) -> None:
+            self.connect_errors.append(data)
+
+        self.client.on("*", any_event)
+        self.client.on("connect_error", connect_error)
+
+    async def next(self) -> tuple[str, Any]:
+        return await asyncio.wait_for(self.events.get(), TIMEOUT)
+
+    async def next_of(self, name: str) -> Any:
+        """The next event, which must be `name`."""
+        event, data = await self.next()
+        assert event == name, (event, data)
+        return data
+
+    async def call(self, event: str, data: Any) -> dict[str, Any]:
+        return dict(await self.client.call(event, data, timeout=TIMEOUT))
+
+
+Connect = Callable[..., Awaitable[Recorder]]

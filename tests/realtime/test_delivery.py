@@ -1,0 +1,106 @@
+"""Delivery tracking: PENDING -> SENT -> DELIVERED -> READ from per-member watermarks."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.realtime.sockets import Connect
+from tests.support import User, create_conversation, send
+
+
+async def _tracker(client: httpx.AsyncClient, user: User, message_id: str) -> dict:  # type: ignore[type-arg]
+    response = await client.get(f"/messages/{message_id}", headers=user.headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json()["deliveryTracker"])
+
+
+async def test_new_message_is_sent_to_every_recipient(
+    client: httpx.AsyncClient, alice: User, bob: User, carol: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob, carol])
+    message = await send(client, alice, conversation["id"], "hello")
+
+    tracker = await _tracker(client, alice, message["id"])
+
+    assert tracker["recipients"] == {bob.id: {"status": "SENT"}, carol.id: {"status": "SENT"}}
+    assert tracker["summary"] == {"recipients": 2, "delivered": 0, "read": 0}
+
+
+async def test_message_delivered_moves_the_watermark_and_tells_the_sender(
+    connect: Connect,
+    client: httpx.AsyncClient,
+    alice: User,
+    bob: User,
+) -> None:
+    conversation = await create_conversation(client, alice, [bob])
+    first = await send(client, alice, conversation["id"], "one")
+    second = await send(client, alice, conversation["id"], "two")
+    sender, receiver = await connect(alice), await connect(bob)
+
+    ack = await receiver.call("message_delivered", {"messageIds": [second["id"]]})
+
+    assert ack == {"ok": True}
+    status = await sender.next_of("message_delivery_status")
+    assert (status["messageId"], status["userId"], status["status"]) == (
+        second["id"],
+        bob.id,
+        "DELIVERED",
+    )
+    # A watermark: delivering the second message delivers the first as well.
+    assert (await _tracker(client, alice, first["id"]))["recipients"][bob.id] == {
+        "status": "DELIVERED"
+    }
+
+
+async def test_reading_marks_read_and_tells_the_sender(
+    connect: Connect,
+    client: httpx.AsyncClient,
+    alice: User,
+    bob: User,
+) -> None:
+    conversation = await create_conversation(client, alice, [bob])
+    message = await send(client, alice, conversation["id"], "read me")
+    sender = await connect(alice)
+
+    response = await client.post(
+        f"/conversations/{conversation['id']}/read",
+        json={"messageId": message["id"]},
+        headers=bob.headers,
+    )
+
+    assert response.status_code == 200, response.text
+    assert (await sender.next_of("message_read_receipt"))["userId"] == bob.id
+    status = await sender.next_of("message_delivery_status")
+    assert (status["status"], status["userId"]) == ("READ", bob.id)
+    tracker = await _tracker(client, alice, message["id"])
+    assert tracker["recipients"][bob.id]["status"] == "READ"
+    assert tracker["summary"] == {"recipients": 1, "delivered": 1, "read": 1}
+
+
+async def test_delivering_a_message_of_a_foreign_conversation_changes_nothing(
+    connect: Connect,
+    client: httpx.AsyncClient,
+    alice: User,
+    bob: User,
+    mallory: User,
+) -> None:
+    conversation = await create_conversation(client, alice, [bob])
+    message = await send(client, alice, conversation["id"], "private")
+    outsider = await connect(mallory)
+
+    ack = await outsider.call("message_delivered", {"messageIds": [message["id"]]})
+
+    assert ack == {"ok": True}
+    assert (await _tracker(client, alice, message["id"]))["summary"]["delivered"] == 0
+
+
+async def test_tracker_is_hidden_when_read_receipts_are_off(
+    client: httpx.AsyncClient, alice: User, bob: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob], settings={"readReceipts": False})
+    message = await send(client, alice, conversation["id"], "discreet")
+
+    response = await client.get(f"/messages/{message['id']}", headers=alice.headers)
+
+    assert response.status_code == 200
+    assert response.json()["deliveryTracker"] is None
