@@ -44,6 +44,7 @@ from parley.core.middleware import BodySizeLimitMiddleware, RequestContextMiddle
 from parley.core.schemas import ApiModel
 from parley.messages.routes import router as messages_router
 from parley.messages.service import make_committer
+from parley.presence.service import Presence
 from parley.realtime.publish import SocketPublisher
 from parley.realtime.server import create_socket_server
 
@@ -161,6 +162,8 @@ def create_api(settings: Settings, publisher: EventPublisher) -> FastAPI:
         runtime.install(state)
         state.committer = make_committer()
         state.committer.start()
+        state.presence = Presence(redis, settings.redis_key_prefix)
+        await state.presence.start()
         log.info(
             "parley started",
             extra={"database": settings.database_url.split("://")[0], "redis": bool(redis)},
@@ -168,6 +171,7 @@ def create_api(settings: Settings, publisher: EventPublisher) -> FastAPI:
         try:
             yield
         finally:
+            await state.presence.stop()
             await state.committer.stop()
             await db.dispose()
             if redis is not None:

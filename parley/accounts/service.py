@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.accounts.models import User
 from parley.accounts.schemas import TokenOut, UserOut
 from parley.core import runtime
+from parley.core.db import after_commit, utcnow
 from parley.core.errors import InvalidCredentials, UsernameTaken, UserNotFound, ValidationFailed
 from parley.core.pagination import decode_text_cursor, encode_text_cursor
 from parley.core.schemas import Page
@@ -113,6 +114,43 @@ async def find_user_ids_by_usernames(
         select(User.username_lower, User.id).where(User.username_lower.in_(lowered))
     )
     return {name: user_id for name, user_id in rows}
+
+
+async def set_presence(
+    session: AsyncSession, *, user_id: uuid.UUID, online: bool
+) -> UserOut | None:
+    """Flip a user's status if it is not already so; the user as now, or None if unchanged.
+
+    A guarded UPDATE: when several instances race to announce the same change, one wins.
+    """
+    now = utcnow()
+    values: dict[str, object] = {"status": "ONLINE" if online else "OFFLINE"}
+    if not online:
+        values["last_seen_at"] = now
+    result = await session.execute(
+        update(User)
+        .where(User.id == user_id, User.status == ("OFFLINE" if online else "ONLINE"))
+        .values(**values)
+        .returning(User)
+        .execution_options(synchronize_session=False)
+    )
+    changed = result.scalar_one_or_none()
+    if changed is None:
+        return None
+    public = UserOut.model_validate(changed)
+
+    async def _drop_cached() -> None:
+        await runtime.current().cache.delete(_user_cache_key(user_id))
+
+    after_commit(session, _drop_cached)
+    return public
+
+
+async def mark_everyone_offline(session: AsyncSession) -> None:
+    """Embedded mode starts with no sockets: nobody can be online."""
+    await session.execute(
+        update(User).where(User.status == "ONLINE").values(status="OFFLINE", last_seen_at=utcnow())
+    )
 
 
 def _escape_like(text: str) -> str:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from parley.core.db import Database
     from parley.core.events import EventPublisher
     from parley.messages.committer import Committer
+    from parley.presence.service import Presence
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Runtime:
     publisher: EventPublisher
     redis: Redis | None = None
     committer: Committer | None = None
+    presence: Presence | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -23,6 +23,7 @@ from parley.core.errors import AppError, Unauthorized, ValidationFailed
 from parley.core.events import conversation_room, user_room
 from parley.messages import service as messages
 from parley.messages.schemas import MessageCreate
+from parley.presence.service import Presence
 from parley.realtime.schemas import ConversationRef, MarkRead, SyncRequest, TypingEvent
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,13 @@ def _parse(model: type[ModelT], data: Any) -> ModelT:
                 for item in error.errors()
             ],
         ) from None
+
+
+def _presence() -> Presence:
+    presence = runtime.current().presence
+    if presence is None:
+        raise RuntimeError("presence is not started")
+    return presence
 
 
 def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
@@ -111,9 +119,13 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
         for conversation_id in conversation_ids:
             await server.enter_room(sid, conversation_room(conversation_id))
         connected.add(sid)
+        await _presence().socket_connected(user.id)
 
     async def disconnect(sid: str, *_reason: Any) -> None:
+        if sid not in connected:
+            return
         connected.discard(sid)
+        await _presence().socket_disconnected(await user_of(sid))
 
     server.on("connect", connect)
     server.on("disconnect", disconnect)

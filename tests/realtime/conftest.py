@@ -15,8 +15,10 @@ from tests.support import Server, User
 async def connect(server: Server) -> AsyncIterator[Connect]:
     opened: list[Recorder] = []
 
-    async def _connect(user: User | None = None, **options: Any) -> Recorder:
-        recorder = Recorder()
+    async def _connect(
+        user: User | None = None, ignore: frozenset[str] | None = None, **options: Any
+    ) -> Recorder:
+        recorder = Recorder() if ignore is None else Recorder(ignore)
         opened.append(recorder)
         if user is not None:
             options.setdefault("auth", {"token": user.token})

@@ -14,13 +14,17 @@ TIMEOUT = 10
 class Recorder:
     """A connected socket that records every event it receives, in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, ignore: frozenset[str] = frozenset({"user_status_changed"})) -> None:
+        """`ignore`: events not recorded (presence changes of the shared users come and go
+        with every other test's sockets; the presence tests record them)."""
         self.client = socketio.AsyncClient(reconnection=False)
+        self.ignore = ignore
         self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self.connect_errors: list[Any] = []
 
         async def any_event(event: str, data: Any) -> None:
-            await self.events.put((event, data))
+            if event not in self.ignore:
+                await self.events.put((event, data))
 
         async def connect_error(data: Any) -> None:
             self.connect_errors.append(data)

@@ -1,0 +1,134 @@
+"""Presence: a user is ONLINE while any of their sockets is alive on any instance.
+
+Each instance counts its own sockets per user. With Redis it also keeps, per user, a hash
+`presence:{userId}` of instance id -> expiry time, renewed every few seconds while the instance
+has sockets of that user; a crashed instance stops renewing, so its entries lapse and a sweeper
+(every instance runs one) takes those users offline. Without Redis the local count is the whole
+truth. The users table holds the announced status; a guarded UPDATE decides which instance
+announces a change, so it is announced once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import Counter
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from parley.accounts import service as accounts
+from parley.conversations import service as conversations
+from parley.core import runtime
+from parley.core.events import conversation_room, emit_after_commit, user_room
+from parley.presence.schemas import UserStatusEvent
+
+log = logging.getLogger(__name__)
+
+ENTRY_SECONDS = 30.0  # an instance's entry lapses this long after its last renewal
+RENEW_SECONDS = 10.0
+
+
+class Presence:
+    def __init__(self, redis: Redis | None, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix + "presence:"
+        self._instance = uuid.uuid4().hex
+        self._sockets: Counter[uuid.UUID] = Counter()
+        self._task: asyncio.Task[None] | None = None
+
+    def _key(self, user_id: uuid.UUID | str) -> str:
+        return f"{self._prefix}{user_id}"
+
+    async def start(self) -> None:
+        if self._redis is None:
+            async with runtime.current().db.unit_of_work() as session:
+                await accounts.mark_everyone_offline(session)
+        else:
+            self._task = asyncio.create_task(self._renew_and_sweep(), name="parley-presence")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        users = list(self._sockets)
+        self._sockets.clear()
+        for user_id in users:  # an orderly stop takes its users offline at once
+            await self._left_everywhere(user_id)
+
+    async def socket_connected(self, user_id: uuid.UUID) -> None:
+        self._sockets[user_id] += 1
+        if self._sockets[user_id] == 1 and self._redis is not None:
+            await self._redis.hset(self._key(user_id), self._instance, time.time() + ENTRY_SECONDS)
+            await self._redis.sadd(self._prefix + "online", str(user_id))
+        await self._announce(user_id, online=True)
+
+    async def socket_disconnected(self, user_id: uuid.UUID) -> None:
+        self._sockets[user_id] -= 1
+        if self._sockets[user_id] > 0:
+            return
+        del self._sockets[user_id]
+        await self._left_everywhere(user_id)
+
+    async def _left_everywhere(self, user_id: uuid.UUID) -> None:
+        if self._redis is not None:
+            await self._redis.hdel(self._key(user_id), self._instance)
+            if await self._live_elsewhere(user_id):
+                return
+        await self._announce(user_id, online=False)
+
+    async def _live_elsewhere(self, user_id: uuid.UUID | str) -> bool:
+        assert self._redis is not None
+        entries = await self._redis.hgetall(self._key(user_id))
+        now = time.time()
+        stale = [field for field, expiry in entries.items() if float(expiry) < now]
+        if stale:
+            await self._redis.hdel(self._key(user_id), *stale)
+        return len(entries) > len(stale)
+
+    async def _announce(self, user_id: uuid.UUID, *, online: bool) -> None:
+        rt = runtime.current()
+        async with rt.db.unit_of_work() as session:
+            changed = await accounts.set_presence(session, user_id=user_id, online=online)
+            if changed is None:
+                return
+            conversation_ids = await conversations.active_conversation_ids(session, user_id=user_id)
+            emit_after_commit(
+                session,
+                "user_status_changed",
+                UserStatusEvent(
+                    user_id=user_id, status=changed.status, last_seen_at=changed.last_seen_at
+                ),
+                rooms=[user_room(user_id), *(conversation_room(c) for c in conversation_ids)],
+            )
+
+    async def _renew_and_sweep(self) -> None:
+        assert self._redis is not None
+        while True:
+            await asyncio.sleep(RENEW_SECONDS)
+            try:
+                if self._sockets:
+                    expiry = time.time() + ENTRY_SECONDS
+                    pipeline = self._redis.pipeline(transaction=False)
+                    for user_id in self._sockets:
+                        pipeline.hset(self._key(user_id), self._instance, expiry)
+                    await pipeline.execute()
+                await self._sweep()
+            except (RedisError, OSError) as error:
+                log.warning("presence renewal failed", extra={"error": str(error)})
+            except Exception:
+                log.exception("presence sweep failed")
+
+    async def _sweep(self) -> None:
+        """Take offline the users whose every entry lapsed (their instances died)."""
+        assert self._redis is not None
+        async for member in self._redis.sscan_iter(self._prefix + "online", count=500):
+            user_id = uuid.UUID(member.decode() if isinstance(member, bytes) else str(member))
+            if user_id in self._sockets or await self._live_elsewhere(user_id):
+                continue
+            await self._redis.srem(self._prefix + "online", str(user_id))
+            await self._announce(user_id, online=False)
