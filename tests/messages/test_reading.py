@@ -137,7 +137,8 @@ async def test_member_reads_a_message(client: httpx.AsyncClient, alice: User, bo
     response = await client.get(f"/messages/{sent['id']}", headers=bob.headers)
 
     assert response.status_code == 200, response.text
-    assert response.json() == sent
+    assert {**response.json(), "deliveryTracker": None} == sent
+    assert response.json()["deliveryTracker"]["recipients"] == {bob.id: {"status": "SENT"}}
 
 
 async def test_unknown_message_is_not_found(client: httpx.AsyncClient, alice: User) -> None:
