@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -140,11 +140,19 @@ def create_app(settings: Settings | None = None) -> Any:
     settings = settings or load_settings()
     configure_logging(settings.log_level)
     socket_server = create_socket_server(settings)
-    api = create_api(settings, SocketPublisher(socket_server))
+    publisher = SocketPublisher(socket_server)
+    api = create_api(
+        settings, publisher, on_start=publisher.rooms.start, on_stop=publisher.rooms.stop
+    )
     return socketio.ASGIApp(socket_server, other_asgi_app=api, socketio_path="socket.io")
 
 
-def create_api(settings: Settings, publisher: EventPublisher) -> FastAPI:
+def create_api(
+    settings: Settings,
+    publisher: EventPublisher,
+    on_start: Callable[[Redis | None, str], Awaitable[None]] | None = None,
+    on_stop: Callable[[], Awaitable[None]] | None = None,
+) -> FastAPI:
     """The HTTP API; the runtime (database, cache, committer) starts in its lifespan."""
 
     @asynccontextmanager
@@ -164,6 +172,8 @@ def create_api(settings: Settings, publisher: EventPublisher) -> FastAPI:
         state.committer.start()
         state.presence = Presence(redis, settings.redis_key_prefix)
         await state.presence.start()
+        if on_start is not None:
+            await on_start(redis, settings.redis_key_prefix)
         log.info(
             "parley started",
             extra={"database": settings.database_url.split("://")[0], "redis": bool(redis)},
@@ -171,6 +181,8 @@ def create_api(settings: Settings, publisher: EventPublisher) -> FastAPI:
         try:
             yield
         finally:
+            if on_stop is not None:
+                await on_stop()
             await state.presence.stop()
             await state.committer.stop()
             await db.dispose()

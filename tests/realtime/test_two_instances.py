@@ -1,0 +1,132 @@
+"""Two `parley serve` processes sharing PostgreSQL and Redis act as one (no load balancer:
+each client talks to the instance it was given)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import BACKEND, start_server
+from tests.realtime.sockets import Recorder
+from tests.support import Server, User, create_conversation, register, send
+
+pytestmark = pytest.mark.skipif(
+    BACKEND != "postgres", reason="several instances need PostgreSQL and Redis"
+)
+
+
+@pytest.fixture(scope="module")
+def second_server(backend_env: dict[str, str]) -> Iterator[Server]:
+    running = start_server(backend_env)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def second_client(second_server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=second_server.url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+async def sockets() -> AsyncIterator[list[Recorder]]:
+    opened: list[Recorder] = []
+    yield opened
+    for recorder in opened:
+        if recorder.client.connected:
+            await recorder.client.disconnect()
+
+
+async def _connect(opened: list[Recorder], server: Server, user: User, **options: Any) -> Recorder:
+    recorder = Recorder(**options)
+    opened.append(recorder)
+    await recorder.client.connect(server.url, auth={"token": user.token}, transports=["websocket"])
+    return recorder
+
+
+async def test_message_sent_on_one_instance_reaches_a_socket_on_the_other(
+    server: Server,
+    second_server: Server,
+    client: httpx.AsyncClient,
+    sockets: list[Recorder],
+    alice: User,
+    bob: User,
+) -> None:
+    conversation = await create_conversation(client, alice, [bob])
+    receiver = await _connect(sockets, second_server, bob)
+
+    message = await send(client, alice, conversation["id"], "across instances")
+
+    assert (await receiver.next_of("new_message"))["message"]["id"] == message["id"]
+
+
+async def test_typing_crosses_instances(
+    server: Server,
+    second_server: Server,
+    client: httpx.AsyncClient,
+    sockets: list[Recorder],
+    alice: User,
+    bob: User,
+) -> None:
+    conversation = await create_conversation(client, alice, [bob])
+    typist = await _connect(sockets, server, alice)
+    reader = await _connect(sockets, second_server, bob)
+
+    assert (await typist.call("typing_start", {"conversationId": conversation["id"]}))["ok"]
+
+    typing = await reader.next_of("user_typing")
+    assert (typing["userId"], typing["isTyping"]) == (alice.id, True)
+
+
+async def test_membership_change_on_one_instance_moves_sockets_on_the_other(
+    server: Server,
+    second_server: Server,
+    client: httpx.AsyncClient,
+    sockets: list[Recorder],
+    alice: User,
+    bob: User,
+    carol: User,
+) -> None:
+    conversation = await create_conversation(client, alice, [bob])
+    other = await create_conversation(client, alice, [carol])
+    newcomer = await _connect(sockets, second_server, carol)
+
+    added = await client.post(
+        f"/conversations/{conversation['id']}/participants",
+        json={"userIds": [carol.id]},
+        headers=alice.headers,
+    )
+    welcome = await send(client, alice, conversation["id"], "welcome")
+    removed = await client.delete(
+        f"/conversations/{conversation['id']}/participants/{carol.id}", headers=alice.headers
+    )
+    await send(client, alice, conversation["id"], "after carol left")
+    marker = await send(client, alice, other["id"], "marker")
+
+    assert (added.status_code, removed.status_code) == (201, 200)
+    assert (await newcomer.next_of("participant_added"))["participant"]["userId"] == carol.id
+    assert (await newcomer.next_of("new_message"))["message"]["id"] == welcome["id"]
+    assert (await newcomer.next_of("participant_removed"))["participant"]["userId"] == carol.id
+    assert (await newcomer.next_of("new_message"))["message"]["id"] == marker["id"]
+
+
+async def test_presence_crosses_instances(
+    server: Server,
+    second_server: Server,
+    client: httpx.AsyncClient,
+    sockets: list[Recorder],
+) -> None:
+    frank, grace = await register(client, "frank"), await register(client, "grace")
+    await create_conversation(client, frank, [grace], "DIRECT")
+    watcher = await _connect(sockets, server, grace, ignore=frozenset())
+    assert (await watcher.next_of("user_status_changed"))["userId"] == grace.id
+
+    remote = await _connect(sockets, second_server, frank)
+    assert (await watcher.next_of("user_status_changed"))["status"] == "ONLINE"
+    await remote.client.disconnect()
+    offline = await watcher.next_of("user_status_changed")
+
+    assert (offline["userId"], offline["status"]) == (frank.id, "OFFLINE")
