@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run migrate test test-sqlite test-postgres lint format bench services clean
+.PHONY: install run migrate test test-deps test-sqlite test-postgres lint format bench services clean
 
 install: $(STAMP)
 
@@ -27,14 +27,22 @@ migrate: install
 services:
 	./scripts/ensure-services.sh
 
-test: install services
+# The npm socket.io-client v4 for the compatibility test (from the npm registry, not committed).
+NODE_COMPAT := tests/realtime/node
+$(NODE_COMPAT)/node_modules/.installed-stamp: $(NODE_COMPAT)/package-lock.json
+	cd $(NODE_COMPAT) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-deps: install $(NODE_COMPAT)/node_modules/.installed-stamp
+
+test: test-deps services
 	PARLEY_TEST_BACKEND=sqlite $(BIN)/pytest
 	PARLEY_TEST_BACKEND=postgres $(BIN)/pytest
 
-test-sqlite: install
+test-sqlite: test-deps
 	PARLEY_TEST_BACKEND=sqlite $(BIN)/pytest
 
-test-postgres: install services
+test-postgres: test-deps services
 	PARLEY_TEST_BACKEND=postgres $(BIN)/pytest
 
 lint: install
