@@ -61,7 +61,12 @@ def backend_env() -> Iterator[dict[str, str]]:
         for key, value in os.environ.items()
         if key not in {"DATABASE_URL", "REDIS_URL", "JWT_SECRET"}
     }
-    env.update(PARLEY_DATA_DIR=data_dir, PARLEY_SQL_COUNT_HEADER="1", LOG_LEVEL="WARNING")
+    env.update(
+        PARLEY_DATA_DIR=data_dir,
+        PARLEY_SQL_COUNT_HEADER="1",
+        LOG_LEVEL="WARNING",
+        TYPING_TIMEOUT="2s",  # typing expiry tests wait for it (events, not sleeps)
+    )
     database = None
     prefix = None
     if BACKEND == "postgres":

@@ -112,6 +112,7 @@ class Settings:
     log_level: str
     db_pool_size: int
     sql_count_header: bool
+    typing_timeout_seconds: float
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -200,5 +201,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         log_level=log_level,
         db_pool_size=_positive_int("DB_POOL_SIZE", env.get("DB_POOL_SIZE") or "10"),
         sql_count_header=_bool("PARLEY_SQL_COUNT_HEADER", env.get("PARLEY_SQL_COUNT_HEADER", "")),
+        typing_timeout_seconds=parse_duration_seconds(
+            "TYPING_TIMEOUT", env.get("TYPING_TIMEOUT") or "5s"
+        ),
         cors_origins=cors,
     )

@@ -25,6 +25,7 @@ from parley.messages import service as messages
 from parley.messages.schemas import MessageCreate
 from parley.presence.service import Presence
 from parley.realtime.schemas import ConversationRef, MarkRead, SyncRequest, TypingEvent
+from parley.realtime.typing import TypingTracker
 
 log = logging.getLogger(__name__)
 
@@ -153,31 +154,41 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
         await server.leave_room(sid, conversation_room(ref.conversation_id))
         return {"ok": True}
 
-    async def typing(sid: str, user_id: uuid.UUID, data: Any, is_typing: bool) -> Ack:
+    async def announce_typing(
+        conversation_id: uuid.UUID, user_id: uuid.UUID, is_typing: bool
+    ) -> None:
+        payload = TypingEvent(conversation_id=conversation_id, user_id=user_id, is_typing=is_typing)
+        # The typist's own sockets are left out: their user room is skipped by sid below.
+        sids = [sid for sid, _ in server.manager.get_participants("/", user_room(user_id))]
+        await server.emit(
+            "user_typing",
+            payload.model_dump(mode="json", by_alias=True),
+            to=conversation_room(conversation_id),
+            skip_sid=sids,
+        )
+
+    tracker = TypingTracker(announce_typing, settings.typing_timeout_seconds)
+
+    async def typing(user_id: uuid.UUID, data: Any, is_typing: bool) -> Ack:
         ref = _parse(ConversationRef, data)
         async with runtime.current().db.sessions() as session:
             membership = await conversations.get_membership(
                 session, conversation_id=ref.conversation_id, user_id=user_id
             )
         if membership.typing_indicators:
-            payload = TypingEvent(
-                conversation_id=ref.conversation_id, user_id=user_id, is_typing=is_typing
-            )
-            await server.emit(
-                "user_typing",
-                payload.model_dump(mode="json", by_alias=True),
-                to=conversation_room(ref.conversation_id),
-                skip_sid=sid,
-            )
+            if is_typing:
+                await tracker.start(ref.conversation_id, user_id)
+            else:
+                await tracker.stop(ref.conversation_id, user_id)
         return {"ok": True}
 
     @event("typing_start")
-    async def typing_start(sid: str, user_id: uuid.UUID, data: Any) -> Ack:
-        return await typing(sid, user_id, data, True)
+    async def typing_start(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:
+        return await typing(user_id, data, True)
 
     @event("typing_stop")
-    async def typing_stop(sid: str, user_id: uuid.UUID, data: Any) -> Ack:
-        return await typing(sid, user_id, data, False)
+    async def typing_stop(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:
+        return await typing(user_id, data, False)
 
     @event("mark_messages_read")
     async def mark_messages_read(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:

@@ -219,3 +219,44 @@ async def test_removed_member_stops_hearing_the_conversation_at_once(
     assert response.status_code == 200, response.text
     assert (await removed.next_of("participant_removed"))["participant"]["userId"] == carol.id
     assert (await removed.next_of("new_message"))["message"]["id"] == marker["id"]
+
+
+async def test_repeated_typing_starts_are_throttled(
+    connect: Connect, client: httpx.AsyncClient, alice: User, bob: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob])
+    typist, reader = await connect(alice), await connect(bob)
+
+    for _ in range(3):
+        assert (await typist.call("typing_start", {"conversationId": conversation["id"]}))["ok"]
+    marker = await send(client, alice, conversation["id"], "typed")
+
+    assert (await reader.next_of("user_typing"))["isTyping"] is True
+    assert (await reader.next_of("new_message"))["message"]["id"] == marker["id"]
+
+
+async def test_typing_stop_is_announced(
+    connect: Connect, client: httpx.AsyncClient, alice: User, bob: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob])
+    typist, reader = await connect(alice), await connect(bob)
+
+    await typist.call("typing_start", {"conversationId": conversation["id"]})
+    await typist.call("typing_stop", {"conversationId": conversation["id"]})
+
+    assert (await reader.next_of("user_typing"))["isTyping"] is True
+    assert (await reader.next_of("user_typing"))["isTyping"] is False
+
+
+async def test_typing_ends_by_itself_without_renewal(
+    connect: Connect, client: httpx.AsyncClient, alice: User, bob: User
+) -> None:
+    # The test server runs with TYPING_TIMEOUT=2s; the reader waits for the event itself.
+    conversation = await create_conversation(client, alice, [bob])
+    typist, reader = await connect(alice), await connect(bob)
+
+    await typist.call("typing_start", {"conversationId": conversation["id"]})
+
+    assert (await reader.next_of("user_typing"))["isTyping"] is True
+    ended = await reader.next_of("user_typing")
+    assert (ended["userId"], ended["isTyping"]) == (alice.id, False)
