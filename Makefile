@@ -34,6 +34,7 @@ $(NODE_COMPAT)/node_modules/.installed-stamp: $(NODE_COMPAT)/package-lock.json
 	touch $@
 
 test-deps: install $(NODE_COMPAT)/node_modules/.installed-stamp
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || apt-get install -y -q nginx-light
 
 test: test-deps services
 	PARLEY_TEST_BACKEND=sqlite $(BIN)/pytest

@@ -56,7 +56,8 @@ def _serve(args: argparse.Namespace) -> None:
         loop="uvloop",
         http="httptools",
         ws="websockets-sansio",
-        ws_per_message_deflate=False,
+        # Off by default: compressing per recipient costs more CPU than fan-out (design.md).
+        ws_per_message_deflate=settings.ws_compression,
         access_log=False,
         log_config=None,
         proxy_headers=True,
