@@ -34,7 +34,8 @@ $(NODE_COMPAT)/node_modules/.installed-stamp: $(NODE_COMPAT)/package-lock.json
 	touch $@
 
 test-deps: install $(NODE_COMPAT)/node_modules/.installed-stamp
-	command -v nginx >/dev/null || test -x /usr/sbin/nginx || apt-get install -y -q nginx-light
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || apt-get install -y -q nginx-light \
+		|| (apt-get update -q && apt-get install -y -q nginx-light)
 
 test: test-deps services
 	PARLEY_TEST_BACKEND=sqlite $(BIN)/pytest
@@ -56,7 +57,7 @@ format: install
 	$(BIN)/ruff check --fix parley tests bench migrations
 
 bench: install services
-	command -v wrk >/dev/null || apt-get install -y -q wrk
+	command -v wrk >/dev/null || apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk)
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/send.py --workers 2
 	$(BIN)/python bench/send.py --backend sqlite

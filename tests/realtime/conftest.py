@@ -27,5 +27,4 @@ async def connect(server: Server) -> AsyncIterator[Connect]:
 
     yield _connect
     for recorder in opened:
-        if recorder.client.connected:
-            await recorder.client.disconnect()
+        await recorder.close()

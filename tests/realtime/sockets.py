@@ -41,6 +41,14 @@ class Recorder:
         assert event == name, (event, data)
         return data
 
+    async def close(self) -> None:
+        """Disconnect, and close the HTTP session even when the connection was refused."""
+        if self.client.connected:
+            await self.client.disconnect()
+        http = getattr(self.client.eio, "http", None)
+        if http is not None and not http.closed:
+            await http.close()
+
     async def call(self, event: str, data: Any) -> dict[str, Any]:
         return dict(await self.client.call(event, data, timeout=TIMEOUT))
 

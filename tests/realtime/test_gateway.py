@@ -18,8 +18,11 @@ from tests.support import Server, User, create_conversation, send
 
 async def _refused_message(server: Server, **options: Any) -> str:
     recorder = Recorder()
-    with pytest.raises(socketio.exceptions.ConnectionError):
-        await recorder.client.connect(server.url, transports=["websocket"], **options)
+    try:
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await recorder.client.connect(server.url, transports=["websocket"], **options)
+    finally:
+        await recorder.close()
     assert recorder.connect_errors, "no connect_error received"
     return str(recorder.connect_errors[0]["message"])
 
@@ -260,3 +263,23 @@ async def test_typing_ends_by_itself_without_renewal(
     assert (await reader.next_of("user_typing"))["isTyping"] is True
     ended = await reader.next_of("user_typing")
     assert (ended["userId"], ended["isTyping"]) == (alice.id, False)
+
+
+async def test_foreign_origin_is_refused(server: Server, alice: User) -> None:
+    recorder = Recorder()
+    try:
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await recorder.client.connect(
+                server.url,
+                auth={"token": alice.token},
+                headers={"Origin": "https://evil.example"},
+                transports=["websocket"],
+            )
+    finally:
+        await recorder.close()
+
+
+async def test_same_origin_page_is_accepted(connect: Connect, server: Server, alice: User) -> None:
+    socket = await connect(alice, headers={"Origin": server.url})
+
+    assert socket.client.connected

@@ -103,5 +103,4 @@ async def test_clients_through_nginx_exchange_messages_typing_and_presence(
             assert data["message"]["id"] == message["id"]
     finally:
         for recorder in sockets:
-            if recorder.client.connected:
-                await recorder.client.disconnect()
+            await recorder.close()

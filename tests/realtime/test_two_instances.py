@@ -36,8 +36,7 @@ async def sockets() -> AsyncIterator[list[Recorder]]:
     opened: list[Recorder] = []
     yield opened
     for recorder in opened:
-        if recorder.client.connected:
-            await recorder.client.disconnect()
+        await recorder.close()
 
 
 async def _connect(opened: list[Recorder], server: Server, user: User, **options: Any) -> Recorder:
