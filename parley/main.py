@@ -170,7 +170,7 @@ def create_api(
         runtime.install(state)
         state.committer = make_committer()
         state.committer.start()
-        state.presence = Presence(redis, settings.redis_key_prefix)
+        state.presence = Presence(redis, settings.redis_key_prefix, settings.presence_ttl_seconds)
         await state.presence.start()
         if on_start is not None:
             await on_start(redis, settings.redis_key_prefix)

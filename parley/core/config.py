@@ -114,6 +114,7 @@ class Settings:
     sql_count_header: bool
     typing_timeout_seconds: float
     ws_compression: bool
+    presence_ttl_seconds: float
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -203,6 +204,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         db_pool_size=_positive_int("DB_POOL_SIZE", env.get("DB_POOL_SIZE") or "10"),
         sql_count_header=_bool("PARLEY_SQL_COUNT_HEADER", env.get("PARLEY_SQL_COUNT_HEADER", "")),
         ws_compression=_bool("WS_COMPRESSION", env.get("WS_COMPRESSION", "")),
+        presence_ttl_seconds=parse_duration_seconds(
+            "PRESENCE_TTL", env.get("PRESENCE_TTL") or "30s"
+        ),
         typing_timeout_seconds=parse_duration_seconds(
             "TYPING_TIMEOUT", env.get("TYPING_TIMEOUT") or "5s"
         ),

@@ -28,12 +28,12 @@ from parley.presence.schemas import UserStatusEvent
 
 log = logging.getLogger(__name__)
 
-ENTRY_SECONDS = 30.0  # an instance's entry lapses this long after its last renewal
-RENEW_SECONDS = 10.0
-
 
 class Presence:
-    def __init__(self, redis: Redis | None, prefix: str) -> None:
+    def __init__(self, redis: Redis | None, prefix: str, ttl_seconds: float = 30.0) -> None:
+        """`ttl_seconds`: an instance's entry lapses this long after its last renewal; entries
+        are renewed, and lapsed ones swept, every third of it."""
+        self._ttl = ttl_seconds
         self._redis = redis
         self._prefix = prefix + "presence:"
         self._instance = uuid.uuid4().hex
@@ -63,7 +63,7 @@ class Presence:
     async def socket_connected(self, user_id: uuid.UUID) -> None:
         self._sockets[user_id] += 1
         if self._sockets[user_id] == 1 and self._redis is not None:
-            await self._redis.hset(self._key(user_id), self._instance, time.time() + ENTRY_SECONDS)
+            await self._redis.hset(self._key(user_id), self._instance, time.time() + self._ttl)
             await self._redis.sadd(self._prefix + "online", str(user_id))
         await self._announce(user_id, online=True)
 
@@ -109,10 +109,10 @@ class Presence:
     async def _renew_and_sweep(self) -> None:
         assert self._redis is not None
         while True:
-            await asyncio.sleep(RENEW_SECONDS)
+            await asyncio.sleep(self._ttl / 3)
             try:
                 if self._sockets:
-                    expiry = time.time() + ENTRY_SECONDS
+                    expiry = time.time() + self._ttl
                     pipeline = self._redis.pipeline(transaction=False)
                     for user_id in self._sockets:
                         pipeline.hset(self._key(user_id), self._instance, expiry)

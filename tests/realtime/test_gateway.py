@@ -283,3 +283,23 @@ async def test_same_origin_page_is_accepted(connect: Connect, server: Server, al
     socket = await connect(alice, headers={"Origin": server.url})
 
     assert socket.client.connected
+
+
+async def test_reconnecting_client_catches_up_on_what_it_missed(
+    connect: Connect, client: httpx.AsyncClient, alice: User, bob: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob], rateLimit=10_000)
+    first = await connect(bob)
+    seen = await send(client, alice, conversation["id"], "seen live")
+    last_seq = (await first.next_of("new_message"))["message"]["seq"]
+    await first.close()
+
+    missed = [await send(client, alice, conversation["id"], f"missed {i}") for i in range(3)]
+    again = await connect(bob)
+    caught_up = await again.call(
+        "sync", {"conversationId": conversation["id"], "afterSeq": last_seq}
+    )
+
+    assert last_seq == seen["seq"]
+    assert [m["id"] for m in caught_up["messages"]] == [m["id"] for m in missed]
+    assert caught_up["hasMore"] is False

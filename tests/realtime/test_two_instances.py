@@ -129,3 +129,30 @@ async def test_presence_crosses_instances(
     offline = await watcher.next_of("user_status_changed")
 
     assert (offline["userId"], offline["status"]) == (frank.id, "OFFLINE")
+
+
+@pytest.fixture
+def short_lived(backend_env: dict[str, str]) -> Iterator[tuple[Server, Server]]:
+    """Two instances whose presence entries lapse after 2 s (instead of 30 s)."""
+    quick = {"PRESENCE_TTL": "2s"}
+    first, second = start_server(backend_env, quick), start_server(backend_env, quick)
+    yield first, second
+    first.stop()
+    second.stop()
+
+
+async def test_users_of_a_crashed_instance_go_offline(
+    short_lived: tuple[Server, Server], client: httpx.AsyncClient, sockets: list[Recorder]
+) -> None:
+    doomed, survivor = short_lived
+    frank, grace = await register(client, "frank"), await register(client, "grace")
+    await create_conversation(client, frank, [grace], "DIRECT")
+    watcher = await _connect(sockets, survivor, grace, ignore=frozenset())
+    assert (await watcher.next_of("user_status_changed"))["userId"] == grace.id
+    await _connect(sockets, doomed, frank)
+    assert (await watcher.next_of("user_status_changed"))["status"] == "ONLINE"
+
+    doomed.process.kill()  # no disconnect reaches anyone: only the lapse tells
+
+    offline = await watcher.next_of("user_status_changed")
+    assert (offline["userId"], offline["status"]) == (frank.id, "OFFLINE")
