@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -30,6 +30,10 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Instances starting at once migrate one after the other: the lock lasts until
+            # this transaction (all of the migration) ends; the next one then finds head.
+            connection.execute(text("SELECT pg_advisory_xact_lock(727210)"))
         context.run_migrations()
 
 
