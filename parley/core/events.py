@@ -19,13 +19,6 @@ class EventPublisher(Protocol):
     async def emit(self, event: str, payload: dict[str, Any], *, rooms: list[str]) -> None: ...
 
 
-class NullPublisher:
-    """Used when no real-time transport is mounted (CLI, some tests)."""
-
-    async def emit(self, event: str, payload: dict[str, Any], *, rooms: list[str]) -> None:
-        return None
-
-
 def user_room(user_id: object) -> str:
     return f"user:{user_id}"
 
