@@ -67,7 +67,7 @@ class HealthOut(ApiModel):
 def _error_response(error: AppError, headers: dict[str, str] | None = None) -> JSONResponse:
     headers = dict(headers or {})
     retry_after = error.details.get("retryAfterSeconds")
-    if error.status == 429 and retry_after is not None:
+    if error.status in (429, 503) and retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     return JSONResponse(error.to_body(), status_code=error.status, headers=headers)
 

@@ -70,6 +70,8 @@ class Committer:
         self._to_out = to_out
         self._queue: asyncio.Queue[PendingSend] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._announcer: asyncio.Task[None] | None = None
+        self._announcements: asyncio.Queue[list[PendingSend]] = asyncio.Queue()
         self._listeners: list[OnCommitted] = []
         self.by_key: dict[tuple[str, str], PendingSend] = {}
         self.by_id: dict[uuid.UUID, PendingSend] = {}
@@ -86,14 +88,23 @@ class Committer:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="parley-committer")
+        self._announcer = asyncio.create_task(self._announce(), name="parley-announcer")
 
     async def stop(self) -> None:
-        """Write what is queued, then stop: an orderly shutdown loses no accepted message."""
+        """Write what is queued and announce it, then stop: an orderly shutdown loses no
+        accepted message."""
         await self._queue.join()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._announcements.join()
+        for task in (self._task, self._announcer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    @property
+    def backlog(self) -> int:
+        """Accepted sends not yet written."""
+        return self._queue.qsize()
 
     def submit(self, pending: PendingSend) -> None:
         key = pending.idempotency_key
@@ -265,12 +276,23 @@ class Committer:
                 self.failed[pending.id] = pending
                 while len(self.failed) > FAILED_KEPT:
                     self.failed.popitem(last=False)
-            for listener in self._listeners:
-                try:
-                    await listener(pending)
-                except Exception:
-                    log.exception("after-commit listener failed")
             pending.done.set()
+        # Events go out from their own task, in commit order, so the next batch does not wait
+        # for this one's fan-out.
+        self._announcements.put_nowait(batch)
+
+    async def _announce(self) -> None:
+        while True:
+            batch = await self._announcements.get()
+            try:
+                for pending in batch:
+                    for listener in self._listeners:
+                        try:
+                            await listener(pending)
+                        except Exception:
+                            log.exception("after-commit listener failed")
+            finally:
+                self._announcements.task_done()
 
 
 class _ConversationGone(SQLAlchemyError):

@@ -342,7 +342,17 @@ async def _answer(pending: PendingSend, *, wait: bool) -> tuple[MessageOut, Send
     raise error
 
 
+# Past this many accepted-but-unwritten sends, new ones are refused (503, Retry-After) rather
+# than promised: a 202 is a promise to try, and the queue must stay a moment long, not minutes.
+MAX_BACKLOG = 20_000
+
+
 def _submit(row: dict[str, Any]) -> PendingSend:
+    if committer().backlog >= MAX_BACKLOG:
+        raise ServiceUnavailable(
+            "Too many messages are waiting to be stored: try again shortly",
+            retryAfterSeconds=1,
+        )
     metadata = row["metadata"]
     pending = PendingSend(
         row=row,
