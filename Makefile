@@ -61,6 +61,7 @@ bench: install services
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/send.py --workers 2
 	$(BIN)/python bench/send.py --backend sqlite
+	$(BIN)/python -m bench.fanout
 
 clean:
 	rm -rf $(VENV) build *.egg-info
