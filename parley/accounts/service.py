@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parley.accounts.models import User
 from parley.accounts.schemas import TokenOut, UserOut
 from parley.core import runtime
-from parley.core.db import after_commit, utcnow
+from parley.core.cache import invalidate_after_commit
+from parley.core.db import utcnow
 from parley.core.errors import InvalidCredentials, UsernameTaken, UserNotFound, ValidationFailed
 from parley.core.pagination import decode_text_cursor, encode_text_cursor
 from parley.core.schemas import Page
@@ -137,13 +138,8 @@ async def set_presence(
     changed = result.scalar_one_or_none()
     if changed is None:
         return None
-    public = UserOut.model_validate(changed)
-
-    async def _drop_cached() -> None:
-        await runtime.current().cache.delete(_user_cache_key(user_id))
-
-    after_commit(session, _drop_cached)
-    return public
+    invalidate_after_commit(session, _user_cache_key(user_id))
+    return UserOut.model_validate(changed)
 
 
 async def mark_everyone_offline(session: AsyncSession) -> None:

@@ -47,7 +47,8 @@ from parley.conversations.schemas import (
     ReadReceiptEvent,
 )
 from parley.core import runtime
-from parley.core.db import after_commit, utcnow
+from parley.core.cache import invalidate_after_commit
+from parley.core.db import utcnow
 from parley.core.errors import (
     Conflict,
     ConversationNotFound,
@@ -123,8 +124,9 @@ async def get_membership(
         }
         cached_member = {"role": row[3], "status": row[4], "permissions": row[5] or {}}
         ttl = rt.settings.cache_ttl_seconds
-        await rt.cache.set(conversation_key, cached_conversation, ttl)
-        await rt.cache.set(member_key, cached_member, ttl)
+        await rt.cache.set_many(
+            {conversation_key: cached_conversation, member_key: cached_member}, ttl
+        )
     if (
         cached_member["status"] not in VISIBLE_STATUSES
         or cached_conversation["status"] == ConversationStatus.DELETED
@@ -175,13 +177,6 @@ async def get_active_role(
     if row is None or row[1] not in VISIBLE_STATUSES:
         return None
     return Role(row[0])
-
-
-def _invalidate_after_commit(session: AsyncSession, *keys: str) -> None:
-    async def _drop() -> None:
-        await runtime.current().cache.delete(*keys)
-
-    after_commit(session, _drop)
 
 
 # ---------------------------------------------------------------- rendering
@@ -335,7 +330,7 @@ async def create_conversation(
             target_user_id=participant.user_id,
             details={"role": participant.role},
         )
-    _invalidate_after_commit(session, *(_member_key(conversation.id, uid) for uid, _ in members))
+    invalidate_after_commit(session, *(_member_key(conversation.id, uid) for uid, _ in members))
     by_user = {user.id: user for user in found}
     for participant in participants:
         emit_after_commit(
@@ -381,7 +376,7 @@ async def _existing_direct(
             conversation_id=conversation.id,
             target_user_id=creator_id,
         )
-        _invalidate_after_commit(session, _member_key(conversation.id, creator_id))
+        invalidate_after_commit(session, _member_key(conversation.id, creator_id))
     elif participant.status not in VISIBLE_STATUSES:
         raise PermissionDenied("You can no longer write to this person here")
     return _conversation_out(conversation, participant)
@@ -513,7 +508,7 @@ async def update_conversation(
             conversation_id=conversation.id,
             details=changes,
         )
-        _invalidate_after_commit(session, _conversation_key(conversation.id))
+        invalidate_after_commit(session, _conversation_key(conversation.id))
         emit_after_commit(
             session,
             "conversation_updated",
@@ -611,7 +606,7 @@ async def add_participants(
         )
         out = _participant_out(participant, conversation.last_seq, users[uid])
         result.append(out)
-        _invalidate_after_commit(session, _member_key(conversation_id, uid))
+        invalidate_after_commit(session, _member_key(conversation_id, uid))
         emit_after_commit(
             session,
             "participant_added",
@@ -824,7 +819,7 @@ async def update_participant(
         target.permissions = overrides
     target.updated_at = now
     await session.flush()
-    _invalidate_after_commit(session, *invalidate)
+    invalidate_after_commit(session, *invalidate)
     out = _participant_out(target, conversation.last_seq)
     if fields:
         event = "participant_removed" if removed else "participant_updated"
@@ -882,7 +877,7 @@ async def remove_participant(
         target_user_id=target.user_id,
     )
     await session.flush()
-    _invalidate_after_commit(session, _member_key(conversation_id, target.user_id))
+    invalidate_after_commit(session, _member_key(conversation_id, target.user_id))
     out = _participant_out(target, conversation.last_seq)
     emit_after_commit(
         session,

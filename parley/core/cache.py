@@ -13,6 +13,10 @@ from typing import Any, Protocol
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.core import runtime
+from parley.core.db import after_commit
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +149,10 @@ class RedisCache:
         pipeline = self._redis.pipeline(transaction=False)
         for key, value in items.items():
             pipeline.set(self._prefix + key, orjson.dumps(value), ex=ttl_seconds)
-        await pipeline.execute()
+        try:
+            await pipeline.execute()
+        except RedisError as error:
+            log.warning("cache set failed", extra={"error": str(error)})
 
     @property
     def shared(self) -> bool:
@@ -160,3 +167,13 @@ class RedisCache:
             # A failed invalidation could serve stale access rights: surface it.
             log.error("cache invalidation failed", extra={"error": str(error)})
             raise
+
+
+def invalidate_after_commit(session: AsyncSession, *keys: str) -> None:
+    """Drop cache keys once the session's change is committed (never for a rollback), so a
+    reader cannot refill the cache with the old state in between."""
+
+    async def _drop() -> None:
+        await runtime.current().cache.delete(*keys)
+
+    after_commit(session, _drop)

@@ -14,14 +14,9 @@ stored twice and the committer resolves it to the stored message (message_confir
 
 from __future__ import annotations
 
-import logging
 import uuid
 
-from redis.exceptions import RedisError
-
 from parley.core import runtime
-
-log = logging.getLogger(__name__)
 
 IDEMPOTENCY_TTL_SECONDS = 7 * 86400
 
@@ -45,13 +40,7 @@ async def remember(pairs: dict[tuple[str, str], str]) -> None:
     cache = runtime.current().cache
     if not cache.shared:
         return
-    try:
-        await cache.set_many(
-            {
-                _key(sender, client_id): message_id
-                for (sender, client_id), message_id in pairs.items()
-            },
-            IDEMPOTENCY_TTL_SECONDS,
-        )
-    except RedisError as error:
-        log.warning("could not record idempotency keys", extra={"error": str(error)})
+    await cache.set_many(
+        {_key(sender, client_id): message_id for (sender, client_id), message_id in pairs.items()},
+        IDEMPOTENCY_TTL_SECONDS,
+    )
