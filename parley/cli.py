@@ -62,6 +62,9 @@ def _serve(args: argparse.Namespace) -> None:
         log_config=None,
         proxy_headers=True,
         server_header=False,
+        # Longer than clients' and load balancers' idle keep-alive (httpx 5 s, nginx 60 s), so
+        # the server never closes a connection a client is about to reuse.
+        timeout_keep_alive=75,
     )
 
 
