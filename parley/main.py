@@ -44,7 +44,9 @@ from parley.core.middleware import BodySizeLimitMiddleware, RequestContextMiddle
 from parley.core.schemas import ApiModel
 from parley.messages.routes import router as messages_router
 from parley.messages.service import make_committer
+from parley.moderation.routes import router as moderation_router
 from parley.presence.service import Presence
+from parley.ratelimit.service import RateLimiter
 from parley.realtime.publish import SocketPublisher
 from parley.realtime.server import create_socket_server
 
@@ -168,6 +170,7 @@ def create_api(
             settings=settings, db=db, cache=cache, publisher=publisher, redis=redis
         )
         runtime.install(state)
+        state.rate_limiter = RateLimiter(settings, redis)
         state.committer = make_committer()
         state.committer.start()
         state.presence = Presence(redis, settings.redis_key_prefix, settings.presence_ttl_seconds)
@@ -213,6 +216,7 @@ def create_api(
     app.include_router(conversations_router)
     app.include_router(messages_router)
     app.include_router(audit_router)
+    app.include_router(moderation_router)
 
     @app.get(
         "/health",

@@ -7,3 +7,4 @@ def import_all_models() -> None:
     from parley.audit import models as _audit  # noqa: F401
     from parley.conversations import models as _conversations  # noqa: F401
     from parley.messages import models as _messages  # noqa: F401
+    from parley.moderation import models as _moderation  # noqa: F401

@@ -66,6 +66,9 @@ def backend_env() -> Iterator[dict[str, str]]:
         PARLEY_SQL_COUNT_HEADER="1",
         LOG_LEVEL="WARNING",
         TYPING_TIMEOUT="2s",  # typing expiry tests wait for it (events, not sleeps)
+        # The named users send thousands of messages over a run; tests/ratelimit starts its
+        # own servers with the defaults and with small limits.
+        RATE_LIMIT_MESSAGES_PER_HOUR="1000000",
     )
     database = None
     prefix = None

@@ -54,6 +54,7 @@ class Action(StrEnum):
     DELETE_OTHERS_MESSAGES = "DELETE_OTHERS_MESSAGES"
     SEND_WHEN_CONVERSATION_MUTED = "SEND_WHEN_CONVERSATION_MUTED"
     VIEW_AUDIT = "VIEW_AUDIT"
+    REVIEW_FLAGGED_CONTENT = "REVIEW_FLAGGED_CONTENT"
 
 
 RANK: dict[Role, int] = {Role.MEMBER: 0, Role.MODERATOR: 1, Role.ADMIN: 2, Role.OWNER: 3}
@@ -68,6 +69,7 @@ MINIMUM_ROLE: dict[Action, Role] = {
     Action.DELETE_OTHERS_MESSAGES: Role.MODERATOR,
     Action.SEND_WHEN_CONVERSATION_MUTED: Role.MODERATOR,
     Action.VIEW_AUDIT: Role.ADMIN,
+    Action.REVIEW_FLAGGED_CONTENT: Role.MODERATOR,
 }
 
 # Per-member flags and the role's default for each; an admin may override any of them per
@@ -108,6 +110,10 @@ def has_role(role: Role, action: Action) -> bool:
     return RANK[role] >= RANK[MINIMUM_ROLE[action]]
 
 
+def roles_allowed(action: Action) -> list[Role]:
+    return [role for role in Role if has_role(role, action)]
+
+
 def outranks(actor: Role, target: Role) -> bool:
     return RANK[actor] > RANK[target]
 
@@ -133,6 +139,7 @@ class Membership:
     permission_overrides: dict[str, Any] = field(default_factory=dict)
     typing_indicators: bool = True
     read_receipts: bool = True
+    moderation: bool = True
 
     def may(self, action: Action) -> bool:
         return has_role(self.role, action)

@@ -25,12 +25,16 @@ class ConversationSettings(InputModel):
     typing_indicators: bool = True
     read_receipts: bool = True
     link_previews: bool = True
+    moderation: bool = Field(
+        default=True, description="Score messages and queue flagged ones for review"
+    )
 
 
 class ConversationSettingsPatch(InputModel):
     typing_indicators: bool | None = None
     read_receipts: bool | None = None
     link_previews: bool | None = None
+    moderation: bool | None = None
 
 
 class ConversationCreate(InputModel):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, true, update
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +32,7 @@ from parley.conversations.permissions import (
     Role,
     effective_permissions,
     outranks,
+    roles_allowed,
 )
 from parley.conversations.schemas import (
     ConversationCreate,
@@ -144,6 +145,7 @@ async def get_membership(
         permission_overrides=cached_member["permissions"],
         typing_indicators=bool(settings.get("typingIndicators", True)),
         read_receipts=bool(settings.get("readReceipts", True)),
+        moderation=bool(settings.get("moderation", True)),
     )
 
 
@@ -159,6 +161,27 @@ async def active_conversation_ids(session: AsyncSession, *, user_id: uuid.UUID) 
         )
     )
     return list(rows.all())
+
+
+async def reviewer_ids(session: AsyncSession, *, conversation_id: uuid.UUID) -> list[uuid.UUID]:
+    """The active members who review flagged content here (moderators and above)."""
+    rows = await session.scalars(
+        select(Participant.user_id).where(
+            Participant.conversation_id == conversation_id,
+            Participant.status == ParticipantStatus.ACTIVE,
+            Participant.role.in_([str(r) for r in roles_allowed(Action.REVIEW_FLAGGED_CONTENT)]),
+        )
+    )
+    return list(rows.all())
+
+
+def reviewed_conversations(user_id: uuid.UUID) -> Select[uuid.UUID]:
+    """The conversations a user reviews flagged content in, as a subquery for other domains."""
+    return select(Participant.conversation_id).where(
+        Participant.user_id == user_id,
+        Participant.status == ParticipantStatus.ACTIVE,
+        Participant.role.in_([str(r) for r in roles_allowed(Action.REVIEW_FLAGGED_CONTENT)]),
+    )
 
 
 async def get_active_role(

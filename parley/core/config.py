@@ -64,6 +64,16 @@ def _positive_int(name: str, raw: str) -> int:
     return value
 
 
+def _fraction(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not 0 < value <= 1:
+        raise ConfigError(f"{name}={raw!r} must be greater than 0 and at most 1")
+    return value
+
+
 def _bool(name: str, raw: str) -> bool:
     lowered = raw.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -106,6 +116,7 @@ class Settings:
     cache_ttl_seconds: int
     max_message_length: int
     rate_limit_messages: int
+    rate_limit_messages_per_hour: int
     max_file_size_bytes: int
     ws_max_connections: int
     ws_heartbeat_interval_ms: int
@@ -113,6 +124,8 @@ class Settings:
     db_pool_size: int
     sql_count_header: bool
     typing_timeout_seconds: float
+    moderation_flag_threshold: float
+    moderation_hold_threshold: float
     ws_compression: bool
     presence_ttl_seconds: float
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
@@ -169,6 +182,18 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ConfigError(f"LOG_LEVEL={log_level!r} must be DEBUG, INFO, WARNING or ERROR")
 
+    flag_threshold = _fraction(
+        "MODERATION_FLAG_THRESHOLD", env.get("MODERATION_FLAG_THRESHOLD") or "0.5"
+    )
+    hold_threshold = _fraction(
+        "MODERATION_HOLD_THRESHOLD", env.get("MODERATION_HOLD_THRESHOLD") or "0.8"
+    )
+    if hold_threshold < flag_threshold:
+        raise ConfigError(
+            f"MODERATION_HOLD_THRESHOLD={hold_threshold} must not be below "
+            f"MODERATION_FLAG_THRESHOLD={flag_threshold}"
+        )
+
     cors = tuple(
         origin.strip() for origin in (env.get("CORS_ORIGINS") or "").split(",") if origin.strip()
     )
@@ -190,6 +215,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         rate_limit_messages=_positive_int(
             "RATE_LIMIT_MESSAGES", env.get("RATE_LIMIT_MESSAGES") or "60"
         ),
+        rate_limit_messages_per_hour=_positive_int(
+            "RATE_LIMIT_MESSAGES_PER_HOUR", env.get("RATE_LIMIT_MESSAGES_PER_HOUR") or "1000"
+        ),
         max_file_size_bytes=parse_size_bytes("MAX_FILE_SIZE", env.get("MAX_FILE_SIZE") or "50MB"),
         ws_max_connections=_positive_int(
             "WS_MAX_CONNECTIONS", env.get("WS_MAX_CONNECTIONS") or "10000"
@@ -210,5 +238,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         typing_timeout_seconds=parse_duration_seconds(
             "TYPING_TIMEOUT", env.get("TYPING_TIMEOUT") or "5s"
         ),
+        moderation_flag_threshold=flag_threshold,
+        moderation_hold_threshold=hold_threshold,
         cors_origins=cors,
     )

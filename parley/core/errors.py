@@ -35,6 +35,8 @@ class ErrorCode(StrEnum):
     PARTICIPANT_BANNED = "PARTICIPANT_BANNED"
     OWNER_MUST_TRANSFER = "OWNER_MUST_TRANSFER"
     CONFLICT = "CONFLICT"
+    MODERATION_ITEM_NOT_FOUND = "MODERATION_ITEM_NOT_FOUND"
+    ALREADY_DECIDED = "ALREADY_DECIDED"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     RATE_LIMITED = "RATE_LIMITED"
     COMMIT_FAILED = "COMMIT_FAILED"
@@ -205,6 +207,26 @@ class PayloadTooLarge(AppError):
     code = ErrorCode.PAYLOAD_TOO_LARGE
     status = 413
     default_message = "The request body is too large"
+
+
+class ModerationItemNotFound(AppError):
+    code = ErrorCode.MODERATION_ITEM_NOT_FOUND
+    status = 404
+    default_message = "No such review item, or it is not yours to review"
+
+
+class AlreadyDecided(AppError):
+    code = ErrorCode.ALREADY_DECIDED
+    status = 409
+    default_message = "This item has been decided already"
+
+
+class RateLimited(AppError):
+    """Too many requests; details say which limit, and Retry-After when to come back."""
+
+    code = ErrorCode.RATE_LIMITED
+    status = 429
+    default_message = "Too many requests: slow down"
 
 
 class CommitFailed(AppError):

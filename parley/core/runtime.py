@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from parley.core.events import EventPublisher
     from parley.messages.committer import Committer
     from parley.presence.service import Presence
+    from parley.ratelimit.service import RateLimiter
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Runtime:
     redis: Redis | None = None
     committer: Committer | None = None
     presence: Presence | None = None
+    rate_limiter: RateLimiter | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -28,6 +28,8 @@ from parley.core.db import Database, statement_counter, utcnow
 from parley.messages import idempotency
 from parley.messages.models import Hashtag, Mention, Message
 from parley.messages.schemas import MessageOut
+from parley.moderation import screening
+from parley.moderation.screening import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class PendingSend:
     error: tuple[str, str] | None = None
     duplicate: bool = False  # another instance committed this clientMessageId first
     extra: dict[str, Any] = field(default_factory=dict)
+    screening: Verdict | None = None  # flagged by moderation: queued in the same transaction
 
     @property
     def id(self) -> uuid.UUID:
@@ -195,6 +198,22 @@ class Committer:
                 await connection.execute(insert(Mention.__table__), mention_rows)  # type: ignore[arg-type]
             if hashtag_rows:
                 await connection.execute(insert(Hashtag.__table__), hashtag_rows)  # type: ignore[arg-type]
+            await screening.add_to_queue(
+                connection,
+                [
+                    screening.queue_row(
+                        pending.screening,
+                        message_id=pending.id,
+                        conversation_id=pending.row["conversation_id"],
+                        sender_id=pending.row["sender_id"],
+                        message_version=1,
+                        content=pending.row["content"],
+                        at=now,
+                    )
+                    for pending in batch
+                    if pending.screening is not None
+                ],
+            )
             await conversations.move_read_pointers(session, pointers=list(pointers.values()))
         for pending in batch:
             pending.result = self._to_out(pending.row | {"seq": pending.extra["seq"]})

@@ -66,6 +66,8 @@ from parley.messages.schemas import (
     ReactionSummary,
     ThreadPage,
 )
+from parley.moderation import screening
+from parley.ratelimit.service import limiter as rate_limits
 
 
 class SendOutcome(IntEnum):
@@ -142,9 +144,29 @@ async def _reactions_for(
     }
 
 
-async def _render(session: AsyncSession, messages: list[Message]) -> list[MessageOut]:
+def withheld(out: MessageOut) -> MessageOut:
+    """A held message as members other than its sender and the reviewers see it."""
+    return out.model_copy(update={"content": None, "attachments": [], "metadata": {}})
+
+
+def may_read_held(viewer: Membership, sender_id: uuid.UUID | None) -> bool:
+    return str(sender_id) == viewer.user_id or viewer.may(Action.REVIEW_FLAGGED_CONTENT)
+
+
+def _as_seen_by(out: MessageOut, viewer: Membership | None) -> MessageOut:
+    if out.status != MessageStatus.MODERATED or viewer is None:
+        return out
+    return out if may_read_held(viewer, out.sender_id) else withheld(out)
+
+
+async def _render(
+    session: AsyncSession, messages: list[Message], viewer: Membership | None = None
+) -> list[MessageOut]:
+    """Messages with their reactions; a held one without content unless `viewer` may read it."""
     reactions = await _reactions_for(session, [m.id for m in messages if m.deleted_at is None])
-    return [message_out(m.column_values(), reactions.get(m.id)) for m in messages]
+    return [
+        _as_seen_by(message_out(m.column_values(), reactions.get(m.id)), viewer) for m in messages
+    ]
 
 
 # ---------------------------------------------------------------- committer wiring
@@ -168,10 +190,12 @@ async def _publish_commit_result(pending: PendingSend) -> None:
     sender_room = user_room(pending.row["sender_id"])
     client_id = pending.row.get("client_message_id")
     if pending.result is not None:
+        verdict = None if pending.duplicate else pending.screening
         if not pending.duplicate:
+            held = verdict is not None and verdict.held
             await emit(
                 "new_message",
-                MessageEvent(message=pending.result),
+                MessageEvent(message=withheld(pending.result) if held else pending.result),
                 rooms=[conversation_room(pending.row["conversation_id"])],
             )
         await emit(
@@ -179,6 +203,8 @@ async def _publish_commit_result(pending: PendingSend) -> None:
             MessageConfirmedEvent(client_message_id=client_id, message=pending.result),
             rooms=[sender_room],
         )
+        if verdict is not None:
+            await screening.announce(pending.result, verdict)
     elif pending.error is not None:
         code, text = pending.error
         await emit(
@@ -296,6 +322,7 @@ def _new_row(
     forwarded_from_id: uuid.UUID | None = None,
     attachments: list[dict[str, Any]] | None = None,
     metadata: dict[str, Any] | None = None,
+    held: bool = False,
 ) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
@@ -303,7 +330,7 @@ def _new_row(
         "sender_id": sender_id,
         "type": str(message_type),
         "content": content,
-        "status": str(MessageStatus.SENT),
+        "status": str(MessageStatus.MODERATED if held else MessageStatus.SENT),
         "reply_to_id": reply_to_id,
         "thread_id": thread_id,
         "forwarded_from_id": forwarded_from_id,
@@ -347,7 +374,7 @@ async def _answer(pending: PendingSend, *, wait: bool) -> tuple[MessageOut, Send
 MAX_BACKLOG = 20_000
 
 
-def _submit(row: dict[str, Any]) -> PendingSend:
+def _submit(row: dict[str, Any], verdict: screening.Verdict | None = None) -> PendingSend:
     if committer().backlog >= MAX_BACKLOG:
         raise ServiceUnavailable(
             "Too many messages are waiting to be stored: try again shortly",
@@ -359,6 +386,7 @@ def _submit(row: dict[str, Any]) -> PendingSend:
         mention_usernames=list(metadata.get("mentions", [])),
         hashtags=list(metadata.get("hashtags", [])),
         counter=statement_counter.get(),
+        screening=verdict,
     )
     committer().submit(pending)
     return pending
@@ -424,8 +452,14 @@ async def send_message(
             session, uploader_id=sender_id, attachment_ids=data.attachments
         )
 
-    # Re-check after the awaits above: a concurrent retry may have registered meanwhile, or
-    # committed between our lookup and now.
+    # Counted only for a new message: a retry of one already committed costs nothing.
+    await rate_limits().check_send(
+        user_id=sender_id, conversation_id=data.conversation_id, per_minute=membership.rate_limit
+    )
+    verdict = await screening.screen(content, membership=membership, encrypted=data.encrypted)
+
+    # Re-check after the awaits above (no await from here to the submit): a concurrent retry
+    # may have registered meanwhile, or committed between our lookup and now.
     if key is not None:
         if (pending := committer().by_key.get(key)) is not None:
             return await _answer(pending, wait=wait)
@@ -447,8 +481,9 @@ async def send_message(
         reply_to_id=reply_to_id,
         thread_id=thread_id,
         attachments=attachments,
+        held=verdict is not None and verdict.held,
     )
-    return await _answer(_submit(row), wait=wait)
+    return await _answer(_submit(row, verdict), wait=wait)
 
 
 async def forward_message(
@@ -456,12 +491,17 @@ async def forward_message(
 ) -> ForwardResult:
     """Copy a message the caller can read into other conversations they may write to."""
     targets = list(dict.fromkeys(conversation_ids))
+    memberships: list[Membership] = []
     async with runtime.current().db.sessions() as session:
         source, source_membership = await _load_visible(
             session, user_id=user_id, message_id=message_id
         )
         if source.deleted_at is not None:
             raise MessageDeleted()
+        if source.status == MessageStatus.MODERATED and not may_read_held(
+            source_membership, source.sender_id
+        ):
+            raise PermissionDenied("The message is held for review", reason="HELD_FOR_REVIEW")
         if not source_membership.flag("canForwardMessages"):
             raise PermissionDenied(
                 "You may not forward messages from here", flag="canForwardMessages"
@@ -471,6 +511,7 @@ async def forward_message(
                 session, conversation_id=conversation_id, user_id=user_id
             )
             _require_may_send(membership, MessageType.FORWARD)
+            memberships.append(membership)
         metadata = dict(source.extra or {})
         metadata.pop("mentionedUserIds", None)
         metadata["forwardedFrom"] = {
@@ -478,21 +519,27 @@ async def forward_message(
             "conversationId": str(source.conversation_id),
             "senderId": str(source.sender_id) if source.sender_id else None,
         }
-    submitted = [
-        _submit(
-            _new_row(
-                sender_id=user_id,
-                conversation_id=conversation_id,
-                message_type=MessageType.FORWARD,
-                content=source.content,
-                encrypted=source.encrypted,
-                forwarded_from_id=source.id,
-                attachments=list(source.attachments or []),
-                metadata=dict(metadata),
-            )
+    submitted = []
+    for membership in memberships:
+        conversation_id = uuid.UUID(membership.conversation_id)
+        await rate_limits().check_send(
+            user_id=user_id, conversation_id=conversation_id, per_minute=membership.rate_limit
         )
-        for conversation_id in targets
-    ]
+        verdict = await screening.screen(
+            source.content, membership=membership, encrypted=source.encrypted
+        )
+        row = _new_row(
+            sender_id=user_id,
+            conversation_id=conversation_id,
+            message_type=MessageType.FORWARD,
+            content=source.content,
+            encrypted=source.encrypted,
+            forwarded_from_id=source.id,
+            attachments=list(source.attachments or []),
+            metadata=dict(metadata),
+            held=verdict is not None and verdict.held,
+        )
+        submitted.append(_submit(row, verdict))
     return ForwardResult(items=[(await _answer(p, wait=wait))[0] for p in submitted])
 
 
@@ -539,7 +586,7 @@ async def get_message(
         )
     except ConversationNotFound:
         raise MessageNotFound(messageId=str(message_id)) from None
-    out = (await _render(session, [message]))[0]
+    out = (await _render(session, [message], membership))[0]
     if membership.read_receipts and message.deleted_at is None:
         out.delivery_tracker = await conversations.delivery_tracker(
             session,
@@ -561,7 +608,9 @@ async def list_messages(
     after_seq: int | None,
 ) -> MessagePage:
     """Newest first (`before` pages back); with `afterSeq`/`after`, ascending for catch-up."""
-    await conversations.get_membership(session, conversation_id=conversation_id, user_id=user_id)
+    membership = await conversations.get_membership(
+        session, conversation_id=conversation_id, user_id=user_id
+    )
     if after is not None:
         after_seq = decode_seq_cursor(after, "after")
     statement = select(Message).where(Message.conversation_id == conversation_id).limit(limit + 1)
@@ -575,7 +624,7 @@ async def list_messages(
     more = len(messages) > limit
     messages = messages[:limit]
     return MessagePage(
-        items=await _render(session, messages),
+        items=await _render(session, messages, membership),
         next_cursor=encode_seq_cursor(messages[-1].seq) if more else None,
         has_more=more,
     )
@@ -585,8 +634,11 @@ async def get_history(
     session: AsyncSession, *, user_id: uuid.UUID, message_id: uuid.UUID
 ) -> MessageHistory:
     """Every version of a message, oldest first; the current text is the last."""
-    message, _ = await _load_visible(session, user_id=user_id, message_id=message_id)
-    if message.deleted_at is not None:
+    message, membership = await _load_visible(session, user_id=user_id, message_id=message_id)
+    if message.deleted_at is not None or (
+        message.status == MessageStatus.MODERATED
+        and not may_read_held(membership, message.sender_id)
+    ):
         return MessageHistory(message_id=message.id, items=[])
     versions = (
         await session.scalars(
@@ -619,7 +671,7 @@ async def get_thread(
     after: str | None,
 ) -> ThreadPage:
     """A thread's root and its replies in order (asking with a reply gives its thread)."""
-    root, _ = await _load_visible(session, user_id=user_id, message_id=message_id)
+    root, membership = await _load_visible(session, user_id=user_id, message_id=message_id)
     if root.thread_id is not None:
         root, _ = await _load_visible(session, user_id=user_id, message_id=root.thread_id)
     statement = (
@@ -630,7 +682,7 @@ async def get_thread(
     replies = list((await session.scalars(statement)).all())
     more = len(replies) > limit
     replies = replies[:limit]
-    rendered = await _render(session, [root, *replies])
+    rendered = await _render(session, [root, *replies], membership)
     return ThreadPage(
         root=rendered[0],
         items=rendered[1:],
@@ -676,6 +728,7 @@ async def edit_message(
     if membership.status != ParticipantStatus.ACTIVE:
         raise PermissionDenied("You are muted in this conversation", reason="MUTED")
     checked = _checked_content(content, has_attachments=bool(message.attachments))
+    verdict = await screening.screen(checked, membership=membership, encrypted=message.encrypted)
     now = utcnow()
     session.add(
         MessageVersion(
@@ -689,7 +742,9 @@ async def edit_message(
     message.version += 1
     message.content = checked
     message.edited_at = now
-    message.status = MessageStatus.EDITED
+    # A held message stays held whatever the new text: a reviewer releases it.
+    held = message.status == MessageStatus.MODERATED or (verdict is not None and verdict.held)
+    message.status = MessageStatus.MODERATED if held else MessageStatus.EDITED
     metadata = extract.metadata_for(None if message.encrypted else checked)
     if "forwardedFrom" in (message.extra or {}):
         metadata["forwardedFrom"] = message.extra["forwardedFrom"]
@@ -697,13 +752,56 @@ async def edit_message(
     await _replace_index_rows(session, message)
     await session.flush()
     out = (await _render(session, [message]))[0]
+    if verdict is not None:
+        await screening.add_to_queue(
+            await session.connection(),
+            [
+                screening.queue_row(
+                    verdict,
+                    message_id=message.id,
+                    conversation_id=message.conversation_id,
+                    sender_id=user_id,
+                    message_version=message.version,
+                    content=checked,
+                    at=now,
+                )
+            ],
+        )
+        await screening.announce_after_commit(session, out, verdict)
     emit_after_commit(
         session,
         "message_updated",
-        MessageEvent(message=out),
+        MessageEvent(message=withheld(out) if held else out),
         rooms=[conversation_room(message.conversation_id)],
     )
     return out
+
+
+async def apply_review(
+    session: AsyncSession, *, message_id: uuid.UUID, reviewer_id: uuid.UUID, approve: bool
+) -> None:
+    """A reviewer's decision on a flagged message: approval releases a held one to everyone,
+    rejection removes the message (soft delete). Called by moderation/service.py."""
+    message = await session.scalar(
+        select(Message).where(Message.id == message_id).with_for_update()
+    )
+    if message is None or message.deleted_at is not None:
+        return
+    room = [conversation_room(message.conversation_id)]
+    if approve:
+        if message.status != MessageStatus.MODERATED:
+            return
+        message.status = MessageStatus.EDITED if message.version > 1 else MessageStatus.SENT
+        await session.flush()
+        out = (await _render(session, [message]))[0]
+        emit_after_commit(session, "message_updated", MessageEvent(message=out), rooms=room)
+        return
+    message.deleted_at = utcnow()
+    message.deleted_by = reviewer_id
+    message.status = MessageStatus.DELETED
+    await session.flush()
+    out = message_out(message.column_values())
+    emit_after_commit(session, "message_deleted", MessageEvent(message=out), rooms=room)
 
 
 async def delete_message(

@@ -372,6 +372,7 @@ async def test_get_returns_conversation_for_member(
         "typingIndicators": True,
         "readReceipts": True,
         "linkPreviews": True,
+        "moderation": True,
     }
 
 
@@ -453,6 +454,7 @@ async def test_settings_patch_changes_only_given_switches(
         "typingIndicators": True,
         "readReceipts": False,
         "linkPreviews": True,
+        "moderation": True,
     }
 
 

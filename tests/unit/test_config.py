@@ -239,3 +239,33 @@ def test_embedded_secrets_differ_between_data_dirs(tmp_path: Path) -> None:
     first = load_settings(environ={"PARLEY_DATA_DIR": str(tmp_path / "a")}).jwt_secret
     second = load_settings(environ={"PARLEY_DATA_DIR": str(tmp_path / "b")}).jwt_secret
     assert first != second
+
+
+def test_rate_limit_and_moderation_defaults(env: dict[str, str]) -> None:
+    settings = load_settings(environ=env)
+    assert (settings.rate_limit_messages, settings.rate_limit_messages_per_hour) == (60, 1000)
+    assert (settings.moderation_flag_threshold, settings.moderation_hold_threshold) == (0.5, 0.8)
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("RATE_LIMIT_MESSAGES_PER_HOUR", "0"),
+        ("RATE_LIMIT_MESSAGES_PER_HOUR", "lots"),
+        ("MODERATION_FLAG_THRESHOLD", "0"),
+        ("MODERATION_FLAG_THRESHOLD", "1.5"),
+        ("MODERATION_HOLD_THRESHOLD", "high"),
+    ],
+)
+def test_bad_limits_and_thresholds_name_the_variable(
+    env: dict[str, str], name: str, raw: str
+) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings(environ={**env, name: raw})
+
+
+def test_hold_threshold_may_not_be_below_flag_threshold(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="MODERATION_HOLD_THRESHOLD"):
+        load_settings(
+            environ={**env, "MODERATION_FLAG_THRESHOLD": "0.7", "MODERATION_HOLD_THRESHOLD": "0.6"}
+        )

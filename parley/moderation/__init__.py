@@ -1,0 +1,1 @@
+"""Moderation: content scoring on send and edit, the review queue, and decisions."""

@@ -1,0 +1,56 @@
+"""Review queue requests, responses and the `moderation.flagged` event."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+
+from pydantic import Field
+
+from parley.core.schemas import ApiModel, InputModel, Timestamp
+from parley.messages.schemas import MessageOut
+
+
+class ItemStatus(StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+
+
+class DecisionAction(StrEnum):
+    APPROVE = "APPROVE"
+    REJECT = "REJECT"
+
+
+class DecisionRequest(InputModel):
+    action: DecisionAction
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ModerationItemOut(ApiModel):
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    message_id: uuid.UUID
+    sender_id: uuid.UUID | None
+    message_version: int = Field(description="The version of the message that was flagged")
+    content: str | None = Field(description="The flagged text, as it was when flagged")
+    score: float = Field(description="0 (clean) to 1")
+    reasons: list[str]
+    terms: list[str] = Field(description="The words and phrases that matched")
+    held: bool = Field(description="Hidden from other members until approved")
+    status: ItemStatus
+    created_at: Timestamp
+    decided_by: uuid.UUID | None = None
+    decided_at: Timestamp | None = None
+    note: str | None = None
+
+
+class ModerationFlaggedEvent(ApiModel):
+    """To the conversation's moderators, admins and owner."""
+
+    message: MessageOut
+    score: float
+    reasons: list[str]
+    terms: list[str]
+    held: bool
+    queue_item_id: uuid.UUID

@@ -1,0 +1,1 @@
+"""Rate limits on sending: per user per conversation per minute, per user per hour."""

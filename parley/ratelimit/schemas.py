@@ -1,0 +1,17 @@
+"""The `rate_limit.exceeded` event; its fields are also the 429's `details`."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import Field
+
+from parley.core.schemas import ApiModel
+
+
+class RateLimitExceededEvent(ApiModel):
+    scope: str = Field(description="CONVERSATION (per conversation per minute) or USER (per hour)")
+    limit: int = Field(description="Messages allowed in the window")
+    window_seconds: int
+    retry_after_ms: int = Field(description="When a send will be accepted again")
+    conversation_id: uuid.UUID | None = None

@@ -1,0 +1,130 @@
+"""Rate limits, counted in Redis (shared by every instance) or in process without it.
+
+The `limits` library does the counting with its sliding-window counter: close to a true
+moving window (no double burst at a window edge) for two keys per limit. Two scopes guard
+sending: CONVERSATION (per user per conversation per minute: the conversation's `rateLimit`, or
+`RATE_LIMIT_MESSAGES`) and USER (per user per hour, `RATE_LIMIT_MESSAGES_PER_HOUR`). A refusal
+raises `RateLimited` (429 with Retry-After) and tells the user's sockets with
+`rate_limit.exceeded`, so every open tab can show it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from enum import StrEnum
+
+from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
+from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from parley.core import runtime
+from parley.core.config import Settings
+from parley.core.errors import RateLimited
+from parley.core.events import emit, user_room
+from parley.ratelimit.schemas import RateLimitExceededEvent
+
+log = logging.getLogger(__name__)
+
+
+class Scope(StrEnum):
+    CONVERSATION = "CONVERSATION"
+    USER = "USER"
+
+
+class RateLimiter:
+    """The process's limiter; one Redis round trip (a Lua script) per limit checked."""
+
+    def __init__(self, settings: Settings, redis: Redis | None) -> None:
+        self._settings = settings
+        storage: MemoryStorage | RedisStorage
+        if redis is not None:
+            storage = RedisStorage(
+                "async+redis://",
+                implementation="redispy",
+                connection_pool=redis.connection_pool,  # type: ignore[arg-type]  # passed through to redis-py
+                key_prefix=f"{settings.redis_key_prefix}limits",
+            )
+        else:
+            storage = MemoryStorage()
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
+        self._per_hour = RateLimitItemPerHour(settings.rate_limit_messages_per_hour)
+
+    async def check_send(
+        self, *, user_id: uuid.UUID, conversation_id: uuid.UUID, per_minute: int | None
+    ) -> None:
+        """Count one message; raise `RateLimited` when either scope is spent."""
+        per_conversation = RateLimitItemPerMinute(per_minute or self._settings.rate_limit_messages)
+        user = str(user_id)
+        # One after the other: a send the conversation refuses does not use the hour's allowance.
+        if not await self._hit(per_conversation, "messages", user, str(conversation_id)):
+            await self._refuse(
+                Scope.CONVERSATION,
+                per_conversation,
+                (user, str(conversation_id)),
+                user_id=user_id,
+                conversation_id=conversation_id,
+            )
+        if not await self._hit(self._per_hour, "messages", user):
+            await self._refuse(Scope.USER, self._per_hour, (user,), user_id=user_id)
+
+    async def _hit(self, item: RateLimitItem, *identifiers: str) -> bool:
+        try:
+            return await self._limiter.hit(item, *identifiers)
+        except (RedisError, StorageError, OSError) as error:
+            # Fail open: a Redis outage must not stop every conversation.
+            log.warning("rate limit not checked: %s", error)
+            return True
+
+    async def _refuse(
+        self,
+        scope: Scope,
+        item: RateLimitItem,
+        identifiers: tuple[str, ...],
+        *,
+        user_id: uuid.UUID,
+        conversation_id: uuid.UUID | None = None,
+    ) -> None:
+        try:
+            stats = await self._limiter.get_window_stats(item, "messages", *identifiers)
+            retry_after = max(0.0, stats.reset_time - time.time())
+        except (RedisError, StorageError, OSError):
+            retry_after = float(item.get_expiry())
+        # Never promise less than a moment: a client that retries at once is refused again.
+        retry_after_ms = max(1000, math.ceil(retry_after * 1000))
+        event = RateLimitExceededEvent(
+            scope=scope,
+            limit=item.amount,
+            window_seconds=item.get_expiry(),
+            retry_after_ms=retry_after_ms,
+            conversation_id=conversation_id,
+        )
+        try:
+            await emit("rate_limit.exceeded", event, rooms=[user_room(user_id)])
+        except Exception:  # the refusal stands even if the notice cannot be sent
+            log.exception("rate_limit.exceeded not sent")
+        details = event.model_dump(mode="json", by_alias=True, exclude_none=True)
+        raise RateLimited(
+            _message(scope, item),
+            **details,
+            retryAfterSeconds=math.ceil(retry_after_ms / 1000),
+        )
+
+
+def _message(scope: Scope, item: RateLimitItem) -> str:
+    window = "minute" if item.get_expiry() == 60 else "hour"
+    if scope == Scope.CONVERSATION:
+        return f"You may send {item.amount} messages per {window} in this conversation"
+    return f"You may send {item.amount} messages per {window}"
+
+
+def limiter() -> RateLimiter:
+    instance = runtime.current().rate_limiter
+    if instance is None:
+        raise RuntimeError("the rate limiter is not started")
+    return instance
