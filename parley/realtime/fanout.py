@@ -1,0 +1,73 @@
+"""Room emits that do no per-recipient work beyond queueing one shared packet.
+
+python-socketio's manager encodes an emit once, then starts an asyncio task per recipient
+socket and waits for all of them. Each task only puts the packet on that socket's outgoing
+queue (an unbounded `asyncio.Queue`, so the put never waits), which makes the task and the
+wait pure overhead: with a large room it is most of the CPU an emit costs (design.md).
+`EncodeOnce` replaces that local delivery with a plain loop over the recipients. Emits with
+an acknowledgement callback (none in Parley) keep the library's path.
+
+Mixed in below the pub/sub manager, it also serves emits arriving from other instances
+through Redis (the pub/sub manager hands them to the local `emit`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+from engineio import packet as eio_packet
+from socketio import packet
+
+
+class EncodeOnce(socketio.AsyncManager):  # type: ignore[misc]
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if callback is not None:
+            await super().emit(
+                event,
+                data,
+                namespace,
+                room=room,
+                skip_sid=skip_sid,
+                callback=callback,
+                to=to,
+                **kwargs,
+            )
+            return
+        room = to or room
+        if namespace not in self.rooms:
+            return
+        if isinstance(data, tuple):
+            arguments = list(data)
+        elif data is not None:
+            arguments = [data]
+        else:
+            arguments = []
+        skipped = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
+        encoded = self.server.packet_class(
+            packet.EVENT, namespace=namespace, data=[event, *arguments]
+        ).encode()
+        frames = [
+            eio_packet.Packet(eio_packet.MESSAGE, part)
+            for part in (encoded if isinstance(encoded, list) else [encoded])
+        ]
+        send = self.server.eio.send_packet
+        for sid, eio_sid in self.get_participants(namespace, room):
+            if sid not in skipped:
+                for frame in frames:
+                    await send(eio_sid, frame)
+
+
+class EncodeOnceRedisManager(socketio.AsyncRedisManager, EncodeOnce):  # type: ignore[misc]
+    """The Redis manager (publishes each emit once for the other instances), delivering
+    locally through `EncodeOnce`."""
