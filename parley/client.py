@@ -78,6 +78,7 @@ class ParleyClient:
         self._connected = asyncio.Event()
         self._closing = False
         self._flush_lock = asyncio.Lock()
+        self._retry: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ REST
 
@@ -152,6 +153,8 @@ class ParleyClient:
 
     async def close(self) -> None:
         self._closing = True
+        if self._retry is not None:
+            self._retry.cancel()
         if self._socket is not None and self._socket.connected:
             with contextlib.suppress(Exception):
                 await self._socket.disconnect()  # the runner's wait() returns, and it stops
@@ -250,6 +253,18 @@ class ParleyClient:
         self._done[entry.client_message_id] = entry
         entry.confirmed.set()
 
+    def _flush_later(self, delay: float) -> None:
+        """Resend once the server's Retry-After has passed (a reconnect also resends)."""
+        if self._retry is not None and not self._retry.done():
+            return
+
+        async def retry() -> None:
+            await asyncio.sleep(delay)
+            if self.connected:
+                await self._flush()
+
+        self._retry = asyncio.create_task(retry(), name="parley-sdk-retry")
+
     async def _flush(self) -> None:
         """Send, in order, every message not yet confirmed (again, after a reconnect)."""
         async with self._flush_lock:
@@ -279,6 +294,14 @@ class ParleyClient:
                     return  # the connection is going; the next one resends
                 if not ack.get("ok"):
                     error = ack.get("error", {})
+                    if error.get("code") in {"RATE_LIMITED", "SERVICE_UNAVAILABLE"}:
+                        # Later messages wait behind this one, so the order holds.
+                        details = error.get("details") or {}
+                        retry_ms = details.get("retryAfterMs")
+                        if retry_ms is None:
+                            retry_ms = 1000 * details.get("retryAfterSeconds", 1)
+                        self._flush_later(float(retry_ms) / 1000)
+                        return
                     if error.get("code") in {
                         "VALIDATION_ERROR",
                         "MESSAGE_TOO_LONG",

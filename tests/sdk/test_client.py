@@ -126,3 +126,43 @@ async def test_kill_9_of_an_instance_loses_and_duplicates_nothing(
     assert sorted(stored) == sorted(written[0] + written[1])  # each exactly once
     for contents in written:  # and each sender's in the order it wrote them
         assert [c for c in stored if c in set(contents)] == contents
+
+
+async def test_rate_limited_message_stays_pending_and_keeps_its_place(
+    sdk: Callable[..., ParleyClient],
+    server: Server,
+    client: httpx.AsyncClient,
+    alice: User,
+    bob: User,
+) -> None:
+    conversation = await create_conversation(client, alice, [bob], rateLimit=1)
+    parley = sdk(server.url)
+    await parley.login(alice.username, PASSWORD)
+    notices: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+
+    async def on_limit(data: dict[str, object]) -> None:
+        await notices.put(data)
+
+    parley.on("rate_limit.exceeded", on_limit)
+    await parley.connect()
+    first = await parley.send(conversation["id"], "first")
+    async with asyncio.timeout(10):
+        await parley.confirmed(first.client_message_id)
+
+    second = await parley.send(conversation["id"], "second")
+
+    async with asyncio.timeout(10):
+        notice = await notices.get()
+    assert (notice["scope"], notice["limit"]) == ("CONVERSATION", 1)
+    assert second.status == "PENDING" and second.client_message_id in parley.outbox
+
+    raised = await client.patch(
+        f"/conversations/{conversation['id']}", json={"rateLimit": 10}, headers=alice.headers
+    )
+    assert raised.status_code == 200, raised.text
+    third = await parley.send(conversation["id"], "third")
+    async with asyncio.timeout(10):
+        await parley.confirmed(third.client_message_id)
+        await parley.confirmed(second.client_message_id)
+
+    assert await _stored(client, bob, conversation["id"]) == ["first", "second", "third"]
