@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -51,6 +51,10 @@ from parley.realtime.publish import SocketPublisher
 from parley.realtime.server import create_socket_server
 
 log = logging.getLogger("parley")
+
+# How long a request waits for a free Redis connection when the pool is busy.
+REDIS_POOL_WAIT_SECONDS = 5
+
 # JSON bodies: a message of MAX_MESSAGE_LENGTH characters is at most 4 bytes each, plus fields.
 MAX_JSON_BODY_BYTES = 1024 * 1024
 
@@ -161,7 +165,16 @@ def create_api(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings)
         redis = (
-            Redis.from_url(settings.redis_url, password=settings.redis_password)
+            # A blocking pool: a burst (thousands of sockets connecting at once) waits for a
+            # free connection instead of failing with "Too many connections".
+            Redis.from_pool(
+                BlockingConnectionPool.from_url(
+                    settings.redis_url,
+                    password=settings.redis_password,
+                    max_connections=settings.redis_pool_size,
+                    timeout=REDIS_POOL_WAIT_SECONDS,
+                )
+            )
             if settings.redis_url
             else None
         )

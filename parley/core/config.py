@@ -122,6 +122,7 @@ class Settings:
     ws_heartbeat_interval_ms: int
     log_level: str
     db_pool_size: int
+    redis_pool_size: int
     sql_count_header: bool
     typing_timeout_seconds: float
     moderation_flag_threshold: float
@@ -230,6 +231,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         log_level=log_level,
         db_pool_size=_positive_int("DB_POOL_SIZE", env.get("DB_POOL_SIZE") or "10"),
+        redis_pool_size=_positive_int("REDIS_POOL_SIZE", env.get("REDIS_POOL_SIZE") or "50"),
         sql_count_header=_bool("PARLEY_SQL_COUNT_HEADER", env.get("PARLEY_SQL_COUNT_HEADER", "")),
         ws_compression=_bool("WS_COMPRESSION", env.get("WS_COMPRESSION", "")),
         presence_ttl_seconds=parse_duration_seconds(
