@@ -31,6 +31,7 @@ from parley.conversations.permissions import (
     ParticipantStatus,
     Role,
     effective_permissions,
+    has_role,
     outranks,
     roles_allowed,
 )
@@ -230,8 +231,27 @@ def _conversation_out(
         created_at=conversation.created_at,
         my_role=Role(participant.role) if participant else None,
         unread_count=max(0, conversation.last_seq - participant.read_seq) if participant else 0,
-        last_message=LastMessageOut.model_validate(last_message) if last_message else None,
+        last_message=_preview(last_message, participant),
     )
+
+
+def _preview(message: Any | None, participant: Participant | None) -> LastMessageOut | None:
+    """The list's preview of the newest message: no text once deleted, nor while held for
+    review, except for its sender and the reviewers."""
+    if message is None:
+        return None
+    preview = LastMessageOut.model_validate(message)
+    hidden = message.deleted_at is not None or (
+        message.status == "MODERATED"
+        and (
+            participant is None
+            or (
+                message.sender_id != participant.user_id
+                and not has_role(Role(participant.role), Action.REVIEW_FLAGGED_CONTENT)
+            )
+        )
+    )
+    return preview.model_copy(update={"content": None}) if hidden else preview
 
 
 def _participant_out(

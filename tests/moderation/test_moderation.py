@@ -323,3 +323,27 @@ async def test_socket_send_is_screened_like_rest(
     assert (confirmed["message"]["status"], confirmed["message"]["content"]) == ("MODERATED", HELD)
     [item] = await _queue(client, alice, conversationId=conversation["id"])
     assert item["messageId"] == ack["message"]["id"]
+
+
+async def _preview(client: httpx.AsyncClient, user: User, conversation_id: str) -> Any:
+    response = await client.get("/conversations", headers=user.headers)
+    assert response.status_code == 200, response.text
+    [listed] = [c for c in response.json()["items"] if c["id"] == conversation_id]
+    return listed["lastMessage"]
+
+
+async def test_conversation_list_preview_hides_held_and_deleted_text(
+    client: httpx.AsyncClient, alice: User, bob: User, carol: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob, carol])
+    held = await send(client, bob, conversation["id"], HELD)
+
+    assert (await _preview(client, carol, conversation["id"]))["content"] is None
+    assert (await _preview(client, bob, conversation["id"]))["content"] == HELD
+    assert (await _preview(client, alice, conversation["id"]))["content"] == HELD
+
+    deleted = await client.delete(f"/messages/{held['id']}", headers=bob.headers)
+    assert deleted.status_code == 200, deleted.text
+    for user in (alice, bob, carol):
+        preview = await _preview(client, user, conversation["id"])
+        assert (preview["status"], preview["content"]) == ("DELETED", None)
