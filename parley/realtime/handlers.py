@@ -73,6 +73,9 @@ def _presence() -> Presence:
 
 def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
     connected: set[str] = set()
+    # Handshakes past the limit check but not yet in `connected`: counted against the limit
+    # too, or a burst of concurrent handshakes would all get through the check.
+    admitting: set[str] = set()
 
     async def user_of(sid: str) -> uuid.UUID:
         session = await server.get_session(sid)
@@ -98,10 +101,17 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
         return register
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        if len(connected) >= settings.ws_max_connections:
+        if len(connected) + len(admitting) >= settings.ws_max_connections:
             raise socketio.exceptions.ConnectionRefusedError(
                 "TOO_MANY_CONNECTIONS: this instance is full; try again later"
             )
+        admitting.add(sid)
+        try:
+            await admit(sid, environ, auth)
+        finally:
+            admitting.discard(sid)
+
+    async def admit(sid: str, environ: dict[str, Any], auth: Any) -> None:
         token = _token(environ, auth)
         if token is None:
             raise socketio.exceptions.ConnectionRefusedError(
