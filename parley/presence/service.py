@@ -28,6 +28,8 @@ from parley.presence.schemas import UserStatusEvent
 
 log = logging.getLogger(__name__)
 
+RETRY_FIRST_DELAY = 0.5  # seconds; doubles while failing, up to a third of the TTL
+
 
 class Presence:
     def __init__(self, redis: Redis | None, prefix: str, ttl_seconds: float = 30.0) -> None:
@@ -39,6 +41,10 @@ class Presence:
         self._instance = uuid.uuid4().hex
         self._sockets: Counter[uuid.UUID] = Counter()
         self._task: asyncio.Task[None] | None = None
+        # Users whose going offline failed (Redis or the database busy or down, as when
+        # thousands of sockets drop at once): retried until it succeeds.
+        self._leaving: set[uuid.UUID] = set()
+        self._retrying: asyncio.Task[None] | None = None
 
     def _key(self, user_id: uuid.UUID | str) -> str:
         return f"{self._prefix}{user_id}"
@@ -51,16 +57,19 @@ class Presence:
             self._task = asyncio.create_task(self._renew_and_sweep(), name="parley-presence")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        users = list(self._sockets)
+        for task in (self._task, self._retrying):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        users = [*self._sockets, *self._leaving]
         self._sockets.clear()
+        self._leaving.clear()
         for user_id in users:  # an orderly stop takes its users offline at once
             await self._left_everywhere(user_id)
 
     async def socket_connected(self, user_id: uuid.UUID) -> None:
+        self._leaving.discard(user_id)
         self._sockets[user_id] += 1
         if self._sockets[user_id] == 1 and self._redis is not None:
             await self._redis.hset(self._key(user_id), self._instance, time.time() + self._ttl)
@@ -72,7 +81,31 @@ class Presence:
         if self._sockets[user_id] > 0:
             return
         del self._sockets[user_id]
-        await self._left_everywhere(user_id)
+        try:
+            await self._left_everywhere(user_id)
+        except Exception as error:
+            log.warning("going offline deferred", extra={"error": repr(error)})
+            self._leaving.add(user_id)
+            if self._retrying is None or self._retrying.done():
+                self._retrying = asyncio.create_task(
+                    self._retry_leaving(), name="parley-presence-retry"
+                )
+
+    async def _retry_leaving(self) -> None:
+        delay = RETRY_FIRST_DELAY
+        while self._leaving:
+            await asyncio.sleep(delay)
+            for user_id in list(self._leaving):
+                if user_id in self._sockets:  # back meanwhile: nothing to announce
+                    self._leaving.discard(user_id)
+                    continue
+                try:
+                    await self._left_everywhere(user_id)
+                except Exception as error:
+                    log.warning("going offline deferred again", extra={"error": repr(error)})
+                    delay = min(delay * 2, self._ttl / 3)
+                    break
+                self._leaving.discard(user_id)
 
     async def _left_everywhere(self, user_id: uuid.UUID) -> None:
         if self._redis is not None:
