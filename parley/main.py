@@ -27,6 +27,7 @@ from parley.audit.routes import router as audit_router
 from parley.conversations.routes import router as conversations_router
 from parley.core import runtime
 from parley.core.cache import MemoryCache, RedisCache
+from parley.core.collector import freeze_startup_objects, keep_long_lived_objects_frozen
 from parley.core.config import Settings, load_settings
 from parley.core.db import Database
 from parley.core.errors import (
@@ -190,6 +191,12 @@ def create_api(
         await state.presence.start()
         if on_start is not None:
             await on_start(redis, settings.redis_key_prefix)
+        collector: asyncio.Task[None] | None = None
+        if settings.gc_policy == "freeze":
+            freeze_startup_objects()
+            collector = asyncio.create_task(
+                keep_long_lived_objects_frozen(), name="parley-collector"
+            )
         log.info(
             "parley started",
             extra={"database": settings.database_url.split("://")[0], "redis": bool(redis)},
@@ -197,6 +204,8 @@ def create_api(
         try:
             yield
         finally:
+            if collector is not None:
+                collector.cancel()
             if on_stop is not None:
                 await on_stop()
             await state.presence.stop()

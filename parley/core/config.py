@@ -74,6 +74,16 @@ def _fraction(name: str, raw: str) -> float:
     return value
 
 
+GC_POLICIES = ("freeze", "python")
+
+
+def _choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name}={raw!r} must be one of: {', '.join(choices)}")
+    return value
+
+
 def _bool(name: str, raw: str) -> bool:
     lowered = raw.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -124,6 +134,7 @@ class Settings:
     db_pool_size: int
     redis_pool_size: int
     sql_count_header: bool
+    gc_policy: str
     typing_timeout_seconds: float
     moderation_flag_threshold: float
     moderation_hold_threshold: float
@@ -233,6 +244,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         db_pool_size=_positive_int("DB_POOL_SIZE", env.get("DB_POOL_SIZE") or "10"),
         redis_pool_size=_positive_int("REDIS_POOL_SIZE", env.get("REDIS_POOL_SIZE") or "50"),
         sql_count_header=_bool("PARLEY_SQL_COUNT_HEADER", env.get("PARLEY_SQL_COUNT_HEADER", "")),
+        gc_policy=_choice("PARLEY_GC_POLICY", env.get("PARLEY_GC_POLICY") or "freeze", GC_POLICIES),
         ws_compression=_bool("WS_COMPRESSION", env.get("WS_COMPRESSION", "")),
         presence_ttl_seconds=parse_duration_seconds(
             "PRESENCE_TTL", env.get("PRESENCE_TTL") or "30s"
