@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run migrate test test-deps test-sqlite test-postgres lint format bench services clean
+.PHONY: install run migrate test test-deps test-sqlite test-postgres lint format bench bench-connections services clean
 
 install: $(STAMP)
 
@@ -62,6 +62,10 @@ bench: install services
 	$(BIN)/python bench/send.py --workers 2
 	$(BIN)/python bench/send.py --backend sqlite
 	$(BIN)/python -m bench.fanout
+
+# 10,000 concurrent sockets on one process (about 7 minutes).
+bench-connections: install services
+	$(BIN)/python -m bench.connections
 
 clean:
 	rm -rf $(VENV) build *.egg-info

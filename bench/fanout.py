@@ -7,8 +7,8 @@ each delivery. Latency is measured from the moment the send request starts, so i
 ack, the group commit and the fan-out; the 202 ack latency of the same sends is the reference.
 Prints one table; nothing is asserted.
 
-    .venv/bin/python bench/fanout.py
-    .venv/bin/python bench/fanout.py --members 50 --messages 300 --rate 50
+    .venv/bin/python -m bench.fanout
+    .venv/bin/python -m bench.fanout --members 50 --messages 300 --rate 50
 """
 
 from __future__ import annotations

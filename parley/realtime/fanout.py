@@ -4,8 +4,10 @@ python-socketio's manager encodes an emit once, then starts an asyncio task per 
 socket and waits for all of them. Each task only puts the packet on that socket's outgoing
 queue (an unbounded `asyncio.Queue`, so the put never waits), which makes the task and the
 wait pure overhead: with a large room it is most of the CPU an emit costs (design.md).
-`EncodeOnce` replaces that local delivery with a plain loop over the recipients. Emits with
-an acknowledgement callback (none in Parley) keep the library's path.
+`EncodeOnce` replaces that local delivery with a plain loop over the recipients (a socket
+found past its ping timeout is closed inline by the library, as before, but only delays the
+recipients after it by its disconnect handler). Emits with an acknowledgement callback (none
+in Parley) keep the library's path.
 
 Mixed in below the pub/sub manager, it also serves emits arriving from other instances
 through Redis (the pub/sub manager hands them to the local `emit`).
@@ -13,11 +15,14 @@ through Redis (the pub/sub manager hands them to the local `emit`).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import socketio
 from engineio import packet as eio_packet
 from socketio import packet
+
+log = logging.getLogger(__name__)
 
 
 class EncodeOnce(socketio.AsyncManager):  # type: ignore[misc]
@@ -63,9 +68,13 @@ class EncodeOnce(socketio.AsyncManager):  # type: ignore[misc]
         ]
         send = self.server.eio.send_packet
         for sid, eio_sid in self.get_participants(namespace, room):
-            if sid not in skipped:
+            if sid in skipped:
+                continue
+            try:
                 for frame in frames:
                     await send(eio_sid, frame)
+            except Exception:  # a socket closing under us must not cost the others the event
+                log.debug("emit to a closing socket skipped", exc_info=True)
 
 
 class EncodeOnceRedisManager(socketio.AsyncRedisManager, EncodeOnce):  # type: ignore[misc]
