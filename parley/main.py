@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -42,6 +42,7 @@ from parley.core.errors import (
 from parley.core.events import EventPublisher
 from parley.core.logging import configure_logging
 from parley.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from parley.core.redis_pool import WaitingConnectionPool
 from parley.core.schemas import ApiModel
 from parley.messages.routes import router as messages_router
 from parley.messages.service import make_committer
@@ -166,10 +167,10 @@ def create_api(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings)
         redis = (
-            # A blocking pool: a burst (thousands of sockets connecting at once) waits for a
-            # free connection instead of failing with "Too many connections".
+            # Bursts (thousands of sockets connecting at once) wait for a free connection
+            # instead of failing with "Too many connections".
             Redis.from_pool(
-                BlockingConnectionPool.from_url(
+                WaitingConnectionPool.from_url(
                     settings.redis_url,
                     password=settings.redis_password,
                     max_connections=settings.redis_pool_size,
