@@ -195,8 +195,10 @@ def create_api(
         collector: asyncio.Task[None] | None = None
         if settings.gc_policy == "freeze":
             freeze_startup_objects()
+            presence = state.presence
             collector = asyncio.create_task(
-                keep_long_lived_objects_frozen(), name="parley-collector"
+                keep_long_lived_objects_frozen(lambda: presence.local_sockets),
+                name="parley-collector",
             )
         log.info(
             "parley started",
