@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.audit.models import AuditEntry
 from parley.audit.schemas import AuditEntryOut
 from parley.core.errors import PermissionDenied, ValidationFailed
-from parley.core.pagination import decode_time_cursor, encode_time_cursor
+from parley.core.pagination import after_time_cursor, encode_time_cursor
 from parley.core.schemas import Page
 
 
@@ -69,12 +69,8 @@ async def list_entries(
     if actor_id is not None:
         statement = statement.where(AuditEntry.actor_id == actor_id)
     if cursor is not None:
-        at, last_id = decode_time_cursor(cursor)
         statement = statement.where(
-            or_(
-                AuditEntry.created_at < at,
-                and_(AuditEntry.created_at == at, AuditEntry.id < last_id),
-            )
+            after_time_cursor(cursor, AuditEntry.created_at, AuditEntry.id, descending=True)
         )
     entries = list((await session.scalars(statement.limit(limit + 1))).all())
     more = len(entries) > limit

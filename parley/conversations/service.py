@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, func, or_, select, true, update
+from sqlalchemy import Select, and_, bindparam, case, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,7 +63,7 @@ from parley.core.errors import (
     ValidationFailed,
 )
 from parley.core.events import conversation_room, emit_after_commit, user_room
-from parley.core.pagination import decode_time_cursor, encode_time_cursor
+from parley.core.pagination import after_time_cursor, encode_time_cursor
 from parley.core.schemas import Page, iso_z
 
 DEFAULT_SETTINGS: dict[str, bool] = ConversationSettings().model_dump(by_alias=True)
@@ -444,11 +444,9 @@ async def list_conversations(
         .limit(limit + 1)
     )
     if cursor is not None:
-        at, last_id = decode_time_cursor(cursor)
         statement = statement.where(
-            or_(
-                Conversation.last_activity_at < at,
-                and_(Conversation.last_activity_at == at, Conversation.id < last_id),
+            after_time_cursor(
+                cursor, Conversation.last_activity_at, Conversation.id, descending=True
             )
         )
     rows = (await session.execute(statement)).all()
@@ -687,12 +685,8 @@ async def list_participants(
             raise PermissionDenied("Only moderators and above may list former members")
         statement = statement.where(Participant.status == status)
     if cursor is not None:
-        at, last_id = decode_time_cursor(cursor)
         statement = statement.where(
-            or_(
-                Participant.joined_at > at,
-                and_(Participant.joined_at == at, Participant.id > last_id),
-            )
+            after_time_cursor(cursor, Participant.joined_at, Participant.id, descending=False)
         )
     rows = (await session.execute(statement)).all()
     more = len(rows) > limit

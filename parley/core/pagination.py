@@ -6,6 +6,9 @@ import base64
 import binascii
 import uuid
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_
 
 from parley.core.errors import ValidationFailed
 
@@ -53,3 +56,14 @@ def decode_time_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         return datetime.fromisoformat(at_text), uuid.UUID(id_text)
     except ValueError:
         raise ValidationFailed("The cursor is not valid", field="cursor") from None
+
+
+def after_time_cursor(
+    cursor: str, at_column: Any, id_column: Any, *, descending: bool
+) -> ColumnElement[bool]:
+    """The rows past `cursor` in a list ordered by (timestamp, id), newest first when
+    `descending`: the condition every time-paged list shares."""
+    at, last_id = decode_time_cursor(cursor)
+    if descending:
+        return or_(at_column < at, and_(at_column == at, id_column < last_id))
+    return or_(at_column > at, and_(at_column == at, id_column > last_id))

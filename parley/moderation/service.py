@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.audit import service as audit
@@ -24,7 +24,7 @@ from parley.core.errors import (
     ModerationItemNotFound,
     PermissionDenied,
 )
-from parley.core.pagination import decode_time_cursor, encode_time_cursor
+from parley.core.pagination import after_time_cursor, encode_time_cursor
 from parley.core.schemas import Page
 from parley.messages import service as messages
 from parley.moderation.models import ModerationItem
@@ -66,12 +66,8 @@ async def list_queue(
     if status is not None:
         statement = statement.where(ModerationItem.status == status)
     if before is not None:
-        at, last_id = decode_time_cursor(before)
         statement = statement.where(
-            or_(
-                ModerationItem.created_at < at,
-                and_(ModerationItem.created_at == at, ModerationItem.id < last_id),
-            )
+            after_time_cursor(before, ModerationItem.created_at, ModerationItem.id, descending=True)
         )
     items = list((await session.scalars(statement.limit(limit + 1))).all())
     more = len(items) > limit
