@@ -114,6 +114,11 @@ def roles_allowed(action: Action) -> list[Role]:
     return [role for role in Role if has_role(role, action)]
 
 
+def may_read_held(role: Role, viewer_id: object, sender_id: object) -> bool:
+    """A message held for review is readable by its sender and the reviewers only."""
+    return str(viewer_id) == str(sender_id) or has_role(role, Action.REVIEW_FLAGGED_CONTENT)
+
+
 def outranks(actor: Role, target: Role) -> bool:
     return RANK[actor] > RANK[target]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, func, select, true, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +31,7 @@ from parley.conversations.permissions import (
     ParticipantStatus,
     Role,
     effective_permissions,
-    has_role,
+    may_read_held,
     outranks,
     roles_allowed,
 )
@@ -164,13 +164,19 @@ async def active_conversation_ids(session: AsyncSession, *, user_id: uuid.UUID) 
     return list(rows.all())
 
 
+def _is_reviewer() -> ColumnElement[bool]:
+    """An active member who reviews flagged content (moderator and above)."""
+    return and_(
+        Participant.status == ParticipantStatus.ACTIVE,
+        Participant.role.in_([str(r) for r in roles_allowed(Action.REVIEW_FLAGGED_CONTENT)]),
+    )
+
+
 async def reviewer_ids(session: AsyncSession, *, conversation_id: uuid.UUID) -> list[uuid.UUID]:
-    """The active members who review flagged content here (moderators and above)."""
+    """The members who review flagged content here."""
     rows = await session.scalars(
         select(Participant.user_id).where(
-            Participant.conversation_id == conversation_id,
-            Participant.status == ParticipantStatus.ACTIVE,
-            Participant.role.in_([str(r) for r in roles_allowed(Action.REVIEW_FLAGGED_CONTENT)]),
+            Participant.conversation_id == conversation_id, _is_reviewer()
         )
     )
     return list(rows.all())
@@ -178,11 +184,7 @@ async def reviewer_ids(session: AsyncSession, *, conversation_id: uuid.UUID) -> 
 
 def reviewed_conversations(user_id: uuid.UUID) -> Select[uuid.UUID]:
     """The conversations a user reviews flagged content in, as a subquery for other domains."""
-    return select(Participant.conversation_id).where(
-        Participant.user_id == user_id,
-        Participant.status == ParticipantStatus.ACTIVE,
-        Participant.role.in_([str(r) for r in roles_allowed(Action.REVIEW_FLAGGED_CONTENT)]),
-    )
+    return select(Participant.conversation_id).where(Participant.user_id == user_id, _is_reviewer())
 
 
 async def get_active_role(
@@ -245,10 +247,7 @@ def _preview(message: Any | None, participant: Participant | None) -> LastMessag
         message.status == "MODERATED"
         and (
             participant is None
-            or (
-                message.sender_id != participant.user_id
-                and not has_role(Role(participant.role), Action.REVIEW_FLAGGED_CONTENT)
-            )
+            or not may_read_held(Role(participant.role), participant.user_id, message.sender_id)
         )
     )
     return preview.model_copy(update={"content": None}) if hidden else preview

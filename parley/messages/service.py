@@ -25,6 +25,7 @@ from parley.conversations.permissions import (
     ConversationStatus,
     Membership,
     ParticipantStatus,
+    may_read_held,
     outranks,
 )
 from parley.core import runtime
@@ -149,14 +150,10 @@ def withheld(out: MessageOut) -> MessageOut:
     return out.model_copy(update={"content": None, "attachments": [], "metadata": {}})
 
 
-def may_read_held(viewer: Membership, sender_id: uuid.UUID | None) -> bool:
-    return str(sender_id) == viewer.user_id or viewer.may(Action.REVIEW_FLAGGED_CONTENT)
-
-
 def _as_seen_by(out: MessageOut, viewer: Membership | None) -> MessageOut:
     if out.status != MessageStatus.MODERATED or viewer is None:
         return out
-    return out if may_read_held(viewer, out.sender_id) else withheld(out)
+    return out if may_read_held(viewer.role, viewer.user_id, out.sender_id) else withheld(out)
 
 
 async def _render(
@@ -499,7 +496,7 @@ async def forward_message(
         if source.deleted_at is not None:
             raise MessageDeleted()
         if source.status == MessageStatus.MODERATED and not may_read_held(
-            source_membership, source.sender_id
+            source_membership.role, source_membership.user_id, source.sender_id
         ):
             raise PermissionDenied("The message is held for review", reason="HELD_FOR_REVIEW")
         if not source_membership.flag("canForwardMessages"):
@@ -637,7 +634,7 @@ async def get_history(
     message, membership = await _load_visible(session, user_id=user_id, message_id=message_id)
     if message.deleted_at is not None or (
         message.status == MessageStatus.MODERATED
-        and not may_read_held(membership, message.sender_id)
+        and not may_read_held(membership.role, membership.user_id, message.sender_id)
     ):
         return MessageHistory(message_id=message.id, items=[])
     versions = (
