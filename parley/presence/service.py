@@ -40,7 +40,6 @@ class Presence:
         self._prefix = prefix + "presence:"
         self._instance = uuid.uuid4().hex
         self._sockets: Counter[uuid.UUID] = Counter()
-        self._socket_total = 0
         self._task: asyncio.Task[None] | None = None
         # Users whose going offline failed (Redis or the database busy or down, as when
         # thousands of sockets drop at once): retried until it succeeds.
@@ -49,8 +48,8 @@ class Presence:
 
     @property
     def local_sockets(self) -> int:
-        """Sockets of this instance (for the garbage-collector policy)."""
-        return self._socket_total
+        """Sockets of this instance (read once a minute by the garbage-collector policy)."""
+        return sum(self._sockets.values())
 
     def _key(self, user_id: uuid.UUID | str) -> str:
         return f"{self._prefix}{user_id}"
@@ -70,14 +69,12 @@ class Presence:
                     await task
         users = [*self._sockets, *self._leaving]
         self._sockets.clear()
-        self._socket_total = 0
         self._leaving.clear()
         for user_id in users:  # an orderly stop takes its users offline at once
             await self._left_everywhere(user_id)
 
     async def socket_connected(self, user_id: uuid.UUID) -> None:
         self._leaving.discard(user_id)
-        self._socket_total += 1
         self._sockets[user_id] += 1
         if self._sockets[user_id] == 1 and self._redis is not None:
             await self._redis.hset(self._key(user_id), self._instance, time.time() + self._ttl)
@@ -85,7 +82,6 @@ class Presence:
         await self._announce(user_id, online=True)
 
     async def socket_disconnected(self, user_id: uuid.UUID) -> None:
-        self._socket_total -= 1
         self._sockets[user_id] -= 1
         if self._sockets[user_id] > 0:
             return
