@@ -13,20 +13,9 @@ import httpx
 import pytest
 
 from tests.conftest import BACKEND, start_server
-from tests.messages.helpers import new_client_id, read_all
+from tests.messages.helpers import new_client_id, post_message, read_all
 from tests.realtime.sockets import Connect, Recorder
 from tests.support import Server, User, assert_error, create_conversation, register, send
-
-
-async def _post(
-    client: httpx.AsyncClient, user: User, conversation_id: str, **fields: Any
-) -> httpx.Response:
-    return await client.post(
-        "/messages",
-        json={"conversationId": conversation_id, "content": "hello", **fields},
-        headers=user.headers,
-    )
-
 
 # Only the notices: the sends' own events are not what these sockets watch.
 NOTICES_ONLY = frozenset({"user_status_changed", "new_message", "message_confirmed"})
@@ -51,7 +40,7 @@ async def test_conversation_limit_refuses_the_next_send_and_stores_nothing(
     for index in range(3):
         await send(client, alice, conversation["id"], f"m{index}")
 
-    refused = await _post(client, alice, conversation["id"], content="one too many")
+    refused = await post_message(client, alice, conversation["id"], content="one too many")
 
     details = _assert_refused(refused, "CONVERSATION", 3)
     assert details["conversationId"] == conversation["id"]
@@ -74,7 +63,7 @@ async def test_conversation_limit_is_per_user_and_per_conversation(
     other = await create_conversation(client, alice, [bob], rateLimit=2)
     for _ in range(2):
         await send(client, alice, limited["id"])
-    _assert_refused(await _post(client, alice, limited["id"]), "CONVERSATION", 2)
+    _assert_refused(await post_message(client, alice, limited["id"]), "CONVERSATION", 2)
 
     await send(client, bob, limited["id"], "bob has his own allowance")
     await send(client, alice, other["id"], "another conversation counts apart")
@@ -87,11 +76,11 @@ async def test_retry_of_an_accepted_send_is_answered_even_when_the_limit_is_spen
     client_id = new_client_id()
     first = await send(client, alice, conversation["id"], clientMessageId=client_id)
 
-    retry = await _post(client, alice, conversation["id"], clientMessageId=client_id)
+    retry = await post_message(client, alice, conversation["id"], clientMessageId=client_id)
 
     assert retry.status_code in (200, 202), retry.text
     assert retry.json()["id"] == first["id"]
-    _assert_refused(await _post(client, alice, conversation["id"]), "CONVERSATION", 1)
+    _assert_refused(await post_message(client, alice, conversation["id"]), "CONVERSATION", 1)
 
 
 async def test_socket_send_over_the_limit_is_refused_in_the_ack_and_announced(
@@ -143,7 +132,7 @@ async def test_lowering_the_conversation_limit_applies_to_the_next_send(
     assert response.status_code == 200, response.text
     await send(client, alice, conversation["id"], "the new limit's first")
 
-    _assert_refused(await _post(client, alice, conversation["id"]), "CONVERSATION", 1)
+    _assert_refused(await post_message(client, alice, conversation["id"]), "CONVERSATION", 1)
 
 
 # ------------------------------------------------------------ limits from the environment
@@ -176,12 +165,12 @@ async def test_environment_sets_the_default_per_minute_and_the_hourly_limit(
     assert first["rateLimit"] == 3
     for _ in range(3):
         await send(limited_client, sender, first["id"])
-    _assert_refused(await _post(limited_client, sender, first["id"]), "CONVERSATION", 3)
+    _assert_refused(await post_message(limited_client, sender, first["id"]), "CONVERSATION", 3)
 
     # The refused send was not counted against the hour: 3 + 2 more fit in 5.
     for _ in range(2):
         await send(limited_client, sender, second["id"])
-    _assert_refused(await _post(limited_client, sender, second["id"]), "USER", 5)
+    _assert_refused(await post_message(limited_client, sender, second["id"]), "USER", 5)
 
     await send(limited_client, friend, second["id"], "others are not affected")
 
@@ -198,7 +187,9 @@ async def test_instances_share_the_counters(
             await send(other_client, alice, conversation["id"], "on the second instance")
 
             for http in (client, other_client):
-                _assert_refused(await _post(http, alice, conversation["id"]), "CONVERSATION", 2)
+                _assert_refused(
+                    await post_message(http, alice, conversation["id"]), "CONVERSATION", 2
+                )
     finally:
         other.stop()
 
@@ -210,7 +201,7 @@ async def test_rate_limit_event_does_not_reach_other_users(
     watcher: Recorder = await connect(bob)
     await send(client, alice, conversation["id"], "first")
     assert (await watcher.next_of("new_message"))["message"]["content"] == "first"
-    _assert_refused(await _post(client, alice, conversation["id"]), "CONVERSATION", 1)
+    _assert_refused(await post_message(client, alice, conversation["id"]), "CONVERSATION", 1)
 
     await send(client, bob, conversation["id"], "after the refusal")
 
