@@ -13,10 +13,12 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from tests.realtime.sockets import Connect, Recorder
 from tests.support import Server, User, register
 
 BACKEND = os.environ.get("PARLEY_TEST_BACKEND", "sqlite")
@@ -169,3 +171,23 @@ def erin(users: dict[str, User]) -> User:
 @pytest.fixture
 def mallory(users: dict[str, User]) -> User:
     return users["mallory"]
+
+
+@pytest.fixture
+async def connect(server: Server) -> AsyncIterator[Connect]:
+    """Open sockets to the session's server (python-socketio's client); closed afterwards."""
+    opened: list[Recorder] = []
+
+    async def _connect(
+        user: User | None = None, ignore: frozenset[str] | None = None, **options: Any
+    ) -> Recorder:
+        recorder = Recorder() if ignore is None else Recorder(ignore)
+        opened.append(recorder)
+        if user is not None:
+            options.setdefault("auth", {"token": user.token})
+        await recorder.client.connect(server.url, transports=["websocket"], **options)
+        return recorder
+
+    yield _connect
+    for recorder in opened:
+        await recorder.close()
