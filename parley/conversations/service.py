@@ -967,16 +967,27 @@ async def mark_read(
                 ),
                 rooms=[conversation_room(conversation_id)],
             )
-            if sender_id is not None and sender_id != user_id:
-                emit_after_commit(
-                    session,
-                    "message_delivery_status",
-                    DeliveryStatusEvent(
-                        message_id=message_id, user_id=user_id, status="READ", at=now
-                    ),
-                    rooms=[user_room(sender_id)],
-                )
+            _tell_sender(session, message_id, sender_id, reader_id=user_id, status="READ", at=now)
     return _participant_out(participant, conversation.last_seq)
+
+
+def _tell_sender(
+    session: AsyncSession,
+    message_id: uuid.UUID,
+    sender_id: uuid.UUID | None,
+    *,
+    reader_id: uuid.UUID,
+    status: str,
+    at: Any,
+) -> None:
+    """`message_delivery_status` to the sender's sockets (not for one's own messages)."""
+    if sender_id is not None and sender_id != reader_id:
+        emit_after_commit(
+            session,
+            "message_delivery_status",
+            DeliveryStatusEvent(message_id=message_id, user_id=reader_id, status=status, at=at),
+            rooms=[user_room(sender_id)],
+        )
 
 
 async def mark_delivered(
@@ -1020,18 +1031,9 @@ async def mark_delivered(
             continue
         delivered += 1
         newest[conversation_id] = max(seq, newest.get(conversation_id, 0))
-        if (
-            sender_id is not None
-            and sender_id != user_id
-            and (settings or {}).get("readReceipts", True)
-        ):
-            emit_after_commit(
-                session,
-                "message_delivery_status",
-                DeliveryStatusEvent(
-                    message_id=message_id, user_id=user_id, status="DELIVERED", at=now
-                ),
-                rooms=[user_room(sender_id)],
+        if (settings or {}).get("readReceipts", True):
+            _tell_sender(
+                session, message_id, sender_id, reader_id=user_id, status="DELIVERED", at=now
             )
     for conversation_id, seq in newest.items():
         await session.execute(
