@@ -187,6 +187,7 @@ async def _publish_commit_result(pending: PendingSend) -> None:
     sender_room = user_room(pending.row["sender_id"])
     client_id = pending.row.get("client_message_id")
     if pending.result is not None:
+        # A duplicate was committed (and announced) by another instance: confirm it only.
         verdict = None if pending.duplicate else pending.screening
         if not pending.duplicate:
             held = verdict is not None and verdict.held

@@ -107,26 +107,20 @@ def _event(message: MessageOut, verdict: Verdict) -> ModerationFlaggedEvent:
 async def announce(message: MessageOut, verdict: Verdict) -> None:
     """After the commit: alert the reviewers' sockets (the committer's announcer calls this)."""
     async with runtime.current().db.sessions() as session:
-        reviewers = await conversations.reviewer_ids(
-            session, conversation_id=message.conversation_id
-        )
-    if reviewers:
-        await emit(
-            "moderation.flagged",
-            _event(message, verdict),
-            rooms=[user_room(user_id) for user_id in reviewers],
-        )
+        rooms = await _reviewer_rooms(session, message)
+    if rooms:
+        await emit("moderation.flagged", _event(message, verdict), rooms=rooms)
 
 
 async def announce_after_commit(
     session: AsyncSession, message: MessageOut, verdict: Verdict
 ) -> None:
     """For a flagged edit: the alert leaves with the edit's transaction."""
+    rooms = await _reviewer_rooms(session, message)
+    if rooms:
+        emit_after_commit(session, "moderation.flagged", _event(message, verdict), rooms=rooms)
+
+
+async def _reviewer_rooms(session: AsyncSession, message: MessageOut) -> list[str]:
     reviewers = await conversations.reviewer_ids(session, conversation_id=message.conversation_id)
-    if reviewers:
-        emit_after_commit(
-            session,
-            "moderation.flagged",
-            _event(message, verdict),
-            rooms=[user_room(user_id) for user_id in reviewers],
-        )
+    return [user_room(user_id) for user_id in reviewers]
