@@ -6,7 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+import uvicorn
+from alembic import command
+from alembic.config import Config
+
 from parley.core.config import ConfigError, Settings, load_settings
+from parley.main import create_app
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,9 +26,6 @@ def _settings_or_exit() -> Settings:
 
 def run_migrations(settings: Settings, revision: str = "head") -> None:
     """Apply pending Alembic migrations to the configured database."""
-    from alembic import command
-    from alembic.config import Config
-
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
     config.attributes["database_url"] = settings.database_url
@@ -31,10 +33,6 @@ def run_migrations(settings: Settings, revision: str = "head") -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    import uvicorn
-
-    from parley.main import create_app
-
     settings = _settings_or_exit()
     if args.workers > 1 and (settings.is_sqlite or not settings.redis_url):
         print(

@@ -30,6 +30,11 @@ import socketio
 
 log = logging.getLogger(__name__)
 
+# The contract's name for the server's confirmation. The SDK ships without server code, so it
+# cannot import the server's catalogue (core/events.py); tests/unit/test_event_catalogue.py
+# checks that the two agree.
+MESSAGE_CONFIRMED = "message_confirmed"
+
 Handler = Callable[[Any], Awaitable[None] | None]
 
 
@@ -202,7 +207,7 @@ class ParleyClient:
         socket = socketio.AsyncClient(reconnection=False)
 
         async def any_event(event: str, data: Any) -> None:
-            if event == "message_confirmed":
+            if event == MESSAGE_CONFIRMED:
                 self._confirm(data.get("clientMessageId"), data.get("message"))
             for handler in self._handlers.get(event, []):
                 result = handler(data)

@@ -39,13 +39,14 @@ from parley.core.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
-from parley.core.events import EventPublisher
 from parley.core.logging import configure_logging
 from parley.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from parley.core.redis_pool import WaitingConnectionPool
+from parley.core.runtime import EventPublisher
 from parley.core.schemas import ApiModel
+from parley.inbox.routes import router as inbox_router
+from parley.messages.pipeline import make_committer
 from parley.messages.routes import router as messages_router
-from parley.messages.service import make_committer
 from parley.moderation.routes import router as moderation_router
 from parley.presence.service import Presence
 from parley.ratelimit.service import RateLimiter
@@ -185,17 +186,18 @@ def create_api(
             settings=settings, db=db, cache=cache, publisher=publisher, redis=redis
         )
         runtime.install(state)
-        state.rate_limiter = RateLimiter(settings, redis)
-        state.committer = make_committer()
-        state.committer.start()
-        state.presence = Presence(redis, settings.redis_key_prefix, settings.presence_ttl_seconds)
-        await state.presence.start()
+        state.register(RateLimiter(settings, redis))
+        committer = make_committer()
+        state.register(committer)
+        await committer.start()
+        presence = Presence(redis, settings.redis_key_prefix, settings.presence_ttl_seconds)
+        state.register(presence)
+        await presence.start()
         if on_start is not None:
             await on_start(redis, settings.redis_key_prefix)
         collector: asyncio.Task[None] | None = None
         if settings.gc_policy == "freeze":
             freeze_startup_objects()
-            presence = state.presence
             collector = asyncio.create_task(
                 keep_long_lived_objects_frozen(lambda: presence.local_sockets),
                 name="parley-collector",
@@ -211,8 +213,8 @@ def create_api(
                 collector.cancel()
             if on_stop is not None:
                 await on_stop()
-            await state.presence.stop()
-            await state.committer.stop()
+            await presence.stop()
+            await committer.stop()
             await db.dispose()
             if redis is not None:
                 await redis.aclose()
@@ -239,6 +241,7 @@ def create_api(
     app.add_middleware(RequestContextMiddleware, count_sql=settings.sql_count_header)
     app.include_router(accounts_router)
     app.include_router(conversations_router)
+    app.include_router(inbox_router)
     app.include_router(messages_router)
     app.include_router(audit_router)
     app.include_router(moderation_router)

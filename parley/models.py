@@ -1,10 +1,24 @@
-"""Imports every domain's models so `Base.metadata` knows all tables (Alembic, tests)."""
+"""Every table's model in one import, so `Base.metadata` knows all tables (Alembic, tests)."""
+
+from types import ModuleType
+
+from parley.accounts import models as accounts
+from parley.attachments import models as attachments
+from parley.conversations import models as conversations
+from parley.core import audit
+from parley.messages import models as messages
+from parley.screening import models as screening
+
+MODEL_MODULES: tuple[ModuleType, ...] = (
+    accounts,
+    attachments,
+    audit,
+    conversations,
+    messages,
+    screening,
+)
 
 
-def import_all_models() -> None:
-    from parley.accounts import models as _accounts  # noqa: F401
-    from parley.attachments import models as _attachments  # noqa: F401
-    from parley.audit import models as _audit  # noqa: F401
-    from parley.conversations import models as _conversations  # noqa: F401
-    from parley.messages import models as _messages  # noqa: F401
-    from parley.moderation import models as _moderation  # noqa: F401
+def import_all_models() -> tuple[ModuleType, ...]:
+    """The modules that define tables (importing this module registered them all)."""
+    return MODEL_MODULES

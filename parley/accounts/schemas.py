@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import Field
@@ -10,6 +11,11 @@ from pydantic import Field
 from parley.core.schemas import ApiModel, InputModel, Timestamp
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
+
+
+class UserStatus(StrEnum):
+    ONLINE = "ONLINE"
+    OFFLINE = "OFFLINE"
 
 
 class RegisterRequest(InputModel):
@@ -33,7 +39,7 @@ class UserOut(ApiModel):
     username: str
     display_name: str
     created_at: Timestamp
-    status: Literal["ONLINE", "OFFLINE"]
+    status: UserStatus
     last_seen_at: Timestamp | None = None
 
 

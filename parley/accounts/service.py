@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.accounts.models import User
-from parley.accounts.schemas import TokenOut, UserOut
+from parley.accounts.schemas import TokenOut, UserOut, UserStatus
 from parley.core import runtime
 from parley.core.cache import invalidate_after_commit
 from parley.core.db import utcnow
@@ -125,12 +125,14 @@ async def set_presence(
     A guarded UPDATE: when several instances race to announce the same change, one wins.
     """
     now = utcnow()
-    values: dict[str, object] = {"status": "ONLINE" if online else "OFFLINE"}
+    values: dict[str, object] = {"status": UserStatus.ONLINE if online else UserStatus.OFFLINE}
     if not online:
         values["last_seen_at"] = now
     result = await session.execute(
         update(User)
-        .where(User.id == user_id, User.status == ("OFFLINE" if online else "ONLINE"))
+        .where(
+            User.id == user_id, User.status == (UserStatus.OFFLINE if online else UserStatus.ONLINE)
+        )
         .values(**values)
         .returning(User)
         .execution_options(synchronize_session=False)
@@ -145,7 +147,9 @@ async def set_presence(
 async def mark_everyone_offline(session: AsyncSession) -> None:
     """Embedded mode starts with no sockets: nobody can be online."""
     await session.execute(
-        update(User).where(User.status == "ONLINE").values(status="OFFLINE", last_seen_at=utcnow())
+        update(User)
+        .where(User.status == UserStatus.ONLINE)
+        .values(status=UserStatus.OFFLINE, last_seen_at=utcnow())
     )
 
 

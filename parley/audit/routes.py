@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from parley.accounts.dependencies import CurrentUser
-from parley.audit import service
+from parley.audit import queries
 from parley.audit.schemas import AuditEntryOut
 from parley.core.deps import SessionDep
 from parley.core.schemas import Page
@@ -26,7 +26,7 @@ async def list_audit(
     cursor: Annotated[str | None, Query(max_length=300)] = None,
 ) -> Page[AuditEntryOut]:
     """A conversation's audit trail (owner and admins), or the caller's own actions."""
-    return await service.list_entries(
+    return await queries.list_entries(
         session,
         caller_id=user.id,
         conversation_id=conversation_id,

@@ -1,4 +1,5 @@
-"""`conversations` and `conversation_participants` (owned by conversations/service.py).
+"""`conversations` and `conversation_participants` (written by conversations/actions/ and
+conversations/counters.py).
 
 `last_seq`, `message_count`, `last_message_id` and `last_activity_at` are moved only by the
 message committer, in the same transaction as the messages they count.

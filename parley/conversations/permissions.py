@@ -1,9 +1,10 @@
-"""The permission table: who may do what in a conversation.
+"""The permission table: who may do what in a conversation, and the only place it is written.
 
-Pure rules, no I/O, so the table in docs/permissions.md, the services and the tests all read the
-same source. Roles rank OWNER > ADMIN > MODERATOR > MEMBER. Acting on another member needs a
-strictly higher rank than theirs; granting a role needs a higher rank than the role granted
-(the owner alone may hand over ownership).
+Pure rules, no I/O, so docs/permissions.md, the actions and the tests all read the same source.
+Roles rank OWNER > ADMIN > MODERATOR > MEMBER. Acting on another member needs the action's
+minimum role (`MINIMUM_ROLE`) and a strictly higher rank than theirs; granting a role needs a
+higher rank than the role granted (the owner alone may hand over ownership). Nothing outside
+this module compares ranks: actions and queries ask the named entries and functions below.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from parley.core.errors import PermissionDenied
 
 
 class Role(StrEnum):
@@ -51,6 +54,8 @@ class Action(StrEnum):
     CHANGE_ROLE = "CHANGE_ROLE"
     EDIT_PERMISSIONS = "EDIT_PERMISSIONS"
     EDIT_SETTINGS = "EDIT_SETTINGS"
+    LIST_FORMER_MEMBERS = "LIST_FORMER_MEMBERS"
+    POST_ANNOUNCEMENT = "POST_ANNOUNCEMENT"
     DELETE_OTHERS_MESSAGES = "DELETE_OTHERS_MESSAGES"
     SEND_WHEN_CONVERSATION_MUTED = "SEND_WHEN_CONVERSATION_MUTED"
     VIEW_AUDIT = "VIEW_AUDIT"
@@ -66,10 +71,31 @@ MINIMUM_ROLE: dict[Action, Role] = {
     Action.CHANGE_ROLE: Role.ADMIN,
     Action.EDIT_PERMISSIONS: Role.ADMIN,
     Action.EDIT_SETTINGS: Role.ADMIN,
+    Action.LIST_FORMER_MEMBERS: Role.MODERATOR,
+    Action.POST_ANNOUNCEMENT: Role.MODERATOR,
     Action.DELETE_OTHERS_MESSAGES: Role.MODERATOR,
     Action.SEND_WHEN_CONVERSATION_MUTED: Role.MODERATOR,
     Action.VIEW_AUDIT: Role.ADMIN,
     Action.REVIEW_FLAGGED_CONTENT: Role.MODERATOR,
+}
+
+# Actions whose target is another member: the actor must also outrank the target.
+ACTS_ON_A_MEMBER = frozenset(
+    {
+        Action.REMOVE_PARTICIPANT,
+        Action.BAN_PARTICIPANT,
+        Action.MUTE_PARTICIPANT,
+        Action.CHANGE_ROLE,
+        Action.EDIT_PERMISSIONS,
+    }
+)
+
+# Moving a member to a status is the action of that status; back to ACTIVE it is the action of
+# the status they leave (unban, unmute).
+STATUS_ACTION: dict[ParticipantStatus, Action] = {
+    ParticipantStatus.BANNED: Action.BAN_PARTICIPANT,
+    ParticipantStatus.REMOVED: Action.REMOVE_PARTICIPANT,
+    ParticipantStatus.MUTED: Action.MUTE_PARTICIPANT,
 }
 
 # Per-member flags and the role's default for each; an admin may override any of them per
@@ -103,7 +129,31 @@ PERMISSION_FLAGS: dict[str, dict[Role, bool]] = {
     },
 }
 
+# Members in these statuses see the conversation (its events, pages and list entry); the others
+# (LEFT, REMOVED, BANNED) are answered as if it did not exist.
 VISIBLE_STATUSES = frozenset({ParticipantStatus.ACTIVE, ParticipantStatus.MUTED})
+
+# The owner who hands ownership over keeps this role.
+FORMER_OWNER_ROLE = Role.ADMIN
+
+
+def sees_conversation(status: ParticipantStatus | str) -> bool:
+    """Whether a member in this status sees the conversation and hears its events."""
+    return status in VISIBLE_STATUSES
+
+
+def visible_statuses() -> list[ParticipantStatus]:
+    """VISIBLE_STATUSES for a SQL `IN`, read when called so that the table stays the source."""
+    return list(VISIBLE_STATUSES)
+
+
+def has_roles(conversation_type: ConversationType | str) -> bool:
+    """A DIRECT conversation has two equals: no roles, nobody removed, either edits settings."""
+    return conversation_type != ConversationType.DIRECT
+
+
+def creator_role(conversation_type: ConversationType | str) -> Role:
+    return Role.OWNER if has_roles(conversation_type) else Role.MEMBER
 
 
 def has_role(role: Role, action: Action) -> bool:
@@ -114,13 +164,71 @@ def roles_allowed(action: Action) -> list[Role]:
     return [role for role in Role if has_role(role, action)]
 
 
+def outranks(actor: Role, target: Role) -> bool:
+    return RANK[actor] > RANK[target]
+
+
+def outranks_sender(actor: Role, sender_role: Role | None) -> bool:
+    """Acting on someone's message: they must rank lower, or no longer be a member."""
+    return sender_role is None or outranks(actor, sender_role)
+
+
+def may_grant(actor: Role, granted: Role) -> bool:
+    """Anyone who may add people may add MEMBERs; other roles need a higher rank than theirs.
+    OWNER is never granted, only handed over (`may_hand_over_ownership`)."""
+    return granted == Role.MEMBER or outranks(actor, granted)
+
+
+def may_hand_over_ownership(actor: Role) -> bool:
+    return actor == Role.OWNER
+
+
+def must_hand_over_before_leaving(role: Role) -> bool:
+    """The owner leaves only once nobody else is left, or after handing ownership over."""
+    return role == Role.OWNER
+
+
 def may_read_held(role: Role, viewer_id: object, sender_id: object) -> bool:
     """A message held for review is readable by its sender and the reviewers only."""
     return str(viewer_id) == str(sender_id) or has_role(role, Action.REVIEW_FLAGGED_CONTENT)
 
 
-def outranks(actor: Role, target: Role) -> bool:
-    return RANK[actor] > RANK[target]
+def may_decide_on(reviewer: Role, *, own_message: bool, sender_role: Role | None) -> bool:
+    """A reviewer decides on messages of lower roles and former members; the owner, having
+    nobody above, decides on anyone's, their own included."""
+    if reviewer == Role.OWNER:
+        return True
+    return not own_message and outranks_sender(reviewer, sender_role)
+
+
+def may_act_on(actor: Role, target: Role, action: Action) -> bool:
+    """The actor's role reaches the action and outranks the member acted on."""
+    return has_role(actor, action) and outranks(actor, target)
+
+
+def require_role(role: Role, action: Action, message: str | None = None) -> None:
+    """PERMISSION_DENIED unless `role` reaches the action's minimum role."""
+    if not has_role(role, action):
+        raise PermissionDenied(
+            message or f"Your role may not {action.lower().replace('_', ' ')}",
+            action=str(action),
+        )
+
+
+def require_over(actor: Role, target: Role, action: Action) -> None:
+    """PERMISSION_DENIED unless the actor may take `action` and outranks the target."""
+    require_role(actor, action)
+    if action in ACTS_ON_A_MEMBER and not outranks(actor, target):
+        raise PermissionDenied(
+            "You may only act on members of a lower role",
+            action=str(action),
+            targetRole=str(target),
+        )
+
+
+def status_change_action(old: ParticipantStatus, new: ParticipantStatus) -> Action:
+    """The action that moving a member from `old` to `new` takes."""
+    return STATUS_ACTION.get(new) or STATUS_ACTION.get(old, Action.MUTE_PARTICIPANT)
 
 
 def effective_permissions(role: Role, overrides: dict[str, Any]) -> dict[str, bool]:
@@ -159,3 +267,7 @@ class Membership:
         if self.conversation_status == ConversationStatus.MUTED:
             return self.may(Action.SEND_WHEN_CONVERSATION_MUTED)
         return self.conversation_status == ConversationStatus.ACTIVE
+
+    @property
+    def may_react(self) -> bool:
+        return self.status == ParticipantStatus.ACTIVE and self.flag("canReact")

@@ -1,4 +1,4 @@
-"""HTTP routes for conversations and participants."""
+"""HTTP routes for conversations and participants (the list and reading are in inbox/)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from parley.accounts.dependencies import CurrentUser
-from parley.conversations import service
+from parley.conversations import queries
+from parley.conversations.actions.add_participants import add_participants as add
+from parley.conversations.actions.change_role import change_role
+from parley.conversations.actions.create_conversation import create_conversation as create
+from parley.conversations.actions.remove_participant import remove_participant as remove
+from parley.conversations.actions.set_flags import set_flags
+from parley.conversations.actions.set_notification_settings import set_notification_settings
+from parley.conversations.actions.set_status import set_status
+from parley.conversations.actions.update_conversation import update_conversation as update
 from parley.conversations.permissions import ParticipantStatus, Role
 from parley.conversations.schemas import (
     ConversationCreate,
@@ -17,7 +25,6 @@ from parley.conversations.schemas import (
     ParticipantOut,
     ParticipantsAdd,
     ParticipantUpdate,
-    ReadRequest,
 )
 from parley.core.deps import SessionDep
 from parley.core.schemas import Page
@@ -38,37 +45,17 @@ async def create_conversation(
     body: ConversationCreate, user: CurrentUser, session: SessionDep, response: Response
 ) -> ConversationOut:
     """Create a conversation; a DIRECT one between the same two people is returned (200)."""
-    conversation, created = await service.create_conversation(
-        session, creator_id=user.id, data=body
-    )
+    conversation, created = await create(session, creator_id=user.id, data=body)
     if not created:
         response.status_code = status.HTTP_200_OK
     return conversation
-
-
-@router.get("", response_model=Page[ConversationOut])
-async def list_conversations(
-    user: CurrentUser, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
-) -> Page[ConversationOut]:
-    """The caller's conversations, most recently active first, with unread count and last
-    message."""
-    return await service.list_conversations(session, user_id=user.id, limit=limit, cursor=cursor)
-
-
-@router.get("/{conversation_id}", response_model=ConversationOut)
-async def get_conversation(
-    conversation_id: uuid.UUID, user: CurrentUser, session: SessionDep
-) -> ConversationOut:
-    return await service.get_conversation(session, user_id=user.id, conversation_id=conversation_id)
 
 
 @router.patch("/{conversation_id}", response_model=ConversationOut)
 async def update_conversation(
     conversation_id: uuid.UUID, body: ConversationUpdate, user: CurrentUser, session: SessionDep
 ) -> ConversationOut:
-    return await service.update_conversation(
-        session, actor_id=user.id, conversation_id=conversation_id, data=body
-    )
+    return await update(session, actor_id=user.id, conversation_id=conversation_id, data=body)
 
 
 @router.post(
@@ -79,7 +66,7 @@ async def update_conversation(
 async def add_participants(
     conversation_id: uuid.UUID, body: ParticipantsAdd, user: CurrentUser, session: SessionDep
 ) -> list[ParticipantOut]:
-    return await service.add_participants(
+    return await add(
         session,
         actor_id=user.id,
         conversation_id=conversation_id,
@@ -97,7 +84,7 @@ async def list_participants(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[ParticipantOut]:
-    return await service.list_participants(
+    return await queries.list_participants(
         session,
         user_id=user.id,
         conversation_id=conversation_id,
@@ -115,13 +102,25 @@ async def update_participant(
     user: CurrentUser,
     session: SessionDep,
 ) -> ParticipantOut:
-    return await service.update_participant(
-        session,
-        actor_id=user.id,
-        conversation_id=conversation_id,
-        target_user_id=user_id,
-        data=body,
-    )
+    """Each field sent is its own change (own notification settings, role, status, flags),
+    applied in that order in one transaction: all of them or none."""
+    who = {"actor_id": user.id, "conversation_id": conversation_id, "target_user_id": user_id}
+    result = None
+    if body.notification_settings is not None:
+        result = await set_notification_settings(
+            session, **who, settings=body.notification_settings
+        )
+    if body.role is not None:
+        result = await change_role(session, **who, role=body.role)
+    if body.status is not None:
+        result = await set_status(session, **who, status=body.status)
+    if body.permissions is not None:
+        result = await set_flags(session, **who, flags=body.permissions)
+    if result is None:
+        result = await queries.get_participant(
+            session, user_id=user.id, conversation_id=conversation_id, target_user_id=user_id
+        )
+    return result
 
 
 @router.delete("/{conversation_id}/participants/{user_id}", response_model=ParticipantOut)
@@ -129,17 +128,6 @@ async def remove_participant(
     conversation_id: uuid.UUID, user_id: uuid.UUID, user: CurrentUser, session: SessionDep
 ) -> ParticipantOut:
     """Remove a member, or leave the conversation when `user_id` is the caller."""
-    return await service.remove_participant(
+    return await remove(
         session, actor_id=user.id, conversation_id=conversation_id, target_user_id=user_id
-    )
-
-
-@router.post("/{conversation_id}/read", response_model=ParticipantOut)
-async def mark_read(
-    conversation_id: uuid.UUID, body: ReadRequest, user: CurrentUser, session: SessionDep
-) -> ParticipantOut:
-    """Mark everything up to `messageId` as read; answers the caller's membership with its
-    new `unreadCount`."""
-    return await service.mark_read(
-        session, user_id=user.id, conversation_id=conversation_id, message_id=body.message_id
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import ConfigDict, Field
@@ -15,6 +16,14 @@ from parley.conversations.permissions import (
     Role,
 )
 from parley.core.schemas import ApiModel, InputModel, Timestamp
+
+
+class DeliveryStatus(StrEnum):
+    """Where one message stands for one recipient, derived from their watermarks."""
+
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    READ = "READ"
 
 
 class ConversationSettings(InputModel):
@@ -128,25 +137,3 @@ class ParticipantEvent(ApiModel):
 
 class ConversationEvent(ApiModel):
     conversation: ConversationOut
-
-
-class ReadRequest(InputModel):
-    message_id: uuid.UUID
-
-
-class ReadReceiptEvent(ApiModel):
-    conversation_id: uuid.UUID
-    user_id: uuid.UUID
-    message_id: uuid.UUID
-    read_at: Timestamp
-
-
-class DeliveredRequest(InputModel):
-    message_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
-
-
-class DeliveryStatusEvent(ApiModel):
-    message_id: uuid.UUID
-    user_id: uuid.UUID
-    status: Literal["DELIVERED", "READ"]
-    at: Timestamp

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
@@ -19,23 +19,6 @@ from parley.core import runtime
 from parley.core.db import after_commit
 
 log = logging.getLogger(__name__)
-
-
-class Cache(Protocol):
-    async def get(self, key: str) -> Any | None: ...
-
-    async def get_many(self, keys: list[str]) -> list[Any | None]: ...
-
-    async def set(self, key: str, value: Any, ttl_seconds: int) -> None: ...
-
-    async def set_many(self, items: dict[str, Any], ttl_seconds: int) -> None: ...
-
-    @property
-    def shared(self) -> bool:
-        """True when every instance sees the same entries (Redis)."""
-        ...
-
-    async def delete(self, *keys: str) -> None: ...
 
 
 class CacheStats:

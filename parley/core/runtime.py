@@ -1,37 +1,80 @@
-"""The process-wide objects built at start-up (settings, database, cache, publisher).
+"""The process-wide objects built at start-up (settings, database, cache, publisher) and a
+typed registry for the long-lived components that domains own (the message committer,
+presence, the rate limiter).
 
-Set once by the app factory or the CLI; services reach them through `current()` so that their
-signatures stay `session` plus keyword-only arguments.
+Set once by the app factory; services reach them through `current()` so that their signatures
+stay `session` plus keyword-only arguments. Core knows no domain: a domain registers its
+component here and fetches it back by its own type (`current().component(Committer)`), so the
+dependency arrow points from the domain to core, never the other way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from parley.core.cache import MemoryCache, RedisCache
     from parley.core.config import Settings
     from parley.core.db import Database
-    from parley.core.events import EventPublisher
-    from parley.messages.committer import Committer
-    from parley.presence.service import Presence
-    from parley.ratelimit.service import RateLimiter
+
+ComponentT = TypeVar("ComponentT")
+
+
+class Cache(Protocol):
+    """Key-value cache with TTLs (core/cache.py: Redis, or in process)."""
+
+    async def get(self, key: str) -> Any | None: ...
+
+    async def get_many(self, keys: list[str]) -> list[Any | None]: ...
+
+    async def set(self, key: str, value: Any, ttl_seconds: int) -> None: ...
+
+    async def set_many(self, items: dict[str, Any], ttl_seconds: int) -> None: ...
+
+    @property
+    def shared(self) -> bool:
+        """True when every instance sees the same entries (Redis)."""
+        ...
+
+    async def delete(self, *keys: str) -> None: ...
+
+
+class EventPublisher(Protocol):
+    """Carries events to sockets (realtime/publish.py implements it)."""
+
+    async def emit(self, event: str, payload: dict[str, Any], *, rooms: list[str]) -> None:
+        """Carry one encoded payload to every socket in `rooms`, on every instance."""
+
+
+class ComponentMissing(RuntimeError):
+    """A component was asked for before the app started it (a wiring bug, not a user error)."""
 
 
 @dataclass
 class Runtime:
     settings: Settings
     db: Database
-    cache: MemoryCache | RedisCache
+    cache: Cache
     publisher: EventPublisher
     redis: Redis | None = None
-    committer: Committer | None = None
-    presence: Presence | None = None
-    rate_limiter: RateLimiter | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    _components: dict[type, object] = field(default_factory=dict)
+
+    def register(self, component: object) -> None:
+        """Make `component` the process's one instance of its type."""
+        self._components[type(component)] = component
+
+    def component(self, kind: type[ComponentT]) -> ComponentT:
+        instance = self._components.get(kind)
+        if not isinstance(instance, kind):
+            raise ComponentMissing(f"{kind.__name__} is not started")
+        return instance
+
+    def find(self, kind: type[ComponentT]) -> ComponentT | None:
+        """The component, or None before it is started (for code that also runs without it)."""
+        instance = self._components.get(kind)
+        return instance if isinstance(instance, kind) else None
 
 
 _current: Runtime | None = None

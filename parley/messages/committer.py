@@ -14,22 +14,24 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.accounts import service as accounts
-from parley.conversations import service as conversations
+from parley.conversations import counters
 from parley.core.db import Database, statement_counter, utcnow
+from parley.core.errors import AppError, CommitFailed, ConversationNotFound, ServiceUnavailable
 from parley.messages import idempotency
 from parley.messages.models import Hashtag, Mention, Message
 from parley.messages.schemas import MessageOut
-from parley.moderation import screening
-from parley.moderation.screening import Verdict
+from parley.screening import queue
+from parley.screening.screen import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -40,24 +42,56 @@ RECENT_KEPT = 10_000
 OnCommitted = Callable[["PendingSend"], Awaitable[None]]
 
 
+class MessageRow(TypedDict):
+    """The column values of a new `messages` row, but its `seq` (given at commit)."""
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    sender_id: uuid.UUID
+    type: str
+    content: str | None
+    status: str
+    reply_to_id: uuid.UUID | None
+    thread_id: uuid.UUID | None
+    forwarded_from_id: uuid.UUID | None
+    attachments: list[dict[str, Any]]
+    metadata: dict[str, Any]
+    client_message_id: str | None
+    client_timestamp: datetime | None
+    server_timestamp: datetime
+    edited_at: datetime | None
+    deleted_at: datetime | None
+    deleted_by: uuid.UUID | None
+    encrypted: bool
+    version: int
+
+
+def could_not_store() -> AppError:
+    return CommitFailed("The message could not be stored")
+
+
 @dataclass
 class PendingSend:
     """One accepted send waiting for its durable commit."""
 
-    row: dict[str, Any]  # column values for `messages`, without seq
+    row: MessageRow
     mention_usernames: list[str]
     hashtags: list[str]
     done: asyncio.Event = field(default_factory=asyncio.Event)
     counter: list[int] | None = None  # the request's SQL statement counter, if counting
+    seq: int | None = None  # reserved in the batch transaction; final once `result` is set
     result: MessageOut | None = None
-    error: tuple[str, str] | None = None
+    failure: AppError | None = None  # why it was not stored (sent as `message_failed`)
     duplicate: bool = False  # another instance committed this clientMessageId first
-    extra: dict[str, Any] = field(default_factory=dict)
     screening: Verdict | None = None  # flagged by moderation: queued in the same transaction
 
     @property
     def id(self) -> uuid.UUID:
-        return uuid.UUID(str(self.row["id"]))
+        return self.row["id"]
+
+    def values(self) -> dict[str, Any]:
+        """The row with its seq, for the insert and for rendering."""
+        return {**self.row, "seq": self.seq}
 
     @property
     def idempotency_key(self) -> tuple[str, str] | None:
@@ -68,7 +102,7 @@ class PendingSend:
 class Committer:
     """Per-process queue and writer task for new messages."""
 
-    def __init__(self, db: Database, to_out: Callable[[dict[str, Any]], MessageOut]) -> None:
+    def __init__(self, db: Database, to_out: Callable[[Mapping[str, Any]], MessageOut]) -> None:
         self._db = db
         self._to_out = to_out
         self._queue: asyncio.Queue[PendingSend] = asyncio.Queue()
@@ -89,7 +123,7 @@ class Committer:
         """Called after commit (or failure) for each send: events go out from here."""
         self._listeners.append(listener)
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="parley-committer")
         self._announcer = asyncio.create_task(self._announce(), name="parley-announcer")
 
@@ -126,8 +160,8 @@ class Committer:
             except Exception:  # never let the writer die
                 log.exception("committer batch crashed")
                 for pending in batch:
-                    if pending.result is None and pending.error is None:
-                        pending.error = ("COMMIT_FAILED", "The message could not be stored")
+                    if pending.result is None and pending.failure is None:
+                        pending.failure = could_not_store()
             finally:
                 await self._finish(batch)
                 for _ in batch:
@@ -166,11 +200,11 @@ class Committer:
             for pending in batch:
                 by_conversation.setdefault(pending.row["conversation_id"], []).append(pending)
             rows: list[dict[str, Any]] = []
-            pointers: dict[tuple[uuid.UUID, uuid.UUID], conversations.ReadPointer] = {}
+            pointers: dict[tuple[uuid.UUID, uuid.UUID], counters.ReadPointer] = {}
             # Sorted: committers on other instances lock conversation rows in the same order.
             for conversation_id in sorted(by_conversation, key=str):
                 items = by_conversation[conversation_id]
-                last_seq = await conversations.advance_counters(
+                last_seq = await counters.advance_counters(
                     session,
                     conversation_id=conversation_id,
                     count=len(items),
@@ -181,10 +215,10 @@ class Committer:
                     raise _ConversationGone(conversation_id)
                 for offset, pending in enumerate(items):
                     seq = last_seq - len(items) + 1 + offset
-                    pending.extra["seq"] = seq
-                    rows.append(pending.row | {"seq": seq})
+                    pending.seq = seq
+                    rows.append(pending.values())
                     sender = pending.row["sender_id"]
-                    pointers[(conversation_id, sender)] = conversations.ReadPointer(
+                    pointers[(conversation_id, sender)] = counters.ReadPointer(
                         conversation_id=conversation_id,
                         user_id=sender,
                         seq=seq,
@@ -198,10 +232,10 @@ class Committer:
                 await connection.execute(insert(Mention.__table__), mention_rows)  # type: ignore[arg-type]
             if hashtag_rows:
                 await connection.execute(insert(Hashtag.__table__), hashtag_rows)  # type: ignore[arg-type]
-            await screening.add_to_queue(
+            await queue.add_to_queue(
                 connection,
                 [
-                    screening.queue_row(
+                    queue.queue_row(
                         pending.screening,
                         message_id=pending.id,
                         conversation_id=pending.row["conversation_id"],
@@ -214,9 +248,9 @@ class Committer:
                     if pending.screening is not None
                 ],
             )
-            await conversations.move_read_pointers(session, pointers=list(pointers.values()))
+            await counters.move_read_pointers(session, pointers=list(pointers.values()))
         for pending in batch:
-            pending.result = self._to_out(pending.row | {"seq": pending.extra["seq"]})
+            pending.result = self._to_out(pending.values())
         self.committed += len(batch)
 
     async def _index_rows(
@@ -269,13 +303,12 @@ class Committer:
                 pending.duplicate = True
                 return
         if isinstance(error, _ConversationGone):
-            pending.error = ("CONVERSATION_NOT_FOUND", "The conversation no longer exists")
+            pending.failure = ConversationNotFound("The conversation no longer exists")
         elif isinstance(error, DBAPIError) and error.connection_invalidated:
-            pending.error = ("SERVICE_UNAVAILABLE", "The database connection was lost")
+            pending.failure = ServiceUnavailable("The database connection was lost")
         else:
-            pending.error = (
-                "COMMIT_FAILED",
-                f"The message could not be stored: {type(error).__name__}",
+            pending.failure = CommitFailed(
+                f"The message could not be stored: {type(error).__name__}"
             )
         log.warning("send %s failed: %s", pending.id, error)
 
@@ -290,8 +323,8 @@ class Committer:
                 while len(self.recent) > RECENT_KEPT:
                     self.recent.popitem(last=False)
             if pending.result is None:
-                if pending.error is None:
-                    pending.error = ("COMMIT_FAILED", "The message could not be stored")
+                if pending.failure is None:
+                    pending.failure = could_not_store()
                 self.failed[pending.id] = pending
                 while len(self.failed) > FAILED_KEPT:
                     self.failed.popitem(last=False)

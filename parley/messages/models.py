@@ -1,4 +1,4 @@
-"""Message tables (owned by messages/service.py and messages/committer.py)."""
+"""Message tables (written by messages/actions/ and messages/committer.py)."""
 
 from __future__ import annotations
 

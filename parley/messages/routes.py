@@ -9,7 +9,13 @@ from fastapi import APIRouter, Query, Response, status
 
 from parley.accounts.dependencies import CurrentUser
 from parley.core.deps import SessionDep
-from parley.messages import service
+from parley.messages import queries
+from parley.messages.actions.delete import delete_message as delete
+from parley.messages.actions.edit import edit_message as edit
+from parley.messages.actions.reactions import add_reaction as react
+from parley.messages.actions.reactions import remove_reaction as unreact
+from parley.messages.actions.send import forward_message as forward
+from parley.messages.actions.send import send_message as send
 from parley.messages.schemas import (
     ForwardRequest,
     ForwardResult,
@@ -42,7 +48,7 @@ Cursor = Annotated[str | None, Query(max_length=40)]
 )
 async def send_message(body: MessageCreate, user: CurrentUser, wait: Wait = False) -> Response:
     """Send a message: 202 at once (optimistic), or 201 after the commit with `wait=true`."""
-    message, outcome = await service.send_message(sender_id=user.id, data=body, wait=wait)
+    message, outcome = await send(sender_id=user.id, data=body, wait=wait)
     # Hot path: serialize once, skipping FastAPI's re-validation of the response model.
     return Response(
         message.model_dump_json(by_alias=True),
@@ -62,7 +68,7 @@ async def list_messages(
     after_seq: Annotated[int | None, Query(alias="afterSeq", ge=0, le=2**62)] = None,
 ) -> MessagePage:
     """A page of messages, newest first; `afterSeq` (or `after`) gives ascending catch-up."""
-    return await service.list_messages(
+    return await queries.list_messages(
         session,
         user_id=user.id,
         conversation_id=conversation_id,
@@ -75,7 +81,7 @@ async def list_messages(
 
 @router.get("/{message_id}", response_model=MessageOut)
 async def get_message(message_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> MessageOut:
-    return await service.get_message(session, user_id=user.id, message_id=message_id)
+    return await queries.get_message(session, user_id=user.id, message_id=message_id)
 
 
 @router.put("/{message_id}", response_model=MessageOut)
@@ -83,9 +89,7 @@ async def edit_message(
     message_id: uuid.UUID, body: MessageEdit, user: CurrentUser, session: SessionDep
 ) -> MessageOut:
     """Edit (sender only); the previous text is kept in the history."""
-    return await service.edit_message(
-        session, user_id=user.id, message_id=message_id, content=body.content
-    )
+    return await edit(session, user_id=user.id, message_id=message_id, content=body.content)
 
 
 @router.delete("/{message_id}", response_model=MessageOut)
@@ -93,14 +97,14 @@ async def delete_message(
     message_id: uuid.UUID, user: CurrentUser, session: SessionDep
 ) -> MessageOut:
     """Soft delete: the message keeps its place, its content is hidden."""
-    return await service.delete_message(session, user_id=user.id, message_id=message_id)
+    return await delete(session, user_id=user.id, message_id=message_id)
 
 
 @router.get("/{message_id}/history", response_model=MessageHistory)
 async def get_history(
     message_id: uuid.UUID, user: CurrentUser, session: SessionDep
 ) -> MessageHistory:
-    return await service.get_history(session, user_id=user.id, message_id=message_id)
+    return await queries.get_history(session, user_id=user.id, message_id=message_id)
 
 
 @router.get("/{message_id}/thread", response_model=ThreadPage)
@@ -111,7 +115,7 @@ async def get_thread(
     limit: Limit = 50,
     after: Cursor = None,
 ) -> ThreadPage:
-    return await service.get_thread(
+    return await queries.get_thread(
         session, user_id=user.id, message_id=message_id, limit=limit, after=after
     )
 
@@ -120,18 +124,14 @@ async def get_thread(
 async def add_reaction(
     message_id: uuid.UUID, body: ReactionCreate, user: CurrentUser, session: SessionDep
 ) -> ReactionOut:
-    return await service.add_reaction(
-        session, user_id=user.id, message_id=message_id, emoji=body.emoji
-    )
+    return await react(session, user_id=user.id, message_id=message_id, emoji=body.emoji)
 
 
 @router.delete("/{message_id}/reactions/{emoji}", response_model=ReactionOut)
 async def remove_reaction(
     message_id: uuid.UUID, emoji: str, user: CurrentUser, session: SessionDep
 ) -> ReactionOut:
-    return await service.remove_reaction(
-        session, user_id=user.id, message_id=message_id, emoji=emoji
-    )
+    return await unreact(session, user_id=user.id, message_id=message_id, emoji=emoji)
 
 
 @router.post(
@@ -145,7 +145,7 @@ async def forward_message(
     wait: Wait = False,
 ) -> ForwardResult:
     """Forward to other conversations the caller may write to (type FORWARD)."""
-    result = await service.forward_message(
+    result = await forward(
         user_id=user.id, message_id=message_id, conversation_ids=body.conversation_ids, wait=wait
     )
     if wait:

@@ -158,3 +158,14 @@ class ReactionEvent(ApiModel):
     emoji: str
     user_id: uuid.UUID
     count: int
+
+
+class ModerationFlaggedEvent(ApiModel):
+    """To the conversation's moderators, admins and owner."""
+
+    message: MessageOut
+    score: float
+    reasons: list[str]
+    terms: list[str]
+    held: bool
+    queue_item_id: uuid.UUID

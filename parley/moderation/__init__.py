@@ -1,1 +1,2 @@
-"""Moderation: content scoring on send and edit, the review queue, and decisions."""
+"""Moderation: the review queue as reviewers see it, and their decisions (the automatic
+scoring on send and edit is `parley/screening/`)."""

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query
 from parley.accounts.dependencies import CurrentUser
 from parley.core.deps import SessionDep
 from parley.core.schemas import Page
-from parley.moderation import service
-from parley.moderation.schemas import DecisionRequest, ItemStatus, ModerationItemOut
+from parley.moderation import actions, queries
+from parley.moderation.schemas import DecisionRequest, ModerationItemOut
+from parley.screening.schemas import ItemStatus
 
 router = APIRouter(prefix="/moderation", tags=["moderation"])
 
@@ -27,7 +28,7 @@ async def list_queue(
 ) -> Page[ModerationItemOut]:
     """Flagged messages in the conversations the caller reviews (moderator and above),
     newest first; `status=ALL` includes decided ones."""
-    return await service.list_queue(
+    return await queries.list_queue(
         session,
         user_id=user.id,
         status=None if status == "ALL" else ItemStatus(status),
@@ -42,4 +43,4 @@ async def decide(
     item_id: uuid.UUID, body: DecisionRequest, user: CurrentUser, session: SessionDep
 ) -> ModerationItemOut:
     """APPROVE releases a held message; REJECT removes the message."""
-    return await service.decide(session, user_id=user.id, item_id=item_id, decision=body)
+    return await actions.decide(session, user_id=user.id, item_id=item_id, decision=body)

@@ -1,4 +1,4 @@
-"""Review queue requests, responses and the `moderation.flagged` event."""
+"""Review queue requests and responses."""
 
 from __future__ import annotations
 
@@ -8,13 +8,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from parley.core.schemas import ApiModel, InputModel, Timestamp
-from parley.messages.schemas import MessageOut
-
-
-class ItemStatus(StrEnum):
-    PENDING = "PENDING"
-    APPROVED = "APPROVED"
-    REJECTED = "REJECTED"
+from parley.screening.schemas import ItemStatus
 
 
 class DecisionAction(StrEnum):
@@ -43,14 +37,3 @@ class ModerationItemOut(ApiModel):
     decided_by: uuid.UUID | None = None
     decided_at: Timestamp | None = None
     note: str | None = None
-
-
-class ModerationFlaggedEvent(ApiModel):
-    """To the conversation's moderators, admins and owner."""
-
-    message: MessageOut
-    score: float
-    reasons: list[str]
-    terms: list[str]
-    held: bool
-    queue_item_id: uuid.UUID

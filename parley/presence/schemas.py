@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
 
+from parley.accounts.schemas import UserStatus
 from parley.core.schemas import ApiModel, Timestamp
 
 
 class UserStatusEvent(ApiModel):
     user_id: uuid.UUID
-    status: Literal["ONLINE", "OFFLINE"]
+    status: UserStatus
     last_seen_at: Timestamp | None

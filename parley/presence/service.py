@@ -21,9 +21,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from parley.accounts import service as accounts
-from parley.conversations import service as conversations
+from parley.conversations import access
 from parley.core import runtime
 from parley.core.events import conversation_room, emit_after_commit, user_room
+from parley.presence.events import USER_STATUS_CHANGED
 from parley.presence.schemas import UserStatusEvent
 
 log = logging.getLogger(__name__)
@@ -134,10 +135,10 @@ class Presence:
             changed = await accounts.set_presence(session, user_id=user_id, online=online)
             if changed is None:
                 return
-            conversation_ids = await conversations.active_conversation_ids(session, user_id=user_id)
+            conversation_ids = await access.active_conversation_ids(session, user_id=user_id)
             emit_after_commit(
                 session,
-                "user_status_changed",
+                USER_STATUS_CHANGED,
                 UserStatusEvent(
                     user_id=user_id, status=changed.status, last_seen_at=changed.last_seen_at
                 ),

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from enum import StrEnum
 
 from pydantic import Field
 
 from parley.core.schemas import ApiModel
 
 
+class Scope(StrEnum):
+    CONVERSATION = "CONVERSATION"
+    USER = "USER"
+
+
 class RateLimitExceededEvent(ApiModel):
-    scope: str = Field(description="CONVERSATION (per conversation per minute) or USER (per hour)")
+    scope: Scope = Field(
+        description="CONVERSATION (per conversation per minute) or USER (per hour)"
+    )
     limit: int = Field(description="Messages allowed in the window")
     window_seconds: int
     retry_after_ms: int = Field(description="When a send will be accepted again")

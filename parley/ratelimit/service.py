@@ -14,7 +14,6 @@ import logging
 import math
 import time
 import uuid
-from enum import StrEnum
 
 from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage
@@ -27,14 +26,10 @@ from parley.core import runtime
 from parley.core.config import Settings
 from parley.core.errors import RateLimited
 from parley.core.events import emit, user_room
-from parley.ratelimit.schemas import RateLimitExceededEvent
+from parley.ratelimit.events import RATE_LIMIT_EXCEEDED
+from parley.ratelimit.schemas import RateLimitExceededEvent, Scope
 
 log = logging.getLogger(__name__)
-
-
-class Scope(StrEnum):
-    CONVERSATION = "CONVERSATION"
-    USER = "USER"
 
 
 class RateLimiter:
@@ -105,7 +100,7 @@ class RateLimiter:
             conversation_id=conversation_id,
         )
         try:
-            await emit("rate_limit.exceeded", event, rooms=[user_room(user_id)])
+            await emit(RATE_LIMIT_EXCEEDED, event, rooms=[user_room(user_id)])
         except Exception:  # the refusal stands even if the notice cannot be sent
             log.exception("rate_limit.exceeded not sent")
         details = event.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -124,7 +119,7 @@ def _message(scope: Scope, item: RateLimitItem) -> str:
 
 
 def limiter() -> RateLimiter:
-    instance = runtime.current().rate_limiter
+    instance = runtime.current().find(RateLimiter)
     if instance is None:
         raise RuntimeError("the rate limiter is not started")
     return instance

@@ -15,15 +15,18 @@ import socketio
 from pydantic import BaseModel, ValidationError
 
 from parley.accounts.dependencies import authenticate_token
-from parley.conversations import service as conversations
-from parley.conversations.schemas import DeliveredRequest
+from parley.conversations import access
 from parley.core import runtime
 from parley.core.config import Settings
 from parley.core.errors import AppError, Unauthorized, ValidationFailed
 from parley.core.events import conversation_room, user_room
-from parley.messages import service as messages
+from parley.inbox import receipts
+from parley.inbox.schemas import DeliveredRequest
+from parley.messages import queries as messages
+from parley.messages.actions.send import send_message as send
 from parley.messages.schemas import MessageCreate
 from parley.presence.service import Presence
+from parley.realtime.catalogue import USER_TYPING
 from parley.realtime.schemas import ConversationRef, MarkRead, SyncRequest, TypingEvent
 from parley.realtime.typing import TypingTracker
 
@@ -65,10 +68,7 @@ def _parse(model: type[ModelT], data: Any) -> ModelT:
 
 
 def _presence() -> Presence:
-    presence = runtime.current().presence
-    if presence is None:
-        raise RuntimeError("presence is not started")
-    return presence
+    return runtime.current().component(Presence)
 
 
 def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
@@ -124,7 +124,7 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
                 f"{error.code}: {error.message}"
             ) from None
         async with runtime.current().db.sessions() as session:
-            conversation_ids = await conversations.active_conversation_ids(session, user_id=user.id)
+            conversation_ids = await access.active_conversation_ids(session, user_id=user.id)
         await server.save_session(sid, {"userId": str(user.id)})
         await server.enter_room(sid, user_room(user.id))
         for conversation_id in conversation_ids:
@@ -143,16 +143,14 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
 
     @event("send_message")
     async def send_message(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:
-        message, _ = await messages.send_message(
-            sender_id=user_id, data=_parse(MessageCreate, data), wait=False
-        )
+        message, _ = await send(sender_id=user_id, data=_parse(MessageCreate, data), wait=False)
         return {"ok": True, "message": message.model_dump(mode="json", by_alias=True)}
 
     @event("join_conversation")
     async def join_conversation(sid: str, user_id: uuid.UUID, data: Any) -> Ack:
         ref = _parse(ConversationRef, data)
         async with runtime.current().db.sessions() as session:
-            await conversations.get_membership(
+            await access.get_membership(
                 session, conversation_id=ref.conversation_id, user_id=user_id
             )
         await server.enter_room(sid, conversation_room(ref.conversation_id))
@@ -171,7 +169,7 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
         # The typist's own sockets are left out: their user room is skipped by sid below.
         sids = [sid for sid, _ in server.manager.get_participants("/", user_room(user_id))]
         await server.emit(
-            "user_typing",
+            str(USER_TYPING.name),
             payload.model_dump(mode="json", by_alias=True),
             to=conversation_room(conversation_id),
             skip_sid=sids,
@@ -182,7 +180,7 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
     async def typing(user_id: uuid.UUID, data: Any, is_typing: bool) -> Ack:
         ref = _parse(ConversationRef, data)
         async with runtime.current().db.sessions() as session:
-            membership = await conversations.get_membership(
+            membership = await access.get_membership(
                 session, conversation_id=ref.conversation_id, user_id=user_id
             )
         if membership.typing_indicators:
@@ -204,7 +202,7 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
     async def mark_messages_read(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:
         request = _parse(MarkRead, data)
         async with runtime.current().db.unit_of_work() as session:
-            participant = await conversations.mark_read(
+            participant = await receipts.mark_read(
                 session,
                 user_id=user_id,
                 conversation_id=request.conversation_id,
@@ -216,9 +214,7 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
     async def message_delivered(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:
         request = _parse(DeliveredRequest, data)
         async with runtime.current().db.unit_of_work() as session:
-            await conversations.mark_delivered(
-                session, user_id=user_id, message_ids=request.message_ids
-            )
+            await receipts.mark_delivered(session, user_id=user_id, message_ids=request.message_ids)
         return {"ok": True}
 
     @event("sync")

@@ -11,9 +11,13 @@ from typing import Any
 
 import socketio
 
+from parley.conversations.permissions import sees_conversation
+from parley.core.events import EventName
 from parley.realtime.rooms import RoomMover
 
-_LEAVING_STATUSES = {"LEFT", "REMOVED", "BANNED"}
+_MEMBERSHIP_EVENTS = frozenset(
+    {EventName.PARTICIPANT_ADDED, EventName.PARTICIPANT_UPDATED, EventName.PARTICIPANT_REMOVED}
+)
 
 
 class SocketPublisher:
@@ -22,15 +26,15 @@ class SocketPublisher:
         self.rooms = RoomMover(server)
 
     async def emit(self, event: str, payload: dict[str, Any], *, rooms: list[str]) -> None:
-        if event.startswith("participant_"):
+        if event in _MEMBERSHIP_EVENTS:
             participant = payload.get("participant") or {}
             user_id, conversation_id = participant.get("userId"), payload.get("conversationId")
             if user_id and conversation_id:
-                leaving = participant.get("status") in _LEAVING_STATUSES
+                leaving = not sees_conversation(str(participant.get("status")))
                 if not leaving:
                     await self.rooms.move(user_id, conversation_id, enter=True)
-                await self._server.emit(event, payload, to=rooms)
+                await self._server.emit(str(event), payload, to=rooms)
                 if leaving:
                     await self.rooms.move(user_id, conversation_id, enter=False)
                 return
-        await self._server.emit(event, payload, to=rooms)
+        await self._server.emit(str(event), payload, to=rooms)

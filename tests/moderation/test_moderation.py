@@ -1,7 +1,7 @@
 """Moderation through the public interface: screening on send and edit, holding, the review
 queue, decisions, and who may see and decide what.
 
-Texts are chosen by their score (see parley/moderation/scoring.py): one profane word scores
+Texts are chosen by their score (see parley/screening/scoring.py): one profane word scores
 0.55 (flagged: queued, delivered as usual), three profane words 0.85 (held). Thresholds are the
 defaults, 0.5 and 0.8.
 """

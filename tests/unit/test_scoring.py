@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from parley.moderation.scoring import assess
+from parley.screening.scoring import assess
 
 
 @pytest.mark.parametrize(

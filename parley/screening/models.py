@@ -1,5 +1,5 @@
-"""The review queue (owned by moderation/screening.py, which adds items, and
-moderation/service.py, which decides them)."""
+"""The review queue's table (owned by screening/queue.py: screening adds items, moderation
+decides them through it)."""
 
 from __future__ import annotations
 

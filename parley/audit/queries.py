@@ -1,41 +1,19 @@
-"""The audit trail: the only writer of `audit_log`."""
+"""Reading the audit trail (every action writes it through `core/audit.py`)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.audit.models import AuditEntry
 from parley.audit.schemas import AuditEntryOut
-from parley.core.errors import PermissionDenied, ValidationFailed
+from parley.conversations import access
+from parley.conversations.permissions import Action, require_role
+from parley.core.audit import AuditEntry
+from parley.core.errors import ValidationFailed
 from parley.core.pagination import after_time_cursor, encode_time_cursor
 from parley.core.schemas import Page
-
-
-def record(
-    session: AsyncSession,
-    *,
-    actor_id: uuid.UUID | None,
-    action: str,
-    conversation_id: uuid.UUID | None = None,
-    target_user_id: uuid.UUID | None = None,
-    message_id: uuid.UUID | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Add an entry in the caller's transaction: it exists exactly when the change does."""
-    session.add(
-        AuditEntry(
-            actor_id=actor_id,
-            action=action,
-            conversation_id=conversation_id,
-            target_user_id=target_user_id,
-            message_id=message_id,
-            details=details or {},
-        )
-    )
 
 
 async def list_entries(
@@ -47,20 +25,18 @@ async def list_entries(
     limit: int,
     cursor: str | None,
 ) -> Page[AuditEntryOut]:
-    """Newest first. A conversation's trail is for its owner and admins; without one, callers
-    see only their own actions."""
-    from parley.conversations import service as conversations
-    from parley.conversations.permissions import Action
-
+    """Newest first. A conversation's trail is for VIEW_AUDIT (owner and admins); without
+    one, callers see only their own actions."""
     statement = select(AuditEntry).order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
     if conversation_id is not None:
-        membership = await conversations.get_membership(
+        membership = await access.get_membership(
             session, conversation_id=conversation_id, user_id=caller_id
         )
-        if not membership.may(Action.VIEW_AUDIT):
-            raise PermissionDenied(
-                "Only the owner and admins may read the audit trail", action=str(Action.VIEW_AUDIT)
-            )
+        require_role(
+            membership.role,
+            Action.VIEW_AUDIT,
+            "Only the owner and admins may read the audit trail",
+        )
         statement = statement.where(AuditEntry.conversation_id == conversation_id)
     elif actor_id != caller_id:
         raise ValidationFailed(

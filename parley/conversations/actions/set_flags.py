@@ -1,0 +1,70 @@
+"""Overriding a member's permission flags (canSendMessages, canReact, ...)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.conversations.access import member_key
+from parley.conversations.actions._shared import (
+    announce_participant_change,
+    load_actor_and_target,
+    require_roles_apply,
+)
+from parley.conversations.permissions import PERMISSION_FLAGS, Action, Role, may_act_on
+from parley.conversations.render import participant_out
+from parley.conversations.schemas import ParticipantOut
+from parley.core.audit import AuditAction, record
+from parley.core.cache import invalidate_after_commit
+from parley.core.db import utcnow
+from parley.core.errors import PermissionDenied, ValidationFailed
+
+
+async def set_flags(
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    target_user_id: uuid.UUID,
+    flags: dict[str, bool | None],
+) -> ParticipantOut:
+    """EDIT_PERMISSIONS over a lower member: set overrides; `None` restores the role's
+    default."""
+    conversation, actor, target = await load_actor_and_target(
+        session,
+        conversation_id=conversation_id,
+        actor_id=actor_id,
+        target_user_id=target_user_id,
+    )
+    require_roles_apply(conversation)
+    unknown = sorted(set(flags) - set(PERMISSION_FLAGS))
+    if unknown:
+        raise ValidationFailed(
+            "Unknown permission flags", unknownFlags=unknown, knownFlags=sorted(PERMISSION_FLAGS)
+        )
+    if not may_act_on(Role(actor.role), Role(target.role), Action.EDIT_PERMISSIONS):
+        raise PermissionDenied(
+            "Only admins may change the flags of lower roles", action=str(Action.EDIT_PERMISSIONS)
+        )
+    overrides = dict(target.permissions or {})
+    for flag, value in flags.items():
+        if value is None:
+            overrides.pop(flag, None)
+        else:
+            overrides[flag] = value
+    record(
+        session,
+        actor_id=actor_id,
+        action=AuditAction.PARTICIPANT_PERMISSIONS_CHANGED,
+        conversation_id=conversation_id,
+        target_user_id=target.user_id,
+        details={"permissions": flags},
+    )
+    target.permissions = overrides
+    target.updated_at = utcnow()
+    await session.flush()
+    invalidate_after_commit(session, member_key(conversation_id, target.user_id))
+    out = participant_out(target, conversation.last_seq)
+    announce_participant_change(session, conversation_id=conversation_id, participant=out)
+    return out

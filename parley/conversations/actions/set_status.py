@@ -1,0 +1,78 @@
+"""Muting, banning or removing a member through their status, and taking it back."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.conversations.access import member_key
+from parley.conversations.actions._shared import (
+    announce_participant_change,
+    load_actor_and_target,
+    require_roles_apply,
+)
+from parley.conversations.permissions import (
+    ParticipantStatus,
+    Role,
+    require_over,
+    sees_conversation,
+    status_change_action,
+)
+from parley.conversations.render import participant_out
+from parley.conversations.schemas import ParticipantOut
+from parley.core.audit import AuditAction, record
+from parley.core.cache import invalidate_after_commit
+from parley.core.db import utcnow
+from parley.core.errors import Conflict, ValidationFailed
+
+
+async def set_status(
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    target_user_id: uuid.UUID,
+    status: ParticipantStatus,
+) -> ParticipantOut:
+    """Mute, ban or remove a lower member (or unmute, unban): the status's action from the
+    permission table. Leaving is DELETE; a removed member comes back by being added again."""
+    conversation, actor, target = await load_actor_and_target(
+        session,
+        conversation_id=conversation_id,
+        actor_id=actor_id,
+        target_user_id=target_user_id,
+    )
+    require_roles_apply(conversation)
+    old_status = ParticipantStatus(target.status)
+    if status == ParticipantStatus.LEFT:
+        raise ValidationFailed(
+            "Leave with DELETE /conversations/{id}/participants/{you}", field="status"
+        )
+    if status == ParticipantStatus.ACTIVE and old_status in (
+        ParticipantStatus.LEFT,
+        ParticipantStatus.REMOVED,
+    ):
+        raise Conflict("Add the user again with POST /conversations/{id}/participants")
+    require_over(Role(actor.role), Role(target.role), status_change_action(old_status, status))
+    if status != old_status:
+        record(
+            session,
+            actor_id=actor_id,
+            action=AuditAction.PARTICIPANT_STATUS_CHANGED,
+            conversation_id=conversation_id,
+            target_user_id=target.user_id,
+            details={"from": str(old_status), "to": str(status)},
+        )
+        target.status = status
+    target.updated_at = utcnow()
+    await session.flush()
+    invalidate_after_commit(session, member_key(conversation_id, target.user_id))
+    out = participant_out(target, conversation.last_seq)
+    announce_participant_change(
+        session,
+        conversation_id=conversation_id,
+        participant=out,
+        removed=not sees_conversation(status),
+    )
+    return out

@@ -1,0 +1,146 @@
+"""Reads of conversations' members and watermarks (no side effects)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import and_, case, func, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.accounts import service as accounts
+from parley.accounts.schemas import UserOut
+from parley.conversations.access import load_participant, load_visible
+from parley.conversations.models import Participant
+from parley.conversations.permissions import (
+    Action,
+    ParticipantStatus,
+    Role,
+    has_role,
+    sees_conversation,
+    visible_statuses,
+)
+from parley.conversations.render import participant_out
+from parley.conversations.schemas import DeliveryStatus, ParticipantOut
+from parley.core.errors import PermissionDenied
+from parley.core.pagination import after_time_cursor, encode_time_cursor
+from parley.core.schemas import Page, iso_z
+
+
+async def get_participant(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    target_user_id: uuid.UUID,
+) -> ParticipantOut:
+    """One member's row (former members too), for a member of the conversation."""
+    conversation, caller = await load_visible(
+        session, conversation_id=conversation_id, user_id=user_id
+    )
+    target = (
+        caller
+        if target_user_id == user_id
+        else await load_participant(
+            session, conversation_id=conversation_id, user_id=target_user_id
+        )
+    )
+    return participant_out(target, conversation.last_seq)
+
+
+async def list_participants(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    status: ParticipantStatus | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[ParticipantOut]:
+    """Members in joining order; LIST_FORMER_MEMBERS also lists the banned and removed."""
+    conversation, caller = await load_visible(
+        session, conversation_id=conversation_id, user_id=user_id
+    )
+    statement = (
+        select(Participant)
+        .where(Participant.conversation_id == conversation_id)
+        .order_by(Participant.joined_at, Participant.id)
+        .limit(limit + 1)
+    )
+    if status is None:
+        statement = statement.where(Participant.status.in_(visible_statuses()))
+    else:
+        if not sees_conversation(status) and not has_role(
+            Role(caller.role), Action.LIST_FORMER_MEMBERS
+        ):
+            raise PermissionDenied("Only moderators and above may list former members")
+        statement = statement.where(Participant.status == status)
+    if cursor is not None:
+        statement = statement.where(
+            after_time_cursor(cursor, Participant.joined_at, Participant.id, descending=False)
+        )
+    rows = list((await session.scalars(statement)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    users = {
+        user.id: UserOut.model_validate(user)
+        for user in await accounts.get_users_by_ids(session, user_ids=[p.user_id for p in rows])
+    }
+    return Page[ParticipantOut](
+        items=[participant_out(p, conversation.last_seq, users.get(p.user_id)) for p in rows],
+        next_cursor=encode_time_cursor(rows[-1].joined_at, rows[-1].id) if more else None,
+    )
+
+
+TRACKER_RECIPIENTS_SHOWN = 100
+
+
+async def delivery_tracker(
+    session: AsyncSession, *, conversation_id: uuid.UUID, seq: int, sender_id: uuid.UUID | None
+) -> dict[str, Any]:
+    """Per-recipient state of one message, derived from the members' watermarks: READ when
+    their read pointer reached its seq, DELIVERED when their delivered pointer did, else SENT.
+    Counts cover every member; the per-recipient list shows the first 100."""
+    recipients = and_(
+        Participant.conversation_id == conversation_id,
+        Participant.status.in_(visible_statuses()),
+        Participant.user_id != sender_id if sender_id is not None else true(),
+    )
+    total, delivered, read = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(case((Participant.delivered_seq >= seq, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((Participant.read_seq >= seq, 1), else_=0)), 0),
+            ).where(recipients)
+        )
+    ).one()
+    rows = (
+        await session.execute(
+            select(
+                Participant.user_id,
+                Participant.delivered_seq,
+                Participant.read_seq,
+                Participant.last_read_at,
+            )
+            .where(recipients)
+            .order_by(Participant.joined_at, Participant.id)
+            .limit(TRACKER_RECIPIENTS_SHOWN)
+        )
+    ).all()
+    shown: dict[str, dict[str, Any]] = {}
+    for user_id, delivered_seq, read_seq, last_read_at in rows:
+        if read_seq >= seq:
+            shown[str(user_id)] = {
+                "status": DeliveryStatus.READ,
+                "readAt": iso_z(last_read_at) if last_read_at else None,
+            }
+        elif delivered_seq >= seq:
+            shown[str(user_id)] = {"status": DeliveryStatus.DELIVERED}
+        else:
+            shown[str(user_id)] = {"status": DeliveryStatus.SENT}
+    return {
+        "recipients": shown,
+        "summary": {"recipients": int(total), "delivered": int(delivered), "read": int(read)},
+        "truncated": int(total) > len(shown),
+    }

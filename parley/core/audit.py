@@ -1,0 +1,78 @@
+"""The audit trail: its table (`audit_log`) and its one writer.
+
+Like logging, the trail belongs to no domain: every action records its entry here, in its own
+transaction, so an entry exists exactly when the change does. Reading it (with the rule of who
+may) is the `audit` domain's job (`parley/audit/`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Index, String, Uuid
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from parley.core.db import Base, JSONType, UTCDateTime, new_id, utcnow
+
+
+class AuditAction(StrEnum):
+    """What an entry records; public (clients filter on it), so add, never rename."""
+
+    CONVERSATION_CREATED = "conversation.created"
+    CONVERSATION_UPDATED = "conversation.updated"
+    PARTICIPANT_ADDED = "participant.added"
+    PARTICIPANT_REJOINED = "participant.rejoined"
+    PARTICIPANT_LEFT = "participant.left"
+    PARTICIPANT_REMOVED = "participant.removed"
+    PARTICIPANT_ROLE_CHANGED = "participant.role_changed"
+    PARTICIPANT_STATUS_CHANGED = "participant.status_changed"
+    PARTICIPANT_PERMISSIONS_CHANGED = "participant.permissions_changed"
+    MESSAGE_DELETED = "message.deleted"
+    MODERATION_APPROVED = "moderation.approved"
+    MODERATION_REJECTED = "moderation.rejected"
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    # No foreign keys: the trail outlives what it describes.
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    conversation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    target_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    message_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_audit_conversation_created", "conversation_id", "created_at"),
+        Index("ix_audit_actor_created", "actor_id", "created_at"),
+    )
+
+
+def record(
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID | None,
+    action: AuditAction,
+    conversation_id: uuid.UUID | None = None,
+    target_user_id: uuid.UUID | None = None,
+    message_id: uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Add an entry in the caller's transaction: it exists exactly when the change does."""
+    session.add(
+        AuditEntry(
+            actor_id=actor_id,
+            action=str(action),
+            conversation_id=conversation_id,
+            target_user_id=target_user_id,
+            message_id=message_id,
+            details=details or {},
+        )
+    )

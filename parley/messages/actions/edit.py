@@ -1,0 +1,106 @@
+"""Editing a message: the sender rewrites it, the earlier text is kept as a version."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.accounts import service as accounts
+from parley.core.db import utcnow
+from parley.core.errors import MessageDeleted, PermissionDenied
+from parley.core.events import conversation_room, emit_after_commit
+from parley.messages import extract
+from parley.messages.events import MESSAGE_UPDATED
+from parley.messages.gate import checked_content, require_may_edit
+from parley.messages.models import Hashtag, Mention, Message, MessageVersion
+from parley.messages.pipeline import announce_flagged_after_commit
+from parley.messages.queries import load_visible
+from parley.messages.render import render, withheld
+from parley.messages.schemas import MessageEvent, MessageOut, MessageStatus
+from parley.screening import queue
+from parley.screening.screen import screen
+
+
+async def edit_message(
+    session: AsyncSession, *, user_id: uuid.UUID, message_id: uuid.UUID, content: str
+) -> MessageOut:
+    """The sender rewrites a message; the earlier text is kept as a version. The new text is
+    screened again; a held message stays held whatever the new text."""
+    message, membership = await load_visible(
+        session, user_id=user_id, message_id=message_id, for_update=True
+    )
+    if message.sender_id != user_id:
+        raise PermissionDenied("Only the sender may edit a message")
+    if message.deleted_at is not None:
+        raise MessageDeleted()
+    require_may_edit(membership)
+    checked = checked_content(content, has_attachments=bool(message.attachments))
+    verdict = await screen(checked, membership=membership, encrypted=message.encrypted)
+    now = utcnow()
+    session.add(
+        MessageVersion(
+            message_id=message.id,
+            version=message.version,
+            content=message.content,
+            created_at=message.edited_at or message.server_timestamp,
+            replaced_at=now,
+        )
+    )
+    message.version += 1
+    message.content = checked
+    message.edited_at = now
+    held = message.status == MessageStatus.MODERATED or (verdict is not None and verdict.held)
+    message.status = MessageStatus.MODERATED if held else MessageStatus.EDITED
+    metadata = extract.metadata_for(None if message.encrypted else checked)
+    if "forwardedFrom" in (message.extra or {}):
+        metadata["forwardedFrom"] = message.extra["forwardedFrom"]
+    message.extra = metadata
+    await _replace_index_rows(session, message)
+    await session.flush()
+    out = (await render(session, [message]))[0]
+    if verdict is not None:
+        await queue.add_to_queue(
+            await session.connection(),
+            [
+                queue.queue_row(
+                    verdict,
+                    message_id=message.id,
+                    conversation_id=message.conversation_id,
+                    sender_id=user_id,
+                    message_version=message.version,
+                    content=checked,
+                    at=now,
+                )
+            ],
+        )
+        await announce_flagged_after_commit(session, out, verdict)
+    emit_after_commit(
+        session,
+        MESSAGE_UPDATED,
+        MessageEvent(message=withheld(out) if held else out),
+        rooms=[conversation_room(message.conversation_id)],
+    )
+    return out
+
+
+async def _replace_index_rows(session: AsyncSession, message: Message) -> None:
+    """Mentions and hashtags follow the new text."""
+    await session.execute(delete(Mention).where(Mention.message_id == message.id))
+    await session.execute(delete(Hashtag).where(Hashtag.message_id == message.id))
+    metadata = message.extra or {}
+    user_ids = await accounts.find_user_ids_by_usernames(
+        session, usernames=metadata.get("mentions", [])
+    )
+    resolved = [user_ids[name] for name in metadata.get("mentions", []) if name in user_ids]
+    if resolved:
+        metadata["mentionedUserIds"] = [str(uid) for uid in resolved]
+    session.add_all(
+        Mention(message_id=message.id, conversation_id=message.conversation_id, user_id=uid)
+        for uid in resolved
+    )
+    session.add_all(
+        Hashtag(message_id=message.id, conversation_id=message.conversation_id, tag=tag)
+        for tag in metadata.get("hashtags", [])
+    )

@@ -1,0 +1,101 @@
+"""Reactions: one per user, message and emoji."""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.core.errors import MessageDeleted, ValidationFailed
+from parley.core.events import conversation_room, emit_after_commit
+from parley.messages.events import REACTION_ADDED, REACTION_REMOVED
+from parley.messages.gate import require_may_react
+from parley.messages.models import Message, Reaction
+from parley.messages.queries import load_visible
+from parley.messages.render import reactions_for
+from parley.messages.schemas import ReactionEvent, ReactionOut
+
+
+async def add_reaction(
+    session: AsyncSession, *, user_id: uuid.UUID, message_id: uuid.UUID, emoji: str
+) -> ReactionOut:
+    """React once per emoji (flag canReact); reacting again changes nothing."""
+    value = _checked_emoji(emoji)
+    message, membership = await load_visible(session, user_id=user_id, message_id=message_id)
+    if message.deleted_at is not None:
+        raise MessageDeleted()
+    require_may_react(membership)
+    exists = await session.scalar(
+        select(func.count())
+        .select_from(Reaction)
+        .where(
+            Reaction.message_id == message.id, Reaction.user_id == user_id, Reaction.emoji == value
+        )
+    )
+    added = False
+    if not exists:
+        try:
+            async with session.begin_nested():
+                session.add(Reaction(message_id=message.id, user_id=user_id, emoji=value))
+            added = True
+        except IntegrityError:
+            pass  # the same reaction raced in: the result is the same
+    out = await _reaction_out(session, message=message, emoji=value, user_id=user_id)
+    if added:
+        emit_after_commit(
+            session,
+            REACTION_ADDED,
+            ReactionEvent(message_id=message.id, emoji=value, user_id=user_id, count=out.count),
+            rooms=[conversation_room(message.conversation_id)],
+        )
+    return out
+
+
+async def remove_reaction(
+    session: AsyncSession, *, user_id: uuid.UUID, message_id: uuid.UUID, emoji: str
+) -> ReactionOut:
+    """Take one's own reaction back; removing one that is not there changes nothing."""
+    value = _checked_emoji(emoji)
+    message, _ = await load_visible(session, user_id=user_id, message_id=message_id)
+    result = await session.execute(
+        delete(Reaction).where(
+            Reaction.message_id == message.id, Reaction.user_id == user_id, Reaction.emoji == value
+        )
+    )
+    out = await _reaction_out(session, message=message, emoji=value, user_id=user_id)
+    if getattr(result, "rowcount", 0):
+        emit_after_commit(
+            session,
+            REACTION_REMOVED,
+            ReactionEvent(message_id=message.id, emoji=value, user_id=user_id, count=out.count),
+            rooms=[conversation_room(message.conversation_id)],
+        )
+    return out
+
+
+def _checked_emoji(emoji: str) -> str:
+    value = emoji.strip()
+    if (
+        not value
+        or len(value) > 32
+        or any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in value)
+    ):
+        raise ValidationFailed("emoji must be 1-32 characters without spaces", field="emoji")
+    return value
+
+
+async def _reaction_out(
+    session: AsyncSession, *, message: Message, emoji: str, user_id: uuid.UUID
+) -> ReactionOut:
+    reactions = (await reactions_for(session, [message.id])).get(message.id, {})
+    summary = reactions.get(emoji)
+    return ReactionOut(
+        message_id=message.id,
+        emoji=emoji,
+        user_id=user_id,
+        count=summary.count if summary else 0,
+        reactions=reactions,
+    )

@@ -1,0 +1,262 @@
+"""Sending and forwarding: both build a new message and pass the same acceptance step
+(`_accept`: the gate's rate limits and screening, then the committer), which answers at once;
+the committer makes it durable and announces it.
+
+The same sender + clientMessageId always yields the same message: a pending one from the
+process's map, a committed one from the unique index.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.attachments.queries import owned_attachments
+from parley.conversations import access
+from parley.conversations.permissions import Membership, may_read_held
+from parley.core import runtime
+from parley.core.db import utcnow
+from parley.core.errors import (
+    Conflict,
+    MessageDeleted,
+    MessageNotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from parley.messages import extract, idempotency
+from parley.messages.committer import MessageRow, PendingSend
+from parley.messages.gate import admit, checked_content, require_may_send
+from parley.messages.models import Message
+from parley.messages.pipeline import SendOutcome, answer, committer, submit
+from parley.messages.queries import load_visible
+from parley.messages.render import render
+from parley.messages.schemas import (
+    SERVER_ONLY_TYPES,
+    ForwardResult,
+    MessageCreate,
+    MessageOut,
+    MessageStatus,
+    MessageType,
+)
+from parley.screening.screen import Verdict
+
+
+async def send_message(
+    *, sender_id: uuid.UUID, data: MessageCreate, wait: bool
+) -> tuple[MessageOut, SendOutcome]:
+    """Validate, check access, answer at once; the committer makes it durable."""
+    content = checked_content(data.content, has_attachments=bool(data.attachments))
+    if data.scheduled_at is not None:
+        raise ValidationFailed("Scheduled messages are not available yet", field="scheduledAt")
+    if data.type in SERVER_ONLY_TYPES:
+        raise ValidationFailed(f"Clients may not send {data.type} messages", field="type")
+    client_id = data.client_message_id
+    key = (str(sender_id), client_id) if client_id else None
+    if key is not None and (pending := committer().by_key.get(key)) is not None:
+        return await answer(pending, wait=wait)
+
+    # A short session of its own: nothing is held while the commit is awaited.
+    async with runtime.current().db.sessions() as session:
+        membership = await access.get_membership(
+            session, conversation_id=data.conversation_id, user_id=sender_id
+        )
+        message_type = data.type or (MessageType.REPLY if data.reply_to_id else MessageType.TEXT)
+        require_may_send(membership, message_type)
+        if key is not None and await idempotency.may_be_committed(sender_id, key[1]):
+            stored = await session.scalar(
+                select(Message).where(
+                    Message.sender_id == sender_id, Message.client_message_id == client_id
+                )
+            )
+            if stored is not None:
+                _require_same_conversation(stored.conversation_id, data, client_id)
+                return (await render(session, [stored]))[0], SendOutcome.STORED_BEFORE
+        reply_to_id = thread_id = None
+        if data.reply_to_id is not None:
+            reply_to_id, _ = await _reference(
+                session,
+                conversation_id=data.conversation_id,
+                message_id=data.reply_to_id,
+                field="replyToId",
+            )
+        if data.thread_id is not None:
+            root_id, root_thread = await _reference(
+                session,
+                conversation_id=data.conversation_id,
+                message_id=data.thread_id,
+                field="threadId",
+            )
+            thread_id = root_thread or root_id  # a reply inside a thread joins its root
+        if data.attachments and not membership.flag("canUploadFiles"):
+            raise PermissionDenied("You may not share files here", flag="canUploadFiles")
+        attachments = await owned_attachments(
+            session, uploader_id=sender_id, attachment_ids=data.attachments
+        )
+
+    verdict = await admit(
+        sender_id=sender_id, membership=membership, content=content, encrypted=data.encrypted
+    )
+    # Re-check after the awaits above (no await from here to the submit): a concurrent retry
+    # may have registered meanwhile, or committed between our lookup and now.
+    if key is not None:
+        if (pending := committer().by_key.get(key)) is not None:
+            return await answer(pending, wait=wait)
+        if (recent := committer().recent.get(key)) is not None:
+            _require_same_conversation(recent.conversation_id, data, client_id)
+            return recent, SendOutcome.STORED_BEFORE
+    row = new_row(
+        sender_id=sender_id,
+        conversation_id=data.conversation_id,
+        message_type=message_type,
+        content=content,
+        encrypted=data.encrypted,
+        client_message_id=client_id,
+        client_timestamp=data.client_timestamp,
+        reply_to_id=reply_to_id,
+        thread_id=thread_id,
+        attachments=[dict(a) for a in attachments],
+    )
+    return await answer(_accept(row, verdict), wait=wait)
+
+
+async def forward_message(
+    *, user_id: uuid.UUID, message_id: uuid.UUID, conversation_ids: list[uuid.UUID], wait: bool
+) -> ForwardResult:
+    """Copy a message the caller can read (flag canForwardMessages) into other conversations
+    they may write to."""
+    targets = list(dict.fromkeys(conversation_ids))
+    memberships: list[Membership] = []
+    async with runtime.current().db.sessions() as session:
+        source, source_membership = await load_visible(
+            session, user_id=user_id, message_id=message_id
+        )
+        if source.deleted_at is not None:
+            raise MessageDeleted()
+        if source.status == MessageStatus.MODERATED and not may_read_held(
+            source_membership.role, source_membership.user_id, source.sender_id
+        ):
+            raise PermissionDenied("The message is held for review", reason="HELD_FOR_REVIEW")
+        if not source_membership.flag("canForwardMessages"):
+            raise PermissionDenied(
+                "You may not forward messages from here", flag="canForwardMessages"
+            )
+        for conversation_id in targets:
+            membership = await access.get_membership(
+                session, conversation_id=conversation_id, user_id=user_id
+            )
+            require_may_send(membership, MessageType.FORWARD)
+            memberships.append(membership)
+        metadata = dict(source.extra or {})
+        metadata.pop("mentionedUserIds", None)
+        metadata["forwardedFrom"] = {
+            "messageId": str(source.id),
+            "conversationId": str(source.conversation_id),
+            "senderId": str(source.sender_id) if source.sender_id else None,
+        }
+    submitted = []
+    for membership in memberships:
+        verdict = await admit(
+            sender_id=user_id,
+            membership=membership,
+            content=source.content,
+            encrypted=source.encrypted,
+        )
+        row = new_row(
+            sender_id=user_id,
+            conversation_id=uuid.UUID(membership.conversation_id),
+            message_type=MessageType.FORWARD,
+            content=source.content,
+            encrypted=source.encrypted,
+            forwarded_from_id=source.id,
+            attachments=list(source.attachments or []),
+            metadata=dict(metadata),
+        )
+        submitted.append(_accept(row, verdict))
+    return ForwardResult(items=[(await answer(p, wait=wait))[0] for p in submitted])
+
+
+def _accept(row: MessageRow, verdict: Verdict | None) -> PendingSend:
+    """The step send and forward share once the gate has passed: a held text is stored as
+    MODERATED, and the row goes to the committer."""
+    if verdict is not None and verdict.held:
+        row["status"] = str(MessageStatus.MODERATED)
+    return submit(row, verdict)
+
+
+def new_row(
+    *,
+    sender_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    message_type: MessageType,
+    content: str | None,
+    encrypted: bool,
+    client_message_id: str | None = None,
+    client_timestamp: datetime | None = None,
+    reply_to_id: uuid.UUID | None = None,
+    thread_id: uuid.UUID | None = None,
+    forwarded_from_id: uuid.UUID | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> MessageRow:
+    return MessageRow(
+        id=uuid.uuid4(),
+        conversation_id=conversation_id,
+        sender_id=sender_id,
+        type=str(message_type),
+        content=content,
+        status=str(MessageStatus.SENT),
+        reply_to_id=reply_to_id,
+        thread_id=thread_id,
+        forwarded_from_id=forwarded_from_id,
+        attachments=attachments or [],
+        # Encrypted content is opaque: nothing is extracted from it.
+        metadata=metadata
+        if metadata is not None
+        else extract.metadata_for(None if encrypted else content),
+        client_message_id=client_message_id,
+        client_timestamp=client_timestamp,
+        server_timestamp=utcnow(),
+        edited_at=None,
+        deleted_at=None,
+        deleted_by=None,
+        encrypted=encrypted,
+        version=1,
+    )
+
+
+def _require_same_conversation(
+    stored_in: uuid.UUID, data: MessageCreate, client_id: str | None
+) -> None:
+    if stored_in != data.conversation_id:
+        raise Conflict(
+            "This clientMessageId was used for another conversation", clientMessageId=client_id
+        )
+
+
+async def _reference(
+    session: AsyncSession, *, conversation_id: uuid.UUID, message_id: uuid.UUID, field: str
+) -> tuple[uuid.UUID, uuid.UUID | None]:
+    """(id, thread_id) of a message a new one replies to: committed or still pending."""
+    row = (
+        await session.execute(
+            select(Message.conversation_id, Message.thread_id, Message.deleted_at).where(
+                Message.id == message_id
+            )
+        )
+    ).first()
+    if row is None:
+        pending = committer().by_id.get(message_id)
+        if pending is None or pending.row["conversation_id"] != conversation_id:
+            raise MessageNotFound(
+                f"{field} does not name a message of this conversation", field=field
+            )
+        return message_id, pending.row["thread_id"]
+    if row[0] != conversation_id:
+        raise MessageNotFound(f"{field} does not name a message of this conversation", field=field)
+    if row[2] is not None:
+        raise MessageDeleted(f"{field} names a deleted message", field=field)
+    return message_id, row[1]
