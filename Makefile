@@ -51,6 +51,7 @@ lint: install
 	$(BIN)/ruff check parley tests bench migrations
 	$(BIN)/ruff format --check parley tests bench migrations
 	$(BIN)/mypy parley
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format parley tests bench migrations
