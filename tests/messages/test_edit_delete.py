@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import httpx
 
-from tests.messages.helpers import get_message, read_all
-from tests.support import User, assert_error, create_conversation, send, set_role
+from tests.support import (
+    User,
+    assert_error,
+    create_conversation,
+    get_message,
+    read_all,
+    send,
+    set_role,
+)
 
 MAX_MESSAGE_LENGTH = 10_000
 
