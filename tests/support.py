@@ -237,6 +237,10 @@ async def post_message(
     )
 
 
+async def delete_message(client: httpx.AsyncClient, user: User, message_id: str) -> httpx.Response:
+    return await client.delete(f"/messages/{message_id}", headers=user.headers)
+
+
 async def message_page_response(
     client: httpx.AsyncClient, user: User, conversation_id: str, **params: Any
 ) -> httpx.Response:
