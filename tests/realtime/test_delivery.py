@@ -76,12 +76,26 @@ async def test_delivering_a_message_of_a_foreign_conversation_changes_nothing(
 ) -> None:
     conversation = await create_conversation(client, alice, [bob])
     message = await send(client, alice, conversation["id"], "private")
-    outsider = await connect(mallory)
+    sender = await connect(alice)
+    outsider, member = await connect(mallory), await connect(bob)
 
     ack = await outsider.call("message_delivered", {"messageIds": [message["id"]]})
 
     assert ack == {"ok": True}
     assert (await delivery_tracker(client, alice, message["id"]))["summary"]["delivered"] == 0
+
+    # Bob's delivery is the marker: both calls go through the same server, one after the
+    # other, so a status for mallory's would reach alice before his.
+    assert await member.call("message_delivered", {"messageIds": [message["id"]]}) == {"ok": True}
+    status = await sender.next_of("message_delivery_status")
+    assert (status["messageId"], status["userId"], status["status"]) == (
+        message["id"],
+        bob.id,
+        "DELIVERED",
+    )
+    tracker = await delivery_tracker(client, alice, message["id"])
+    assert tracker["summary"] == {"recipients": 1, "delivered": 1, "read": 0}
+    assert tracker["recipients"] == {bob.id: {"status": "DELIVERED"}}
 
 
 async def test_tracker_is_hidden_when_read_receipts_are_off(
