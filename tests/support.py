@@ -1,15 +1,23 @@
-"""Helpers for tests: named users, conversations and sends through the public API."""
+"""Helpers for tests: named users, conversations, participants, sends and reads through the
+public API. Helpers that return an httpx.Response leave the outcome to the test; the others
+assert success."""
 
 from __future__ import annotations
 
 import secrets
 import subprocess
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 PASSWORD = "correct horse battery"
+
+# The "at once" tests repeat a change and the request right after it: a server that answered
+# before committing showed the old state in 1-35 % of rounds (more on SQLite), so one round
+# alone would rarely catch it.
+RACE_ROUNDS = 30
 
 
 @dataclass
@@ -98,12 +106,188 @@ async def send(
     return dict(response.json())
 
 
+# ---------------------------------------------------------------- conversations
+
+
+async def get_conversation(
+    client: httpx.AsyncClient, user: User, conversation_id: str
+) -> dict[str, Any]:
+    response = await client.get(f"/conversations/{conversation_id}", headers=user.headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def my_conversations(client: httpx.AsyncClient, user: User, **params: Any) -> dict[str, Any]:
+    """One page of GET /conversations: the caller's list."""
+    response = await client.get("/conversations", params=params, headers=user.headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def find(items: list[dict[str, Any]], conversation_id: str) -> dict[str, Any]:
+    """The one item of a conversation list that is `conversation_id`."""
+    matches = [item for item in items if item["id"] == conversation_id]
+    assert len(matches) == 1, [item["id"] for item in items]
+    return matches[0]
+
+
+async def mark_read(
+    client: httpx.AsyncClient, user: User, conversation_id: str, message_id: str
+) -> httpx.Response:
+    """POST /conversations/{id}/read up to `message_id`, without asserting the outcome."""
+    return await client.post(
+        f"/conversations/{conversation_id}/read",
+        json={"messageId": message_id},
+        headers=user.headers,
+    )
+
+
+# ---------------------------------------------------------------- participants
+
+
+def participant_url(conversation_id: str, user: User) -> str:
+    return f"/conversations/{conversation_id}/participants/{user.id}"
+
+
+async def participants(
+    client: httpx.AsyncClient, user: User, conversation_id: str, **params: Any
+) -> dict[str, dict[str, Any]]:
+    """The listed participants (one page), by user id."""
+    response = await client.get(
+        f"/conversations/{conversation_id}/participants", params=params, headers=user.headers
+    )
+    assert response.status_code == 200, response.text
+    return {item["userId"]: item for item in response.json()["items"]}
+
+
+async def add(
+    client: httpx.AsyncClient,
+    actor: User,
+    conversation_id: str,
+    targets: list[User],
+    role: str | None = None,
+) -> httpx.Response:
+    body: dict[str, Any] = {"userIds": [t.id for t in targets]}
+    if role is not None:
+        body["role"] = role
+    return await client.post(
+        f"/conversations/{conversation_id}/participants", json=body, headers=actor.headers
+    )
+
+
+async def patch_participant(
+    client: httpx.AsyncClient, actor: User, conversation_id: str, target: User, body: dict[str, Any]
+) -> httpx.Response:
+    return await client.patch(
+        participant_url(conversation_id, target), json=body, headers=actor.headers
+    )
+
+
 async def set_role(
     client: httpx.AsyncClient, actor: User, conversation_id: str, target: User, role: str
 ) -> None:
-    response = await client.patch(
-        f"/conversations/{conversation_id}/participants/{target.id}",
-        json={"role": role},
-        headers=actor.headers,
+    response = await patch_participant(client, actor, conversation_id, target, {"role": role})
+    assert response.status_code == 200, response.text
+
+
+async def change_status(
+    client: httpx.AsyncClient, actor: User, conversation_id: str, target: User, status: str
+) -> None:
+    response = await patch_participant(client, actor, conversation_id, target, {"status": status})
+    assert response.status_code == 200, response.text
+
+
+async def remove(
+    client: httpx.AsyncClient, actor: User, conversation_id: str, target: User
+) -> httpx.Response:
+    """DELETE a participant: `target` removed by `actor`, or leaving when they are the same."""
+    return await client.delete(participant_url(conversation_id, target), headers=actor.headers)
+
+
+# ---------------------------------------------------------------- messages
+
+
+def new_client_id() -> str:
+    return f"cm-{uuid.uuid4().hex}"
+
+
+def sql_statements(response: httpx.Response) -> int:
+    """The X-SQL-Statements header the test server adds to every response."""
+    return int(response.headers["x-sql-statements"])
+
+
+async def post_message(
+    client: httpx.AsyncClient,
+    user: User,
+    conversation_id: str,
+    content: str | None = "hello",
+    *,
+    wait: bool = False,
+    **fields: Any,
+) -> httpx.Response:
+    """POST /messages without asserting the outcome (for status and error checks)."""
+    body: dict[str, Any] = {"conversationId": conversation_id, **fields}
+    if content is not None:
+        body["content"] = content
+    return await client.post(
+        "/messages",
+        params={"wait": "true"} if wait else None,
+        json=body,
+        headers=user.headers,
+    )
+
+
+async def delete_message(client: httpx.AsyncClient, user: User, message_id: str) -> httpx.Response:
+    return await client.delete(f"/messages/{message_id}", headers=user.headers)
+
+
+async def message_page_response(
+    client: httpx.AsyncClient, user: User, conversation_id: str, **params: Any
+) -> httpx.Response:
+    """One page of GET /messages/conversation/{id}, which must answer 200."""
+    response = await client.get(
+        f"/messages/conversation/{conversation_id}", params=params, headers=user.headers
     )
     assert response.status_code == 200, response.text
+    return response
+
+
+async def message_page(
+    client: httpx.AsyncClient, user: User, conversation_id: str, **params: Any
+) -> dict[str, Any]:
+    return dict((await message_page_response(client, user, conversation_id, **params)).json())
+
+
+async def read_all(
+    client: httpx.AsyncClient, user: User, conversation_id: str, *, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Every committed message in ascending seq, by afterSeq catch-up pages."""
+    items: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"afterSeq": 0, "limit": limit}
+    while True:
+        page = await message_page(client, user, conversation_id, **params)
+        items.extend(page["items"])
+        if not page["hasMore"]:
+            assert page["nextCursor"] is None, page
+            return items
+        assert page["nextCursor"], page
+        params = {"after": page["nextCursor"], "limit": limit}
+
+
+async def _read_message(client: httpx.AsyncClient, user: User, message_id: str) -> dict[str, Any]:
+    response = await client.get(f"/messages/{message_id}", headers=user.headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def get_message(client: httpx.AsyncClient, user: User, message_id: str) -> dict[str, Any]:
+    """GET /messages/{id} without its deliveryTracker (which only a single read derives), so
+    it compares equal to the message as sent or listed."""
+    return {**await _read_message(client, user, message_id), "deliveryTracker": None}
+
+
+async def delivery_tracker(
+    client: httpx.AsyncClient, user: User, message_id: str
+) -> dict[str, Any]:
+    """The deliveryTracker of GET /messages/{id} as `user` sees it."""
+    return dict((await _read_message(client, user, message_id))["deliveryTracker"])

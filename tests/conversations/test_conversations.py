@@ -10,50 +10,22 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import User, assert_error, create_conversation, register, send, set_role
-
-# The "at once" tests repeat a change and the request right after it: a server that answered
-# before committing showed the old state in 1-35 % of rounds (more on SQLite), so one round
-# alone would rarely catch it.
-RACE_ROUNDS = 30
-
-
-async def post_message(
-    client: httpx.AsyncClient,
-    user: User,
-    conversation_id: str,
-    content: str = "hi",
-    *,
-    wait: bool = True,
-) -> httpx.Response:
-    return await client.post(
-        "/messages",
-        params={"wait": "true"} if wait else None,
-        json={"conversationId": conversation_id, "content": content},
-        headers=user.headers,
-    )
-
-
-async def my_conversations(client: httpx.AsyncClient, user: User, **params: Any) -> dict[str, Any]:
-    response = await client.get("/conversations", params=params, headers=user.headers)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-def find(items: list[dict[str, Any]], conversation_id: str) -> dict[str, Any]:
-    matches = [item for item in items if item["id"] == conversation_id]
-    assert len(matches) == 1, [item["id"] for item in items]
-    return matches[0]
-
-
-async def participants(
-    client: httpx.AsyncClient, user: User, conversation_id: str
-) -> dict[str, dict[str, Any]]:
-    response = await client.get(
-        f"/conversations/{conversation_id}/participants", headers=user.headers
-    )
-    assert response.status_code == 200, response.text
-    return {item["userId"]: item for item in response.json()["items"]}
+from tests.support import (
+    RACE_ROUNDS,
+    User,
+    assert_error,
+    create_conversation,
+    find,
+    mark_read,
+    my_conversations,
+    participants,
+    patch_participant,
+    post_message,
+    register,
+    remove,
+    send,
+    set_role,
+)
 
 
 async def patch_conversation(
@@ -273,11 +245,7 @@ async def test_list_counts_messages_after_read_pointer(
     first = await send(client, alice, conversation["id"], "one")
     await send(client, alice, conversation["id"], "two")
     await send(client, alice, conversation["id"], "three")
-    response = await client.post(
-        f"/conversations/{conversation['id']}/read",
-        json={"messageId": first["id"]},
-        headers=bob.headers,
-    )
+    response = await mark_read(client, bob, conversation["id"], first["id"])
     assert response.status_code == 200, response.text
     item = find((await my_conversations(client, bob, limit=100))["items"], conversation["id"])
     assert item["unreadCount"] == 2
@@ -328,9 +296,7 @@ async def test_list_leaves_out_conversations_one_left(
     client: httpx.AsyncClient, alice: User, bob: User
 ) -> None:
     conversation = await create_conversation(client, alice, [bob])
-    response = await client.delete(
-        f"/conversations/{conversation['id']}/participants/{bob.id}", headers=bob.headers
-    )
+    response = await remove(client, bob, conversation["id"], bob)
     assert response.status_code == 200, response.text
     listed = [c["id"] for c in (await my_conversations(client, bob, limit=100))["items"]]
     assert conversation["id"] not in listed
@@ -340,11 +306,7 @@ async def test_list_keeps_conversations_where_one_is_muted(
     client: httpx.AsyncClient, alice: User, bob: User
 ) -> None:
     conversation = await create_conversation(client, alice, [bob])
-    response = await client.patch(
-        f"/conversations/{conversation['id']}/participants/{bob.id}",
-        json={"status": "MUTED"},
-        headers=alice.headers,
-    )
+    response = await patch_participant(client, alice, conversation["id"], bob, {"status": "MUTED"})
     assert response.status_code == 200, response.text
     listed = [c["id"] for c in (await my_conversations(client, bob, limit=100))["items"]]
     assert conversation["id"] in listed
@@ -496,7 +458,11 @@ async def test_archived_conversation_refuses_messages(
     archived = await patch_conversation(client, alice, conversation["id"], {"status": "ARCHIVED"})
     assert archived.status_code == 200, archived.text
     assert archived.json()["status"] == "ARCHIVED"
-    assert_error(await post_message(client, bob, conversation["id"]), 409, "CONVERSATION_READ_ONLY")
+    assert_error(
+        await post_message(client, bob, conversation["id"], wait=True),
+        409,
+        "CONVERSATION_READ_ONLY",
+    )
 
 
 async def test_archiving_and_reopening_take_effect_at_once(
@@ -526,7 +492,9 @@ async def test_archived_conversation_refuses_owner_messages(
     archived = await patch_conversation(client, alice, conversation["id"], {"status": "ARCHIVED"})
     assert archived.status_code == 200, archived.text
     assert_error(
-        await post_message(client, alice, conversation["id"]), 409, "CONVERSATION_READ_ONLY"
+        await post_message(client, alice, conversation["id"], wait=True),
+        409,
+        "CONVERSATION_READ_ONLY",
     )
 
 
@@ -549,7 +517,7 @@ async def test_reactivated_conversation_accepts_messages(
     assert archived.status_code == 200, archived.text
     reopened = await patch_conversation(client, alice, conversation["id"], {"status": "ACTIVE"})
     assert reopened.status_code == 200, reopened.text
-    response = await post_message(client, bob, conversation["id"])
+    response = await post_message(client, bob, conversation["id"], wait=True)
     assert response.status_code == 201, response.text
 
 
@@ -559,7 +527,9 @@ async def test_muted_conversation_refuses_member_messages(
     conversation = await create_conversation(client, alice, [bob])
     muted = await patch_conversation(client, alice, conversation["id"], {"status": "MUTED"})
     assert muted.status_code == 200, muted.text
-    assert_error(await post_message(client, bob, conversation["id"]), 403, "PERMISSION_DENIED")
+    assert_error(
+        await post_message(client, bob, conversation["id"], wait=True), 403, "PERMISSION_DENIED"
+    )
 
 
 @pytest.mark.parametrize("role", ["MODERATOR", "ADMIN"])
@@ -569,7 +539,7 @@ async def test_muted_conversation_accepts_moderator_and_above_messages(
     conversation = await create_conversation(client, alice, [bob])
     await set_role(client, alice, conversation["id"], bob, role)
     await patch_conversation(client, alice, conversation["id"], {"status": "MUTED"})
-    response = await post_message(client, bob, conversation["id"])
+    response = await post_message(client, bob, conversation["id"], wait=True)
     assert response.status_code == 201, response.text
 
 
@@ -578,5 +548,5 @@ async def test_muted_conversation_accepts_owner_messages(
 ) -> None:
     conversation = await create_conversation(client, alice, [bob])
     await patch_conversation(client, alice, conversation["id"], {"status": "MUTED"})
-    response = await post_message(client, alice, conversation["id"])
+    response = await post_message(client, alice, conversation["id"], wait=True)
     assert response.status_code == 201, response.text

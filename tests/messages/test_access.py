@@ -9,8 +9,15 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.messages.helpers import get_message, read_all
-from tests.support import User, assert_error, create_conversation, send
+from tests.support import (
+    User,
+    assert_error,
+    create_conversation,
+    get_message,
+    read_all,
+    remove,
+    send,
+)
 
 
 @dataclass(frozen=True)
@@ -122,9 +129,7 @@ async def test_removed_member_loses_access(
 ) -> None:
     conversation = await create_conversation(client, alice, [bob])
     message = await send(client, alice, conversation["id"], "before you left")
-    removed = await client.delete(
-        f"/conversations/{conversation['id']}/participants/{bob.id}", headers=alice.headers
-    )
+    removed = await remove(client, alice, conversation["id"], bob)
     assert removed.status_code == 200, removed.text
 
     response = await client.get(f"/messages/{message['id']}", headers=bob.headers)

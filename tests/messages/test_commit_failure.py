@@ -16,8 +16,16 @@ import httpx
 import pytest
 
 from tests.conftest import BACKEND
-from tests.messages.helpers import get_conversation, new_client_id, post_message, read_all
-from tests.support import User, assert_error, create_conversation, send
+from tests.support import (
+    User,
+    assert_error,
+    create_conversation,
+    get_conversation,
+    new_client_id,
+    post_message,
+    read_all,
+    send,
+)
 
 
 async def _execute(backend_env: dict[str, str], statements: list[str]) -> None:

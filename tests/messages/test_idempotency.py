@@ -6,8 +6,15 @@ import asyncio
 
 import httpx
 
-from tests.messages.helpers import new_client_id, post_message, read_all
-from tests.support import User, assert_error, create_conversation, send
+from tests.support import (
+    User,
+    assert_error,
+    create_conversation,
+    new_client_id,
+    post_message,
+    read_all,
+    send,
+)
 
 # Rounds of concurrent retries. Before the recently-committed map (4eded2a), one round showed
 # the race (a 202 with a fresh id that was never stored) on PostgreSQL about a third of the time.

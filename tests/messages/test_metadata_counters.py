@@ -6,8 +6,7 @@ from datetime import datetime
 
 import httpx
 
-from tests.messages.helpers import get_conversation, post_message
-from tests.support import User, create_conversation, send
+from tests.support import User, create_conversation, get_conversation, mark_read, post_message, send
 
 # ---------------------------------------------------------------- metadata
 
@@ -165,11 +164,7 @@ async def test_mark_read_resets_unread_count(
     await send(client, alice, conversation["id"], "one")
     last = await send(client, alice, conversation["id"], "two")
 
-    response = await client.post(
-        f"/conversations/{conversation['id']}/read",
-        json={"messageId": last["id"]},
-        headers=bob.headers,
-    )
+    response = await mark_read(client, bob, conversation["id"], last["id"])
 
     assert response.status_code == 200, response.text
     assert response.json()["unreadCount"] == 0
@@ -184,11 +179,7 @@ async def test_mark_read_partway_leaves_later_messages_unread(
     await send(client, alice, conversation["id"], "two")
     await send(client, alice, conversation["id"], "three")
 
-    response = await client.post(
-        f"/conversations/{conversation['id']}/read",
-        json={"messageId": first["id"]},
-        headers=bob.headers,
-    )
+    response = await mark_read(client, bob, conversation["id"], first["id"])
 
     assert response.json()["unreadCount"] == 2
     assert (await get_conversation(client, bob, conversation["id"]))["unreadCount"] == 2

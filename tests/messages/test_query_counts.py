@@ -11,23 +11,21 @@ import os
 
 import httpx
 
-from tests.messages.helpers import new_client_id, post_message, sql_statements
-from tests.support import User, create_conversation, register, send
+from tests.support import (
+    User,
+    create_conversation,
+    message_page_response,
+    new_client_id,
+    post_message,
+    register,
+    send,
+    sql_statements,
+)
 
 # With Redis the idempotency ledger proves a clientMessageId new without asking the database;
 # the embedded in-process cache cannot, so there every send with one does a lookup.
 SHARED_LEDGER = os.environ.get("PARLEY_TEST_BACKEND", "sqlite") == "postgres"
 LOOKUP = 0 if SHARED_LEDGER else 1
-
-
-async def _page(
-    client: httpx.AsyncClient, user: User, conversation_id: str, limit: int
-) -> httpx.Response:
-    response = await client.get(
-        f"/messages/conversation/{conversation_id}", params={"limit": limit}, headers=user.headers
-    )
-    assert response.status_code == 200, response.text
-    return response
 
 
 async def test_accepted_send_issues_no_statements(
@@ -79,7 +77,7 @@ async def test_page_read_issues_two_whatever_its_size(
         await send(client, alice, conversation["id"], f"m{index}", wait=False)
     last = await send(client, alice, conversation["id"], "m19")
     assert last["seq"] == 20
-    page = (await _page(client, bob, conversation["id"], 20)).json()["items"]
+    page = (await message_page_response(client, bob, conversation["id"], limit=20)).json()["items"]
     for message in page[::3]:
         for user, emoji in [(bob, "+1"), (carol, "+1"), (carol, "ok")]:
             response = await client.post(
@@ -87,8 +85,8 @@ async def test_page_read_issues_two_whatever_its_size(
             )
             assert response.status_code == 200, response.text
 
-    small = await _page(client, bob, conversation["id"], 5)
-    large = await _page(client, bob, conversation["id"], 20)
+    small = await message_page_response(client, bob, conversation["id"], limit=5)
+    large = await message_page_response(client, bob, conversation["id"], limit=20)
 
     assert len(small.json()["items"]) == 5
     assert len(large.json()["items"]) == 20

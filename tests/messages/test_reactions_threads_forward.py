@@ -7,8 +7,15 @@ from urllib.parse import quote
 
 import httpx
 
-from tests.messages.helpers import get_message, post_message, read_all
-from tests.support import User, assert_error, create_conversation, send
+from tests.support import (
+    User,
+    assert_error,
+    create_conversation,
+    get_message,
+    post_message,
+    read_all,
+    send,
+)
 
 THUMBS_UP = "\N{THUMBS UP SIGN}"
 HEART = "\N{HEAVY BLACK HEART}\N{VARIATION SELECTOR-16}"

@@ -8,8 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.messages.helpers import post_message
-from tests.support import User, assert_error, create_conversation, send
+from tests.support import User, assert_error, create_conversation, message_page, post_message, send
 
 
 async def _conversation_with(
@@ -20,20 +19,10 @@ async def _conversation_with(
     return conversation["id"], sent
 
 
-async def _page(
-    client: httpx.AsyncClient, user: User, conversation_id: str, **params: Any
-) -> dict[str, Any]:
-    response = await client.get(
-        f"/messages/conversation/{conversation_id}", params=params, headers=user.headers
-    )
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
 async def test_page_lists_newest_first(client: httpx.AsyncClient, alice: User, bob: User) -> None:
     conversation_id, _ = await _conversation_with(client, alice, bob, 5)
 
-    page = await _page(client, bob, conversation_id)
+    page = await message_page(client, bob, conversation_id)
 
     assert [m["seq"] for m in page["items"]] == [5, 4, 3, 2, 1]
     assert [m["content"] for m in page["items"]] == ["m5", "m4", "m3", "m2", "m1"]
@@ -46,9 +35,9 @@ async def test_pages_go_back_with_before_cursor(
 ) -> None:
     conversation_id, _ = await _conversation_with(client, alice, bob, 5)
 
-    first = await _page(client, bob, conversation_id, limit=2)
-    second = await _page(client, bob, conversation_id, limit=2, before=first["nextCursor"])
-    third = await _page(client, bob, conversation_id, limit=2, before=second["nextCursor"])
+    first = await message_page(client, bob, conversation_id, limit=2)
+    second = await message_page(client, bob, conversation_id, limit=2, before=first["nextCursor"])
+    third = await message_page(client, bob, conversation_id, limit=2, before=second["nextCursor"])
 
     assert [m["seq"] for m in first["items"]] == [5, 4]
     assert first["hasMore"] is True
@@ -64,7 +53,7 @@ async def test_after_seq_returns_exactly_the_later_messages_ascending(
 ) -> None:
     conversation_id, sent = await _conversation_with(client, alice, bob, 5)
 
-    page = await _page(client, bob, conversation_id, afterSeq=2)
+    page = await message_page(client, bob, conversation_id, afterSeq=2)
 
     assert [m["id"] for m in page["items"]] == [m["id"] for m in sent[2:]]
     assert [m["seq"] for m in page["items"]] == [3, 4, 5]
@@ -76,9 +65,9 @@ async def test_after_cursor_continues_catch_up(
 ) -> None:
     conversation_id, _ = await _conversation_with(client, alice, bob, 5)
 
-    first = await _page(client, bob, conversation_id, afterSeq=0, limit=2)
-    second = await _page(client, bob, conversation_id, after=first["nextCursor"], limit=2)
-    third = await _page(client, bob, conversation_id, after=second["nextCursor"], limit=2)
+    first = await message_page(client, bob, conversation_id, afterSeq=0, limit=2)
+    second = await message_page(client, bob, conversation_id, after=first["nextCursor"], limit=2)
+    third = await message_page(client, bob, conversation_id, after=second["nextCursor"], limit=2)
 
     assert [m["seq"] for m in first["items"]] == [1, 2]
     assert [m["seq"] for m in second["items"]] == [3, 4]
@@ -89,7 +78,7 @@ async def test_after_cursor_continues_catch_up(
 async def test_after_last_seq_is_empty(client: httpx.AsyncClient, alice: User, bob: User) -> None:
     conversation_id, _ = await _conversation_with(client, alice, bob, 3)
 
-    page = await _page(client, bob, conversation_id, afterSeq=3)
+    page = await message_page(client, bob, conversation_id, afterSeq=3)
 
     assert page == {"items": [], "nextCursor": None, "hasMore": False}
 
@@ -99,7 +88,7 @@ async def test_empty_conversation_has_an_empty_page(
 ) -> None:
     conversation = await create_conversation(client, alice, [bob])
 
-    page = await _page(client, bob, conversation["id"])
+    page = await message_page(client, bob, conversation["id"])
 
     assert page == {"items": [], "nextCursor": None, "hasMore": False}
 

@@ -8,8 +8,16 @@ import uuid
 import httpx
 import pytest
 
-from tests.messages.helpers import get_conversation, post_message, read_all
-from tests.support import User, assert_error, create_conversation, send, set_role
+from tests.support import (
+    User,
+    assert_error,
+    create_conversation,
+    get_conversation,
+    post_message,
+    read_all,
+    send,
+    set_role,
+)
 
 MAX_MESSAGE_LENGTH = 10_000
 

@@ -12,9 +12,19 @@ from typing import Any
 
 import httpx
 
-from tests.messages.helpers import get_message, post_message, read_all
 from tests.realtime.sockets import Connect
-from tests.support import User, assert_error, create_conversation, send, set_role
+from tests.support import (
+    User,
+    assert_error,
+    create_conversation,
+    find,
+    get_message,
+    my_conversations,
+    post_message,
+    read_all,
+    send,
+    set_role,
+)
 
 FLAGGED = "you are a fucking idiot"
 HELD = "fuck this shit, fuck"
@@ -326,10 +336,7 @@ async def test_socket_send_is_screened_like_rest(
 
 
 async def _preview(client: httpx.AsyncClient, user: User, conversation_id: str) -> Any:
-    response = await client.get("/conversations", headers=user.headers)
-    assert response.status_code == 200, response.text
-    [listed] = [c for c in response.json()["items"] if c["id"] == conversation_id]
-    return listed["lastMessage"]
+    return find((await my_conversations(client, user))["items"], conversation_id)["lastMessage"]
 
 
 async def test_conversation_list_preview_hides_held_and_deleted_text(

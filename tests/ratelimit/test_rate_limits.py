@@ -13,9 +13,18 @@ import httpx
 import pytest
 
 from tests.conftest import BACKEND, start_server
-from tests.messages.helpers import new_client_id, post_message, read_all
 from tests.realtime.sockets import Connect, Recorder
-from tests.support import Server, User, assert_error, create_conversation, register, send
+from tests.support import (
+    Server,
+    User,
+    assert_error,
+    create_conversation,
+    new_client_id,
+    post_message,
+    read_all,
+    register,
+    send,
+)
 
 # Only the notices: the sends' own events are not what these sockets watch.
 NOTICES_ONLY = frozenset({"user_status_changed", "new_message", "message_confirmed"})

@@ -13,7 +13,7 @@ import pytest
 import socketio
 
 from tests.realtime.sockets import Connect, Recorder
-from tests.support import Server, User, create_conversation, send
+from tests.support import Server, User, add, create_conversation, remove, send
 
 
 async def _refused_message(server: Server, **options: Any) -> str:
@@ -194,11 +194,7 @@ async def test_added_member_hears_the_conversation_at_once(
     conversation = await create_conversation(client, alice, [bob])
     newcomer = await connect(carol)
 
-    added = await client.post(
-        f"/conversations/{conversation['id']}/participants",
-        json={"userIds": [carol.id]},
-        headers=alice.headers,
-    )
+    added = await add(client, alice, conversation["id"], [carol])
     message = await send(client, alice, conversation["id"], "welcome")
 
     assert added.status_code == 201, added.text
@@ -213,9 +209,7 @@ async def test_removed_member_stops_hearing_the_conversation_at_once(
     other = await create_conversation(client, alice, [carol])
     removed = await connect(carol)
 
-    response = await client.delete(
-        f"/conversations/{conversation['id']}/participants/{carol.id}", headers=alice.headers
-    )
+    response = await remove(client, alice, conversation["id"], carol)
     await send(client, alice, conversation["id"], "carol is gone")
     marker = await send(client, alice, other["id"], "still here")
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import BACKEND, start_server
 from tests.realtime.sockets import Recorder
-from tests.support import Server, User, create_conversation, register, send
+from tests.support import Server, User, add, create_conversation, register, remove, send
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "postgres", reason="several instances need PostgreSQL and Redis"
@@ -93,15 +93,9 @@ async def test_membership_change_on_one_instance_moves_sockets_on_the_other(
     other = await create_conversation(client, alice, [carol])
     newcomer = await _connect(sockets, second_server, carol)
 
-    added = await client.post(
-        f"/conversations/{conversation['id']}/participants",
-        json={"userIds": [carol.id]},
-        headers=alice.headers,
-    )
+    added = await add(client, alice, conversation["id"], [carol])
     welcome = await send(client, alice, conversation["id"], "welcome")
-    removed = await client.delete(
-        f"/conversations/{conversation['id']}/participants/{carol.id}", headers=alice.headers
-    )
+    removed = await remove(client, alice, conversation["id"], carol)
     await send(client, alice, conversation["id"], "after carol left")
     marker = await send(client, alice, other["id"], "marker")
 

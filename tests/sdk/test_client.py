@@ -11,17 +11,11 @@ import pytest
 
 from parley.client import ParleyClient
 from tests.conftest import BACKEND, start_server
-from tests.support import PASSWORD, Server, User, create_conversation
+from tests.support import PASSWORD, Server, User, create_conversation, read_all
 
 
 async def _stored(client: httpx.AsyncClient, user: User, conversation_id: str) -> list[str]:
-    response = await client.get(
-        f"/messages/conversation/{conversation_id}",
-        params={"afterSeq": 0, "limit": 200},
-        headers=user.headers,
-    )
-    assert response.status_code == 200, response.text
-    return [m["content"] for m in response.json()["items"]]
+    return [m["content"] for m in await read_all(client, user, conversation_id)]
 
 
 @pytest.fixture
