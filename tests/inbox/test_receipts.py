@@ -1,4 +1,5 @@
-"""Delivery tracking: PENDING -> SENT -> DELIVERED -> READ from per-member watermarks."""
+"""Read and delivery receipts: PENDING -> SENT -> DELIVERED -> READ from per-member watermarks,
+over HTTP and the socket."""
 
 from __future__ import annotations
 
