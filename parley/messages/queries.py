@@ -61,13 +61,17 @@ async def load_visible(
         if owner_pending is not None and owner_pending.row["sender_id"] == user_id:
             raise MessagePending(messageId=str(message_id))
         raise MessageNotFound(messageId=str(message_id))
+    return message, await _reader(session, message, user_id)
+
+
+async def _reader(session: AsyncSession, message: Message, user_id: uuid.UUID) -> Membership:
+    """The caller's membership where the message is; to anyone else it does not exist."""
     try:
-        membership = await access.get_membership(
+        return await access.get_membership(
             session, conversation_id=message.conversation_id, user_id=user_id
         )
     except ConversationNotFound:
-        raise MessageNotFound(messageId=str(message_id)) from None
-    return message, membership
+        raise MessageNotFound(messageId=str(message.id)) from None
 
 
 async def get_message(
@@ -81,12 +85,7 @@ async def get_message(
         if pending is not None and pending.row["sender_id"] == user_id:
             return pending_out(pending)
         raise MessageNotFound(messageId=str(message_id))
-    try:
-        membership = await access.get_membership(
-            session, conversation_id=message.conversation_id, user_id=user_id
-        )
-    except ConversationNotFound:
-        raise MessageNotFound(messageId=str(message_id)) from None
+    membership = await _reader(session, message, user_id)
     out = (await render(session, [message], membership))[0]
     if membership.read_receipts and message.deleted_at is None:
         out.delivery_tracker = await delivery_tracker(

@@ -1,4 +1,5 @@
-"""What the participant actions share: loading who acts on whom, and telling the room."""
+"""What the participant actions share: loading who acts on whom, and finishing a change
+(timestamp, cache invalidation, telling the room)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.conversations.access import load_participant, load_visible
+from parley.conversations.access import load_participant, load_visible, member_key
 from parley.conversations.events import PARTICIPANT_REMOVED, PARTICIPANT_UPDATED
 from parley.conversations.models import Conversation, Participant
 from parley.conversations.permissions import has_roles
+from parley.conversations.render import participant_out
 from parley.conversations.schemas import ParticipantEvent, ParticipantOut
+from parley.core.cache import invalidate_after_commit
+from parley.core.db import utcnow
 from parley.core.errors import PermissionDenied
 from parley.core.events import conversation_room, emit_after_commit, user_room
 
@@ -35,23 +39,44 @@ async def load_actor_and_target(
     return conversation, actor, target
 
 
-def require_roles_apply(conversation: Conversation) -> None:
-    if not has_roles(conversation.type):
-        raise PermissionDenied("Roles and statuses do not change in a DIRECT conversation")
-
-
-def announce_participant_change(
+async def load_for_role_change(
     session: AsyncSession,
     *,
     conversation_id: uuid.UUID,
-    participant: ParticipantOut,
+    actor_id: uuid.UUID,
+    target_user_id: uuid.UUID,
+) -> tuple[Conversation, Participant, Participant]:
+    """As `load_actor_and_target`, for changes that need roles (never in a DIRECT one)."""
+    conversation, actor, target = await load_actor_and_target(
+        session, conversation_id=conversation_id, actor_id=actor_id, target_user_id=target_user_id
+    )
+    if not has_roles(conversation.type):
+        raise PermissionDenied("Roles and statuses do not change in a DIRECT conversation")
+    return conversation, actor, target
+
+
+async def finish_change(
+    session: AsyncSession,
+    conversation: Conversation,
+    target: Participant,
+    *,
     removed: bool = False,
-) -> None:
-    """`participant_updated` (or `participant_removed` when the change took them out) to the
-    room and to the member's own sockets, after commit."""
+    also_changed: Participant | None = None,
+) -> ParticipantOut:
+    """Stamp and flush the change, drop the changed members' access cache after commit, and
+    announce `participant_updated` (or `participant_removed` when the change took them out)
+    to the room and to the member's own sockets."""
+    changed = [target] if also_changed is None else [target, also_changed]
+    now = utcnow()
+    for participant in changed:
+        participant.updated_at = now
+    await session.flush()
+    invalidate_after_commit(session, *(member_key(conversation.id, p.user_id) for p in changed))
+    out = participant_out(target, conversation.last_seq)
     emit_after_commit(
         session,
         PARTICIPANT_REMOVED if removed else PARTICIPANT_UPDATED,
-        ParticipantEvent(conversation_id=conversation_id, participant=participant),
-        rooms=[conversation_room(conversation_id), user_room(participant.user_id)],
+        ParticipantEvent(conversation_id=conversation.id, participant=out),
+        rooms=[conversation_room(conversation.id), user_room(target.user_id)],
     )
+    return out

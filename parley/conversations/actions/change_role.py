@@ -7,12 +7,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.conversations import permissions
-from parley.conversations.access import member_key
-from parley.conversations.actions._shared import (
-    announce_participant_change,
-    load_actor_and_target,
-    require_roles_apply,
-)
+from parley.conversations.actions._shared import finish_change, load_for_role_change
 from parley.conversations.models import Participant
 from parley.conversations.permissions import (
     Action,
@@ -21,11 +16,8 @@ from parley.conversations.permissions import (
     may_hand_over_ownership,
     require_over,
 )
-from parley.conversations.render import participant_out
 from parley.conversations.schemas import ParticipantOut
 from parley.core.audit import AuditAction, record
-from parley.core.cache import invalidate_after_commit
-from parley.core.db import utcnow
 from parley.core.errors import PermissionDenied
 
 
@@ -39,13 +31,9 @@ async def change_role(
 ) -> ParticipantOut:
     """CHANGE_ROLE over a lower member, granting only roles below one's own; the owner may
     hand ownership over and keeps FORMER_OWNER_ROLE."""
-    conversation, actor, target = await load_actor_and_target(
-        session,
-        conversation_id=conversation_id,
-        actor_id=actor_id,
-        target_user_id=target_user_id,
+    conversation, actor, target = await load_for_role_change(
+        session, conversation_id=conversation_id, actor_id=actor_id, target_user_id=target_user_id
     )
-    require_roles_apply(conversation)
     actor_role = Role(actor.role)
     # Checked even when the role would not change: a no-op is still an act of authority.
     require_over(actor_role, Role(target.role), Action.CHANGE_ROLE)
@@ -53,22 +41,15 @@ async def change_role(
         raise PermissionDenied("Only the owner may hand over ownership")
     if role != Role.OWNER and not may_grant(actor_role, role):
         raise PermissionDenied(f"You may not grant the role {role}")
-    now = utcnow()
-    invalidate = [member_key(conversation_id, target.user_id)]
+    former_owner = None
     if role != target.role:
         if role == Role.OWNER:
             _record(session, actor_id, conversation_id, actor, permissions.FORMER_OWNER_ROLE)
             actor.role = permissions.FORMER_OWNER_ROLE
-            actor.updated_at = now
-            invalidate.append(member_key(conversation_id, actor.user_id))
+            former_owner = actor
         _record(session, actor_id, conversation_id, target, role)
         target.role = role
-    target.updated_at = now
-    await session.flush()
-    invalidate_after_commit(session, *invalidate)
-    out = participant_out(target, conversation.last_seq)
-    announce_participant_change(session, conversation_id=conversation_id, participant=out)
-    return out
+    return await finish_change(session, conversation, target, also_changed=former_owner)
 
 
 def _record(

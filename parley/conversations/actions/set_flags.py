@@ -6,18 +6,10 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.conversations.access import member_key
-from parley.conversations.actions._shared import (
-    announce_participant_change,
-    load_actor_and_target,
-    require_roles_apply,
-)
+from parley.conversations.actions._shared import finish_change, load_for_role_change
 from parley.conversations.permissions import PERMISSION_FLAGS, Action, Role, may_act_on
-from parley.conversations.render import participant_out
 from parley.conversations.schemas import ParticipantOut
 from parley.core.audit import AuditAction, record
-from parley.core.cache import invalidate_after_commit
-from parley.core.db import utcnow
 from parley.core.errors import PermissionDenied, ValidationFailed
 
 
@@ -31,13 +23,9 @@ async def set_flags(
 ) -> ParticipantOut:
     """EDIT_PERMISSIONS over a lower member: set overrides; `None` restores the role's
     default."""
-    conversation, actor, target = await load_actor_and_target(
-        session,
-        conversation_id=conversation_id,
-        actor_id=actor_id,
-        target_user_id=target_user_id,
+    conversation, actor, target = await load_for_role_change(
+        session, conversation_id=conversation_id, actor_id=actor_id, target_user_id=target_user_id
     )
-    require_roles_apply(conversation)
     unknown = sorted(set(flags) - set(PERMISSION_FLAGS))
     if unknown:
         raise ValidationFailed(
@@ -62,9 +50,4 @@ async def set_flags(
         details={"permissions": flags},
     )
     target.permissions = overrides
-    target.updated_at = utcnow()
-    await session.flush()
-    invalidate_after_commit(session, member_key(conversation_id, target.user_id))
-    out = participant_out(target, conversation.last_seq)
-    announce_participant_change(session, conversation_id=conversation_id, participant=out)
-    return out
+    return await finish_change(session, conversation, target)

@@ -6,12 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.conversations.access import member_key
-from parley.conversations.actions._shared import (
-    announce_participant_change,
-    load_actor_and_target,
-    require_roles_apply,
-)
+from parley.conversations.actions._shared import finish_change, load_for_role_change
 from parley.conversations.permissions import (
     ParticipantStatus,
     Role,
@@ -19,11 +14,8 @@ from parley.conversations.permissions import (
     sees_conversation,
     status_change_action,
 )
-from parley.conversations.render import participant_out
 from parley.conversations.schemas import ParticipantOut
 from parley.core.audit import AuditAction, record
-from parley.core.cache import invalidate_after_commit
-from parley.core.db import utcnow
 from parley.core.errors import Conflict, ValidationFailed
 
 
@@ -37,13 +29,9 @@ async def set_status(
 ) -> ParticipantOut:
     """Mute, ban or remove a lower member (or unmute, unban): the status's action from the
     permission table. Leaving is DELETE; a removed member comes back by being added again."""
-    conversation, actor, target = await load_actor_and_target(
-        session,
-        conversation_id=conversation_id,
-        actor_id=actor_id,
-        target_user_id=target_user_id,
+    conversation, actor, target = await load_for_role_change(
+        session, conversation_id=conversation_id, actor_id=actor_id, target_user_id=target_user_id
     )
-    require_roles_apply(conversation)
     old_status = ParticipantStatus(target.status)
     if status == ParticipantStatus.LEFT:
         raise ValidationFailed(
@@ -65,14 +53,4 @@ async def set_status(
             details={"from": str(old_status), "to": str(status)},
         )
         target.status = status
-    target.updated_at = utcnow()
-    await session.flush()
-    invalidate_after_commit(session, member_key(conversation_id, target.user_id))
-    out = participant_out(target, conversation.last_seq)
-    announce_participant_change(
-        session,
-        conversation_id=conversation_id,
-        participant=out,
-        removed=not sees_conversation(status),
-    )
-    return out
+    return await finish_change(session, conversation, target, removed=not sees_conversation(status))

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.core.errors import MessageDeleted, ValidationFailed
-from parley.core.events import conversation_room, emit_after_commit
+from parley.core.events import Event, conversation_room, emit_after_commit
 from parley.messages.events import REACTION_ADDED, REACTION_REMOVED
 from parley.messages.gate import require_may_react
 from parley.messages.models import Message, Reaction
@@ -43,15 +43,13 @@ async def add_reaction(
             added = True
         except IntegrityError:
             pass  # the same reaction raced in: the result is the same
-    out = await _reaction_out(session, message=message, emoji=value, user_id=user_id)
-    if added:
-        emit_after_commit(
-            session,
-            REACTION_ADDED,
-            ReactionEvent(message_id=message.id, emoji=value, user_id=user_id, count=out.count),
-            rooms=[conversation_room(message.conversation_id)],
-        )
-    return out
+    return await _reaction_out(
+        session,
+        message=message,
+        emoji=value,
+        user_id=user_id,
+        announce=REACTION_ADDED if added else None,
+    )
 
 
 async def remove_reaction(
@@ -65,15 +63,14 @@ async def remove_reaction(
             Reaction.message_id == message.id, Reaction.user_id == user_id, Reaction.emoji == value
         )
     )
-    out = await _reaction_out(session, message=message, emoji=value, user_id=user_id)
-    if getattr(result, "rowcount", 0):
-        emit_after_commit(
-            session,
-            REACTION_REMOVED,
-            ReactionEvent(message_id=message.id, emoji=value, user_id=user_id, count=out.count),
-            rooms=[conversation_room(message.conversation_id)],
-        )
-    return out
+    removed = bool(getattr(result, "rowcount", 0))
+    return await _reaction_out(
+        session,
+        message=message,
+        emoji=value,
+        user_id=user_id,
+        announce=REACTION_REMOVED if removed else None,
+    )
 
 
 def _checked_emoji(emoji: str) -> str:
@@ -88,14 +85,25 @@ def _checked_emoji(emoji: str) -> str:
 
 
 async def _reaction_out(
-    session: AsyncSession, *, message: Message, emoji: str, user_id: uuid.UUID
+    session: AsyncSession,
+    *,
+    message: Message,
+    emoji: str,
+    user_id: uuid.UUID,
+    announce: Event[ReactionEvent] | None,
 ) -> ReactionOut:
+    """The message's reactions now; with `announce`, the change goes to the room after
+    commit (with the emoji's new count)."""
     reactions = (await reactions_for(session, [message.id])).get(message.id, {})
     summary = reactions.get(emoji)
+    count = summary.count if summary else 0
+    if announce is not None:
+        emit_after_commit(
+            session,
+            announce,
+            ReactionEvent(message_id=message.id, emoji=emoji, user_id=user_id, count=count),
+            rooms=[conversation_room(message.conversation_id)],
+        )
     return ReactionOut(
-        message_id=message.id,
-        emoji=emoji,
-        user_id=user_id,
-        count=summary.count if summary else 0,
-        reactions=reactions,
+        message_id=message.id, emoji=emoji, user_id=user_id, count=count, reactions=reactions
     )
