@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from parley.accounts.schemas import UserStatus
 from parley.core.db import Base, UTCDateTime, new_id, utcnow
 
 
@@ -21,7 +22,7 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(64))
     display_name_lower: Mapped[str] = mapped_column(String(64))
     password_hash: Mapped[str] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(16), default="OFFLINE")
+    status: Mapped[str] = mapped_column(String(16), default=UserStatus.OFFLINE)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

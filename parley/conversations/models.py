@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from parley.conversations.permissions import ConversationStatus, ParticipantStatus, Role
 from parley.core.db import Base, JSONType, UTCDateTime, new_id, utcnow
 
 
@@ -24,7 +25,7 @@ class Conversation(Base):
     type: Mapped[str] = mapped_column(String(16))
     name: Mapped[str | None] = mapped_column(String(128), nullable=True)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    status: Mapped[str] = mapped_column(String(16), default=ConversationStatus.ACTIVE)
     settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     rate_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_by: Mapped[uuid.UUID | None] = mapped_column(
@@ -50,8 +51,8 @@ class Participant(Base):
         Uuid, ForeignKey("conversations.id", ondelete="CASCADE")
     )
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"))
-    role: Mapped[str] = mapped_column(String(16), default="MEMBER")
-    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER)
+    status: Mapped[str] = mapped_column(String(16), default=ParticipantStatus.ACTIVE)
     # Only the flags set explicitly for this member; the rest follow the role's defaults.
     permissions: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     notification_settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

@@ -63,7 +63,10 @@ class ConversationUpdate(InputModel):
     name: str | None = Field(default=None, min_length=1, max_length=128)
     description: str | None = Field(default=None, max_length=2000)
     settings: ConversationSettingsPatch | None = None
-    status: Literal["ACTIVE", "ARCHIVED", "MUTED"] | None = None
+    status: (
+        Literal[ConversationStatus.ACTIVE, ConversationStatus.ARCHIVED, ConversationStatus.MUTED]
+        | None
+    ) = None
     rate_limit: int | None = Field(default=None, ge=1, le=10000)
 
 

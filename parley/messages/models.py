@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parley.core.db import Base, JSONType, UTCDateTime, new_id, utcnow
+from parley.messages.schemas import MessageStatus
 
 
 class Message(Base):
@@ -25,7 +26,7 @@ class Message(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     type: Mapped[str] = mapped_column(String(16), default="TEXT")
     content: Mapped[str | None] = mapped_column(Text, nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="SENT")
+    status: Mapped[str] = mapped_column(String(16), default=MessageStatus.SENT)
     reply_to_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     thread_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     forwarded_from_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)

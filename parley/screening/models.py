@@ -11,6 +11,7 @@ from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parley.core.db import Base, JSONType, UTCDateTime, new_id, utcnow
+from parley.screening.schemas import ItemStatus
 
 
 class ModerationItem(Base):
@@ -34,7 +35,7 @@ class ModerationItem(Base):
     reasons: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     terms: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     held: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(16), default="PENDING")
+    status: Mapped[str] = mapped_column(String(16), default=ItemStatus.PENDING)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_by: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
