@@ -4,6 +4,8 @@ assert success."""
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import subprocess
 import uuid
@@ -209,6 +211,21 @@ async def remove(
 
 def new_client_id() -> str:
     return f"cm-{uuid.uuid4().hex}"
+
+
+def envelope(
+    kid: str = "key-1", *, nonce: bytes | None = None, ciphertext: bytes | None = None
+) -> str:
+    """A well-formed encrypted message content (docs/api.md, End-to-end encryption): the
+    server checks the shape only, so random bytes stand in for a real ciphertext."""
+    return json.dumps(
+        {
+            "v": 1,
+            "kid": kid,
+            "nonce": base64.b64encode(nonce or secrets.token_bytes(12)).decode(),
+            "ct": base64.b64encode(ciphertext or secrets.token_bytes(48)).decode(),
+        }
+    )
 
 
 def sql_statements(response: httpx.Response) -> int:

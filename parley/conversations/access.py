@@ -101,6 +101,7 @@ async def get_membership(
         typing_indicators=bool(settings.get("typingIndicators", True)),
         read_receipts=bool(settings.get("readReceipts", True)),
         moderation=bool(settings.get("moderation", True)),
+        end_to_end_encryption=bool(settings.get("endToEndEncryption", False)),
     )
 
 

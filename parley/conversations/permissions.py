@@ -253,6 +253,7 @@ class Membership:
     typing_indicators: bool = True
     read_receipts: bool = True
     moderation: bool = True
+    end_to_end_encryption: bool = False
 
     def may(self, action: Action) -> bool:
         return has_role(self.role, action)

@@ -37,6 +37,11 @@ class ConversationSettings(InputModel):
     moderation: bool = Field(
         default=True, description="Score messages and queue flagged ones for review"
     )
+    end_to_end_encryption: bool = Field(
+        default=False,
+        description="Messages are client-encrypted envelopes (encrypted: true) and only those; "
+        "not scored, members report instead",
+    )
 
 
 class ConversationSettingsPatch(InputModel):
@@ -44,6 +49,7 @@ class ConversationSettingsPatch(InputModel):
     read_receipts: bool | None = None
     link_previews: bool | None = None
     moderation: bool | None = None
+    end_to_end_encryption: bool | None = None
 
 
 class ConversationCreate(InputModel):

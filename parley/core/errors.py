@@ -42,6 +42,8 @@ class ErrorCode(StrEnum):
     COMMIT_FAILED = "COMMIT_FAILED"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    ENCRYPTION_NOT_ENABLED = "ENCRYPTION_NOT_ENABLED"
+    ENCRYPTION_REQUIRED = "ENCRYPTION_REQUIRED"
 
 
 class AppError(Exception):
@@ -239,3 +241,19 @@ class ServiceUnavailable(AppError):
     code = ErrorCode.SERVICE_UNAVAILABLE
     status = 503
     default_message = "A service Parley depends on is unavailable: try again shortly"
+
+
+class EncryptionNotEnabled(AppError):
+    """`encrypted: true` where the conversation's `endToEndEncryption` setting is off."""
+
+    code = ErrorCode.ENCRYPTION_NOT_ENABLED
+    status = 409
+    default_message = "End-to-end encryption is not enabled in this conversation"
+
+
+class EncryptionRequired(AppError):
+    """Plain text where the conversation's `endToEndEncryption` setting is on."""
+
+    code = ErrorCode.ENCRYPTION_REQUIRED
+    status = 409
+    default_message = "This conversation is end-to-end encrypted: send an encrypted envelope"

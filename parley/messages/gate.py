@@ -15,10 +15,13 @@ from parley.conversations.permissions import (
 from parley.core import runtime
 from parley.core.errors import (
     ConversationReadOnly,
+    EncryptionNotEnabled,
+    EncryptionRequired,
     MessageTooLong,
     PermissionDenied,
     ValidationFailed,
 )
+from parley.messages.envelope import check_envelope
 from parley.messages.schemas import MessageType
 from parley.ratelimit.service import limiter as rate_limits
 from parley.screening.screen import Verdict, screen
@@ -66,6 +69,20 @@ def require_may_react(membership: Membership) -> None:
         raise PermissionDenied("You may not react here", flag="canReact")
     if membership.conversation_status == ConversationStatus.ARCHIVED:
         raise ConversationReadOnly("The conversation is archived")
+
+
+def require_envelope_policy(
+    membership: Membership, *, encrypted: bool, content: str | None
+) -> None:
+    """Encrypted content only where the conversation's `endToEndEncryption` is on, and only
+    encrypted content there (ENCRYPTION_NOT_ENABLED / ENCRYPTION_REQUIRED); encrypted content
+    is a well-formed envelope (VALIDATION_ERROR). Send, forward (per target) and edit."""
+    if encrypted and not membership.end_to_end_encryption:
+        raise EncryptionNotEnabled(conversationId=membership.conversation_id)
+    if not encrypted and membership.end_to_end_encryption:
+        raise EncryptionRequired(conversationId=membership.conversation_id)
+    if encrypted:
+        check_envelope(content)
 
 
 async def admit(

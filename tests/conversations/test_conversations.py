@@ -271,6 +271,7 @@ async def test_settings_patch_changes_only_given_switches(
         "readReceipts": False,
         "linkPreviews": True,
         "moderation": True,
+        "endToEndEncryption": False,
     }
 
 

@@ -147,6 +147,7 @@ async def test_get_returns_conversation_for_member(
         "readReceipts": True,
         "linkPreviews": True,
         "moderation": True,
+        "endToEndEncryption": False,
     }
 
 

@@ -6,7 +6,14 @@ from datetime import datetime
 
 import httpx
 
-from tests.support import User, create_conversation, get_conversation, post_message, send
+from tests.support import (
+    User,
+    create_conversation,
+    envelope,
+    get_conversation,
+    post_message,
+    send,
+)
 
 # ---------------------------------------------------------------- metadata
 
@@ -88,15 +95,14 @@ async def test_urls_are_extracted(client: httpx.AsyncClient, alice: User, bob: U
 async def test_encrypted_message_gets_no_extraction(
     client: httpx.AsyncClient, alice: User, bob: User
 ) -> None:
-    conversation = await create_conversation(client, alice, [bob])
-
-    message = await send(
-        client,
-        alice,
-        conversation["id"],
-        f"@{bob.username} #tag https://example.com",
-        encrypted=True,
+    conversation = await create_conversation(
+        client, alice, [bob], settings={"endToEndEncryption": True}
     )
+    # A key id may look like a URL; an envelope is opaque all the same.
+    content = envelope("https://keys.example.com/k1")
+    assert "https://keys.example.com/k1" in content
+
+    message = await send(client, alice, conversation["id"], content, encrypted=True)
 
     assert message["encrypted"] is True
     assert message["metadata"] == {"mentions": [], "hashtags": [], "urls": [], "urlPreviews": []}

@@ -17,6 +17,7 @@ from tests.support import (
     User,
     assert_error,
     create_conversation,
+    envelope,
     find,
     get_message,
     my_conversations,
@@ -276,8 +277,13 @@ async def test_screening_can_be_switched_off_and_skips_encrypted_content(
     quiet = await create_conversation(client, alice, [bob], settings={"moderation": False})
     assert quiet["settings"]["moderation"] is False
     await send(client, bob, quiet["id"], HELD)
-    screened = await create_conversation(client, alice, [bob])
-    opaque = await send(client, bob, screened["id"], HELD, encrypted=True)
+    # Only a conversation with end-to-end encryption on takes encrypted content (an envelope,
+    # tests/security/test_encrypted_content.py); there it is not scored, moderation on or not.
+    screened = await create_conversation(
+        client, alice, [bob], settings={"endToEndEncryption": True}
+    )
+    assert screened["settings"]["moderation"] is True
+    opaque = await send(client, bob, screened["id"], envelope(), encrypted=True)
 
     assert opaque["status"] == "SENT"
     assert await _queue(client, alice, conversationId=quiet["id"]) == []

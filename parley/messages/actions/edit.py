@@ -13,7 +13,7 @@ from parley.core.errors import MessageDeleted, PermissionDenied
 from parley.core.events import conversation_room, emit_after_commit
 from parley.messages import extract
 from parley.messages.events import MESSAGE_UPDATED
-from parley.messages.gate import checked_content, require_may_edit
+from parley.messages.gate import checked_content, require_envelope_policy, require_may_edit
 from parley.messages.models import Hashtag, Mention, Message, MessageVersion
 from parley.messages.pipeline import announce_flagged_after_commit
 from parley.messages.queries import load_visible
@@ -37,6 +37,7 @@ async def edit_message(
         raise MessageDeleted()
     require_may_edit(membership)
     checked = checked_content(content, has_attachments=bool(message.attachments))
+    require_envelope_policy(membership, encrypted=message.encrypted, content=checked)
     verdict = await screen(checked, membership=membership, encrypted=message.encrypted)
     now = utcnow()
     session.add(

@@ -29,7 +29,7 @@ from parley.core.errors import (
 )
 from parley.messages import extract, idempotency
 from parley.messages.committer import MessageRow, PendingSend
-from parley.messages.gate import admit, checked_content, require_may_send
+from parley.messages.gate import admit, checked_content, require_envelope_policy, require_may_send
 from parley.messages.models import Message
 from parley.messages.pipeline import SendOutcome, answer, committer, submit
 from parley.messages.queries import load_visible
@@ -66,6 +66,7 @@ async def send_message(
         )
         message_type = data.type or (MessageType.REPLY if data.reply_to_id else MessageType.TEXT)
         require_may_send(membership, message_type)
+        require_envelope_policy(membership, encrypted=data.encrypted, content=content)
         if key is not None and await idempotency.may_be_committed(sender_id, key[1]):
             stored = await session.scalar(
                 select(Message).where(
@@ -149,6 +150,7 @@ async def forward_message(
                 session, conversation_id=conversation_id, user_id=user_id
             )
             require_may_send(membership, MessageType.FORWARD)
+            require_envelope_policy(membership, encrypted=source.encrypted, content=source.content)
             memberships.append(membership)
         metadata = dict(source.extra or {})
         metadata.pop("mentionedUserIds", None)
