@@ -71,6 +71,7 @@ def backend_env() -> Iterator[dict[str, str]]:
         # The named users send thousands of messages over a run; tests/ratelimit starts its
         # own servers with the defaults and with small limits.
         RATE_LIMIT_MESSAGES_PER_HOUR="1000000",
+        RATE_LIMIT_REPORTS_PER_HOUR="1000000",
     )
     database = None
     prefix = None

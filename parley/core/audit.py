@@ -34,6 +34,7 @@ class AuditAction(StrEnum):
     MESSAGE_DELETED = "message.deleted"
     MODERATION_APPROVED = "moderation.approved"
     MODERATION_REJECTED = "moderation.rejected"
+    MESSAGE_REPORTED = "message.reported"
 
 
 class AuditEntry(Base):

@@ -141,6 +141,7 @@ class Settings:
     ws_compression: bool
     presence_ttl_seconds: float
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    rate_limit_reports_per_hour: int = 20
 
     @property
     def is_sqlite(self) -> bool:
@@ -255,4 +256,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         moderation_flag_threshold=flag_threshold,
         moderation_hold_threshold=hold_threshold,
         cors_origins=cors,
+        rate_limit_reports_per_hour=_positive_int(
+            "RATE_LIMIT_REPORTS_PER_HOUR", env.get("RATE_LIMIT_REPORTS_PER_HOUR") or "20"
+        ),
     )

@@ -14,6 +14,7 @@ from parley.messages.actions.delete import delete_message as delete
 from parley.messages.actions.edit import edit_message as edit
 from parley.messages.actions.reactions import add_reaction as react
 from parley.messages.actions.reactions import remove_reaction as unreact
+from parley.messages.actions.report import report_message as report
 from parley.messages.actions.send import forward_message as forward
 from parley.messages.actions.send import send_message as send
 from parley.messages.schemas import (
@@ -26,6 +27,8 @@ from parley.messages.schemas import (
     MessagePage,
     ReactionCreate,
     ReactionOut,
+    ReportCreate,
+    ReportOut,
     ThreadPage,
 )
 
@@ -150,4 +153,28 @@ async def forward_message(
     )
     if wait:
         response.status_code = status.HTTP_201_CREATED
+    return result
+
+
+@router.post(
+    "/{message_id}/report",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReportOut,
+    responses={
+        200: {"model": ReportOut, "description": "The caller reported this message before"},
+        201: {"model": ReportOut, "description": "Reported: queued for the reviewers"},
+    },
+)
+async def report_message(
+    message_id: uuid.UUID,
+    body: ReportCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    response: Response,
+) -> ReportOut:
+    """Report a message to the conversation's reviewers (any member who reads it, not one's
+    own; once: a repeat answers 200 with the first report)."""
+    result, created = await report(session, user_id=user.id, message_id=message_id, data=body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
     return result

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field
 
 from parley.core.schemas import ApiModel, InputModel, Timestamp
+from parley.screening.schemas import ReportReason
 
 
 class MessageType(StrEnum):
@@ -69,6 +70,13 @@ class ReactionCreate(InputModel):
 
 class ForwardRequest(InputModel):
     conversation_ids: list[uuid.UUID] = Field(min_length=1, max_length=20)
+
+
+class ReportCreate(InputModel):
+    reason: ReportReason
+    note: str | None = Field(
+        default=None, max_length=1000, description="What the reviewers should know"
+    )
 
 
 class ReactionSummary(ApiModel):
@@ -135,6 +143,17 @@ class ReactionOut(ApiModel):
 
 class ForwardResult(ApiModel):
     items: list[MessageOut]
+
+
+class ReportOut(ApiModel):
+    """A member's report of a message, as its reporter sees it."""
+
+    id: uuid.UUID = Field(description="The review queue item it made")
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID
+    reason: ReportReason
+    note: str | None
+    created_at: Timestamp
 
 
 # Socket payloads (events.py style: one model per event)

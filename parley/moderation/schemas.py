@@ -36,4 +36,7 @@ class ModerationItemOut(ApiModel):
     created_at: Timestamp
     decided_by: uuid.UUID | None = None
     decided_at: Timestamp | None = None
-    note: str | None = None
+    note: str | None = Field(default=None, description="The reviewer's note on the decision")
+    report_note: str | None = Field(
+        default=None, description="A member's report: the reporter's note (reasons REPORTED_*)"
+    )

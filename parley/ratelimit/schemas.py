@@ -13,11 +13,13 @@ from parley.core.schemas import ApiModel
 class Scope(StrEnum):
     CONVERSATION = "CONVERSATION"
     USER = "USER"
+    REPORT = "REPORT"
 
 
 class RateLimitExceededEvent(ApiModel):
     scope: Scope = Field(
-        description="CONVERSATION (per conversation per minute) or USER (per hour)"
+        description="CONVERSATION (per conversation per minute), USER (per hour) or REPORT "
+        "(message reports per hour)"
     )
     limit: int = Field(description="Messages allowed in the window")
     window_seconds: int

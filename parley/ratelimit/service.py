@@ -3,7 +3,8 @@
 The `limits` library does the counting with its sliding-window counter: close to a true
 moving window (no double burst at a window edge) for two keys per limit. Two scopes guard
 sending: CONVERSATION (per user per conversation per minute: the conversation's `rateLimit`, or
-`RATE_LIMIT_MESSAGES`) and USER (per user per hour, `RATE_LIMIT_MESSAGES_PER_HOUR`). A refusal
+`RATE_LIMIT_MESSAGES`) and USER (per user per hour, `RATE_LIMIT_MESSAGES_PER_HOUR`); REPORT
+guards message reports (per user per hour, `RATE_LIMIT_REPORTS_PER_HOUR`). A refusal
 raises `RateLimited` (429 with Retry-After) and tells the user's sockets with
 `rate_limit.exceeded`, so every open tab can show it.
 """
@@ -49,6 +50,7 @@ class RateLimiter:
             storage = MemoryStorage()
         self._limiter = SlidingWindowCounterRateLimiter(storage)
         self._per_hour = RateLimitItemPerHour(settings.rate_limit_messages_per_hour)
+        self._reports_per_hour = RateLimitItemPerHour(settings.rate_limit_reports_per_hour)
 
     async def check_send(
         self, *, user_id: uuid.UUID, conversation_id: uuid.UUID, per_minute: int | None
@@ -68,6 +70,12 @@ class RateLimiter:
         if not await self._hit(self._per_hour, "messages", user):
             await self._refuse(Scope.USER, self._per_hour, (user,), user_id=user_id)
 
+    async def check_report(self, *, user_id: uuid.UUID) -> None:
+        """Count one message report; raise `RateLimited` past the hour's allowance."""
+        item, user = self._reports_per_hour, str(user_id)
+        if not await self._hit(item, "reports", user):
+            await self._refuse(Scope.REPORT, item, (user,), user_id=user_id, namespace="reports")
+
     async def _hit(self, item: RateLimitItem, *identifiers: str) -> bool:
         try:
             return await self._limiter.hit(item, *identifiers)
@@ -84,9 +92,10 @@ class RateLimiter:
         *,
         user_id: uuid.UUID,
         conversation_id: uuid.UUID | None = None,
+        namespace: str = "messages",
     ) -> None:
         try:
-            stats = await self._limiter.get_window_stats(item, "messages", *identifiers)
+            stats = await self._limiter.get_window_stats(item, namespace, *identifiers)
             retry_after = max(0.0, stats.reset_time - time.time())
         except (RedisError, StorageError, OSError):
             retry_after = float(item.get_expiry())
@@ -113,6 +122,8 @@ class RateLimiter:
 
 def _message(scope: Scope, item: RateLimitItem) -> str:
     window = "minute" if item.get_expiry() == 60 else "hour"
+    if scope == Scope.REPORT:
+        return f"You may report {item.amount} messages per {window}"
     if scope == Scope.CONVERSATION:
         return f"You may send {item.amount} messages per {window} in this conversation"
     return f"You may send {item.amount} messages per {window}"

@@ -15,7 +15,8 @@ from parley.screening.schemas import ItemStatus
 
 
 class ModerationItem(Base):
-    """One flagged text of one message: a send, or an edit that was flagged again."""
+    """One flagged text of one message: a send, an edit that was flagged again, or a member's
+    report (`reporter_id` set; one per reporter per message)."""
 
     __tablename__ = "moderation_items"
 
@@ -42,8 +43,13 @@ class ModerationItem(Base):
     )
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reporter_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    report_note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
         Index("ix_moderation_items_conversation_status", "conversation_id", "status", "created_at"),
         Index("ix_moderation_items_message", "message_id"),
+        Index("ux_moderation_items_message_reporter", "message_id", "reporter_id", unique=True),
     )

@@ -1,4 +1,5 @@
-"""The review queue's items: added by the send and edit paths, decided by moderation.
+"""The review queue's items: added by the send and edit paths and by members' reports,
+decided by moderation.
 
 The one writer of `moderation_items`.
 """
@@ -7,15 +8,46 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from parley.core.pagination import after_time_cursor
 from parley.screening.models import ModerationItem
-from parley.screening.schemas import ItemStatus
+from parley.screening.schemas import ItemStatus, ReportReason
 from parley.screening.screen import Verdict
+
+# A report is a person's judgement, not a score: its item carries the top of the scale.
+REPORT_SCORE = 1.0
+REPORTED = "REPORTED_"
+
+
+class Report(NamedTuple):
+    """A member's report of a message: its queue item, as the reporter sees it."""
+
+    id: uuid.UUID
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID
+    reason: ReportReason
+    note: str | None
+    created_at: datetime
+    score: float
+    reasons: list[str]
+
+
+def _report(item: ModerationItem) -> Report:
+    return Report(
+        id=item.id,
+        message_id=item.message_id,
+        conversation_id=item.conversation_id,
+        reason=ReportReason(item.reasons[0].removeprefix(REPORTED)),
+        note=item.report_note,
+        created_at=item.created_at,
+        score=item.score,
+        reasons=list(item.reasons),
+    )
 
 
 def queue_row(
@@ -51,6 +83,57 @@ async def add_to_queue(connection: AsyncConnection, rows: list[dict[str, Any]]) 
     """Insert queue items in the caller's transaction (the committer's batch, or an edit's)."""
     if rows:
         await connection.execute(insert(ModerationItem.__table__), rows)  # type: ignore[arg-type]
+
+
+async def find_report(
+    session: AsyncSession, *, message_id: uuid.UUID, reporter_id: uuid.UUID
+) -> Report | None:
+    """This reporter's report of this message, if they made one."""
+    item = await session.scalar(
+        select(ModerationItem).where(
+            ModerationItem.message_id == message_id, ModerationItem.reporter_id == reporter_id
+        )
+    )
+    return None if item is None else _report(item)
+
+
+async def add_report(
+    session: AsyncSession,
+    *,
+    message_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    sender_id: uuid.UUID | None,
+    message_version: int,
+    content: str | None,
+    reporter_id: uuid.UUID,
+    reason: ReportReason,
+    note: str | None,
+    at: datetime,
+) -> Report | None:
+    """Queue a member's report of a message in the caller's transaction; None when the same
+    reporter's report of it got in first (one per reporter per message: a unique index)."""
+    item = ModerationItem(
+        id=uuid.uuid4(),
+        message_id=message_id,
+        conversation_id=conversation_id,
+        sender_id=sender_id,
+        message_version=message_version,
+        content=content,
+        score=REPORT_SCORE,
+        reasons=[REPORTED + reason],
+        terms=[],
+        held=False,
+        status=str(ItemStatus.PENDING),
+        created_at=at,
+        reporter_id=reporter_id,
+        report_note=note,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(item)
+    except IntegrityError:
+        return None
+    return _report(item)
 
 
 def items_newest_first(

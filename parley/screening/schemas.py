@@ -1,4 +1,4 @@
-"""The review queue's item status (stored, and public in the queue's responses)."""
+"""The review queue's item status and report reasons (stored, and public in responses)."""
 
 from __future__ import annotations
 
@@ -9,3 +9,11 @@ class ItemStatus(StrEnum):
     PENDING = "PENDING"
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
+
+
+class ReportReason(StrEnum):
+    """Why a member reports a message; its queue item's reason is `REPORTED_<reason>`."""
+
+    SPAM = "SPAM"
+    ABUSE = "ABUSE"
+    OTHER = "OTHER"

@@ -269,3 +269,15 @@ def test_hold_threshold_may_not_be_below_flag_threshold(env: dict[str, str]) -> 
         load_settings(
             environ={**env, "MODERATION_FLAG_THRESHOLD": "0.7", "MODERATION_HOLD_THRESHOLD": "0.6"}
         )
+
+
+def test_report_rate_limit_defaults_to_20_and_names_its_variable(env: dict[str, str]) -> None:
+    assert load_settings(environ=env).rate_limit_reports_per_hour == 20
+    assert (
+        load_settings(
+            environ={**env, "RATE_LIMIT_REPORTS_PER_HOUR": "3"}
+        ).rate_limit_reports_per_hour
+        == 3
+    )
+    with pytest.raises(ConfigError, match="RATE_LIMIT_REPORTS_PER_HOUR"):
+        load_settings(environ={**env, "RATE_LIMIT_REPORTS_PER_HOUR": "0"})
