@@ -5,6 +5,7 @@ encrypted conversation reports replace scoring; they work in every conversation.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -144,6 +145,19 @@ async def test_repeat_report_answers_the_first_and_queues_once(
     assert [item["id"] for item in await _queue(client, alice, conversation["id"])] == [
         first.json()["id"]
     ]
+
+
+async def test_concurrent_repeats_make_one_report(
+    client: httpx.AsyncClient, alice: User, bob: User, carol: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob, carol])
+    message = await send(client, bob, conversation["id"], CLEAN)
+
+    answers = await asyncio.gather(*(_report(client, carol, message["id"]) for _ in range(8)))
+
+    assert sorted(a.status_code for a in answers) == [200] * 7 + [201], [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert len(await _queue(client, alice, conversation["id"])) == 1
 
 
 async def test_reports_of_several_members_close_with_one_decision(
