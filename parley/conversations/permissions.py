@@ -261,13 +261,27 @@ class Membership:
         return effective_permissions(self.role, self.permission_overrides)[name]
 
     @property
-    def may_send(self) -> bool:
-        if self.status != ParticipantStatus.ACTIVE or not self.flag("canSendMessages"):
-            return False
+    def conversation_open(self) -> bool:
+        """The conversation's state lets this member write: ACTIVE, or MUTED for the roles
+        with SEND_WHEN_CONVERSATION_MUTED; never ARCHIVED (read-only) or DELETED."""
         if self.conversation_status == ConversationStatus.MUTED:
             return self.may(Action.SEND_WHEN_CONVERSATION_MUTED)
         return self.conversation_status == ConversationStatus.ACTIVE
 
     @property
+    def may_send(self) -> bool:
+        """Send, edit, and forward into this conversation."""
+        return (
+            self.status == ParticipantStatus.ACTIVE
+            and self.flag("canSendMessages")
+            and self.conversation_open
+        )
+
+    @property
     def may_react(self) -> bool:
-        return self.status == ParticipantStatus.ACTIVE and self.flag("canReact")
+        """Add or take back a reaction: the flag canReact, and the state a send needs."""
+        return (
+            self.status == ParticipantStatus.ACTIVE
+            and self.flag("canReact")
+            and self.conversation_open
+        )

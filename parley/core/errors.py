@@ -42,6 +42,8 @@ class ErrorCode(StrEnum):
     COMMIT_FAILED = "COMMIT_FAILED"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    EDIT_LIMIT_REACHED = "EDIT_LIMIT_REACHED"
+    REACTION_LIMIT_REACHED = "REACTION_LIMIT_REACHED"
 
 
 class AppError(Exception):
@@ -239,3 +241,20 @@ class ServiceUnavailable(AppError):
     code = ErrorCode.SERVICE_UNAVAILABLE
     status = 503
     default_message = "A service Parley depends on is unavailable: try again shortly"
+
+
+class EditLimitReached(AppError):
+    """The message has MAX_MESSAGE_VERSIONS versions: it cannot be edited again."""
+
+    code = ErrorCode.EDIT_LIMIT_REACHED
+    status = 409
+    default_message = "This message has been edited as often as it may be"
+
+
+class ReactionLimitReached(AppError):
+    """A new reaction past a cap: details.scope is MESSAGE (distinct emoji on the message) or
+    USER (the caller's reactions on the message)."""
+
+    code = ErrorCode.REACTION_LIMIT_REACHED
+    status = 409
+    default_message = "This message cannot take another reaction"

@@ -13,13 +13,16 @@ from parley.core.schemas import ApiModel
 class Scope(StrEnum):
     CONVERSATION = "CONVERSATION"
     USER = "USER"
+    EDITS = "EDITS"
+    REACTIONS = "REACTIONS"
 
 
 class RateLimitExceededEvent(ApiModel):
     scope: Scope = Field(
-        description="CONVERSATION (per conversation per minute) or USER (per hour)"
+        description="CONVERSATION (messages per conversation per minute), USER (messages per "
+        "hour), EDITS or REACTIONS (per conversation per minute)"
     )
-    limit: int = Field(description="Messages allowed in the window")
+    limit: int = Field(description="Messages, edits or reactions allowed in the window")
     window_seconds: int
     retry_after_ms: int = Field(description="When a send will be accepted again")
     conversation_id: uuid.UUID | None = None
