@@ -231,6 +231,42 @@ def status_change_action(old: ParticipantStatus, new: ParticipantStatus) -> Acti
     return STATUS_ACTION.get(new) or STATUS_ACTION.get(old, Action.MUTE_PARTICIPANT)
 
 
+# The status changes `PATCH .../participants/{userId}` may make: from -> the statuses it may set.
+# LEFT and REMOVED lead nowhere: a former member comes back only through POST .../participants,
+# with its checks (the flag canAddParticipants, the role granted, the conversation's state). Not
+# even to BANNED: banning and unbanning would be a way around them. BANNED -> REMOVED lifts a
+# ban without letting the member back in (they may then be added again).
+STATUS_TRANSITIONS: dict[ParticipantStatus, frozenset[ParticipantStatus]] = {
+    ParticipantStatus.ACTIVE: frozenset(
+        {ParticipantStatus.MUTED, ParticipantStatus.BANNED, ParticipantStatus.REMOVED}
+    ),
+    ParticipantStatus.MUTED: frozenset(
+        {ParticipantStatus.ACTIVE, ParticipantStatus.BANNED, ParticipantStatus.REMOVED}
+    ),
+    ParticipantStatus.BANNED: frozenset({ParticipantStatus.ACTIVE, ParticipantStatus.REMOVED}),
+    ParticipantStatus.LEFT: frozenset(),
+    ParticipantStatus.REMOVED: frozenset(),
+}
+
+# Ownership is handed over only to a member in these statuses, so that the conversation always
+# has an owner who can govern it.
+OWNER_STATUSES = frozenset({ParticipantStatus.ACTIVE})
+
+
+def may_change_status(old: ParticipantStatus, new: ParticipantStatus) -> bool:
+    """STATUS_TRANSITIONS allows `old` -> `new`; setting the status one has changes nothing."""
+    return new == old or new in STATUS_TRANSITIONS[old]
+
+
+def may_change_role_of(status: ParticipantStatus | str) -> bool:
+    """Roles change only for members who see the conversation (not LEFT, REMOVED, BANNED)."""
+    return sees_conversation(status)
+
+
+def may_receive_ownership(status: ParticipantStatus | str) -> bool:
+    return status in OWNER_STATUSES
+
+
 def effective_permissions(role: Role, overrides: dict[str, Any]) -> dict[str, bool]:
     return {
         flag: bool(overrides[flag]) if isinstance(overrides.get(flag), bool) else defaults[role]
