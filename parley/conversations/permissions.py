@@ -306,7 +306,7 @@ class Membership:
 
     @property
     def may_send(self) -> bool:
-        """Send, edit, and forward into this conversation."""
+        """Send, edit, forward into, and be announced typing."""
         return (
             self.status == ParticipantStatus.ACTIVE
             and self.flag("canSendMessages")

@@ -1,6 +1,6 @@
 """The gate every message write that others can see passes: the member's state and flags,
-the conversation's state, the rate limits and screening. Written once; send, forward, edit
-and react call it.
+the conversation's state, the rate limits and screening. Written once; send, forward, edit,
+react and typing call it.
 
 Deleting is the one write that does not pass it: a member may always withdraw their own
 message, and moderators clean up whatever the conversation's state; it happens once per
@@ -62,6 +62,11 @@ def require_may_react(membership: Membership) -> None:
     that may send there)."""
     if not membership.may_react:
         _refuse(membership, "canReact", "You may not react here")
+
+
+def require_may_type(membership: Membership) -> None:
+    """A member is announced typing only where they may send."""
+    require_may_send(membership, MessageType.TEXT)
 
 
 def require_version_room(version: int) -> None:

@@ -2,14 +2,18 @@
 
 A status changes only along the permission table's transitions (a former member comes back
 only by being added again), roles change only for members who see the conversation, and
-ownership goes only to an ACTIVE member.
+ownership goes only to an ACTIVE member. Typing follows the send gate (a member who may not
+send is not announced as typing), and `typing_stop` is throttled like `typing_start`.
 """
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
+from tests.realtime.sockets import Connect, Recorder
 from tests.support import (
     User,
     assert_error,
@@ -18,6 +22,7 @@ from tests.support import (
     participants,
     patch_participant,
     remove,
+    send,
     set_role,
 )
 
@@ -150,3 +155,88 @@ async def test_roles_change_only_for_members_who_see_the_conversation(
     assert listed[bob.id]["role"] == "MEMBER"
     assert promoted.status_code == 200, promoted.text
     assert (promoted.json()["role"], promoted.json()["status"]) == ("MODERATOR", "MUTED")
+
+
+# ---------------------------------------------------------------- typing
+
+
+async def _typing_until(reader: Recorder, marker_id: str) -> list[dict[str, object]]:
+    """The `user_typing` events `reader` gets before the `new_message` `marker_id`."""
+    seen: list[dict[str, object]] = []
+    while True:
+        event, data = await reader.next()
+        if event == "new_message" and data["message"]["id"] == marker_id:
+            return seen
+        if event == "user_typing":
+            seen.append(data)
+
+
+@pytest.mark.parametrize("how", ["member-muted", "flag-off", "conversation-muted"])
+async def test_a_member_who_may_not_send_is_not_announced_typing(
+    connect: Connect, client: httpx.AsyncClient, alice: User, bob: User, how: str
+) -> None:
+    conversation = await create_conversation(client, alice, [bob])
+    cid = conversation["id"]
+    if how == "member-muted":
+        await change_status(client, alice, cid, bob, "MUTED")
+    elif how == "flag-off":
+        response = await patch_participant(
+            client, alice, cid, bob, {"permissions": {"canSendMessages": False}}
+        )
+        assert response.status_code == 200, response.text
+    else:
+        response = await client.patch(
+            f"/conversations/{cid}", json={"status": "MUTED"}, headers=alice.headers
+        )
+        assert response.status_code == 200, response.text
+    typist, reader = await connect(bob), await connect(alice)
+
+    ack = await typist.call("typing_start", {"conversationId": cid})
+    marker = await send(client, alice, cid, "after the muted typing")
+
+    assert ack["ok"] is False and ack["error"]["code"] == "PERMISSION_DENIED", ack
+    assert await _typing_until(reader, marker["id"]) == []
+
+
+async def test_alternating_start_and_stop_is_throttled(
+    connect: Connect, client: httpx.AsyncClient, alice: User, bob: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob])
+    ref = {"conversationId": conversation["id"]}
+    typist, reader = await connect(alice), await connect(bob)
+
+    began = time.monotonic()
+    for index in range(200):
+        ack = await typist.call("typing_stop" if index % 2 else "typing_start", ref)
+        assert ack == {"ok": True}, ack
+    elapsed = time.monotonic() - began
+    marker = await send(client, alice, conversation["id"], "done typing")
+
+    seen = await _typing_until(reader, marker["id"])
+    # At most one start and one stop per 2 s window (the throttle) the burst touched.
+    assert 2 <= len(seen) <= 2 * (int(elapsed // 2) + 2), (len(seen), elapsed)
+    assert seen[0]["isTyping"] is True and seen[-1]["isTyping"] is False
+    assert all(e["userId"] == alice.id for e in seen)
+
+
+async def test_a_throttled_burst_still_ends_in_the_typists_state(
+    connect: Connect, client: httpx.AsyncClient, alice: User, bob: User
+) -> None:
+    # The test server runs with TYPING_TIMEOUT=2s: the last start expires by itself.
+    conversation = await create_conversation(client, alice, [bob])
+    ref = {"conversationId": conversation["id"]}
+    typist, reader = await connect(alice), await connect(bob)
+
+    began = time.monotonic()
+    for index in range(41):  # ends with a start
+        await typist.call("typing_stop" if index % 2 else "typing_start", ref)
+    elapsed = time.monotonic() - began
+    marker = await send(client, alice, conversation["id"], "still typing")
+
+    seen = await _typing_until(reader, marker["id"])
+    assert len(seen) <= 2 * (int(elapsed // 2) + 2), (len(seen), elapsed)
+    if seen[-1]["isTyping"] is not True:
+        # The start that the throttle held back reaches the room when its window ends.
+        assert (await reader.next_of("user_typing"))["isTyping"] is True
+    ended = await reader.next_of("user_typing")
+    assert (ended["userId"], ended["isTyping"]) == (alice.id, False)
