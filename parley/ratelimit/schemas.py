@@ -24,5 +24,5 @@ class RateLimitExceededEvent(ApiModel):
     )
     limit: int = Field(description="Messages, edits or reactions allowed in the window")
     window_seconds: int
-    retry_after_ms: int = Field(description="When a send will be accepted again")
+    retry_after_ms: int = Field(description="When the next one will be accepted")
     conversation_id: uuid.UUID | None = None
