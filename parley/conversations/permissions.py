@@ -231,6 +231,42 @@ def status_change_action(old: ParticipantStatus, new: ParticipantStatus) -> Acti
     return STATUS_ACTION.get(new) or STATUS_ACTION.get(old, Action.MUTE_PARTICIPANT)
 
 
+# The status changes `PATCH .../participants/{userId}` may make: from -> the statuses it may set.
+# LEFT and REMOVED lead nowhere: a former member comes back only through POST .../participants,
+# with its checks (the flag canAddParticipants, the role granted, the conversation's state). Not
+# even to BANNED: banning and unbanning would be a way around them. BANNED -> REMOVED lifts a
+# ban without letting the member back in (they may then be added again).
+STATUS_TRANSITIONS: dict[ParticipantStatus, frozenset[ParticipantStatus]] = {
+    ParticipantStatus.ACTIVE: frozenset(
+        {ParticipantStatus.MUTED, ParticipantStatus.BANNED, ParticipantStatus.REMOVED}
+    ),
+    ParticipantStatus.MUTED: frozenset(
+        {ParticipantStatus.ACTIVE, ParticipantStatus.BANNED, ParticipantStatus.REMOVED}
+    ),
+    ParticipantStatus.BANNED: frozenset({ParticipantStatus.ACTIVE, ParticipantStatus.REMOVED}),
+    ParticipantStatus.LEFT: frozenset(),
+    ParticipantStatus.REMOVED: frozenset(),
+}
+
+# Ownership is handed over only to a member in these statuses, so that the conversation always
+# has an owner who can govern it.
+OWNER_STATUSES = frozenset({ParticipantStatus.ACTIVE})
+
+
+def may_change_status(old: ParticipantStatus, new: ParticipantStatus) -> bool:
+    """STATUS_TRANSITIONS allows `old` -> `new`; setting the status one has changes nothing."""
+    return new == old or new in STATUS_TRANSITIONS[old]
+
+
+def may_change_role_of(status: ParticipantStatus | str) -> bool:
+    """Roles change only for members who see the conversation (not LEFT, REMOVED, BANNED)."""
+    return sees_conversation(status)
+
+
+def may_receive_ownership(status: ParticipantStatus | str) -> bool:
+    return status in OWNER_STATUSES
+
+
 def effective_permissions(role: Role, overrides: dict[str, Any]) -> dict[str, bool]:
     return {
         flag: bool(overrides[flag]) if isinstance(overrides.get(flag), bool) else defaults[role]
@@ -262,13 +298,27 @@ class Membership:
         return effective_permissions(self.role, self.permission_overrides)[name]
 
     @property
-    def may_send(self) -> bool:
-        if self.status != ParticipantStatus.ACTIVE or not self.flag("canSendMessages"):
-            return False
+    def conversation_open(self) -> bool:
+        """The conversation's state lets this member write: ACTIVE, or MUTED for the roles
+        with SEND_WHEN_CONVERSATION_MUTED; never ARCHIVED (read-only) or DELETED."""
         if self.conversation_status == ConversationStatus.MUTED:
             return self.may(Action.SEND_WHEN_CONVERSATION_MUTED)
         return self.conversation_status == ConversationStatus.ACTIVE
 
     @property
+    def may_send(self) -> bool:
+        """Send, edit, forward into, and be announced typing."""
+        return (
+            self.status == ParticipantStatus.ACTIVE
+            and self.flag("canSendMessages")
+            and self.conversation_open
+        )
+
+    @property
     def may_react(self) -> bool:
-        return self.status == ParticipantStatus.ACTIVE and self.flag("canReact")
+        """Add or take back a reaction: the flag canReact, and the state a send needs."""
+        return (
+            self.status == ParticipantStatus.ACTIVE
+            and self.flag("canReact")
+            and self.conversation_open
+        )

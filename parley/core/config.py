@@ -142,6 +142,11 @@ class Settings:
     presence_ttl_seconds: float
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     rate_limit_reports_per_hour: int = 20
+    rate_limit_edits: int = 30
+    rate_limit_reactions: int = 60
+    max_message_versions: int = 50
+    max_reaction_emoji_per_message: int = 50
+    max_reactions_per_user_per_message: int = 10
 
     @property
     def is_sqlite(self) -> bool:
@@ -258,5 +263,19 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         cors_origins=cors,
         rate_limit_reports_per_hour=_positive_int(
             "RATE_LIMIT_REPORTS_PER_HOUR", env.get("RATE_LIMIT_REPORTS_PER_HOUR") or "20"
+        ),
+        rate_limit_edits=_positive_int("RATE_LIMIT_EDITS", env.get("RATE_LIMIT_EDITS") or "30"),
+        rate_limit_reactions=_positive_int(
+            "RATE_LIMIT_REACTIONS", env.get("RATE_LIMIT_REACTIONS") or "60"
+        ),
+        max_message_versions=_positive_int(
+            "MAX_MESSAGE_VERSIONS", env.get("MAX_MESSAGE_VERSIONS") or "50"
+        ),
+        max_reaction_emoji_per_message=_positive_int(
+            "MAX_REACTION_EMOJI_PER_MESSAGE", env.get("MAX_REACTION_EMOJI_PER_MESSAGE") or "50"
+        ),
+        max_reactions_per_user_per_message=_positive_int(
+            "MAX_REACTIONS_PER_USER_PER_MESSAGE",
+            env.get("MAX_REACTIONS_PER_USER_PER_MESSAGE") or "10",
         ),
     )

@@ -44,6 +44,8 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "INTERNAL_ERROR"
     ENCRYPTION_NOT_ENABLED = "ENCRYPTION_NOT_ENABLED"
     ENCRYPTION_REQUIRED = "ENCRYPTION_REQUIRED"
+    EDIT_LIMIT_REACHED = "EDIT_LIMIT_REACHED"
+    REACTION_LIMIT_REACHED = "REACTION_LIMIT_REACHED"
 
 
 class AppError(Exception):
@@ -257,3 +259,20 @@ class EncryptionRequired(AppError):
     code = ErrorCode.ENCRYPTION_REQUIRED
     status = 409
     default_message = "This conversation is end-to-end encrypted: send an encrypted envelope"
+
+
+class EditLimitReached(AppError):
+    """The message has MAX_MESSAGE_VERSIONS versions: it cannot be edited again."""
+
+    code = ErrorCode.EDIT_LIMIT_REACHED
+    status = 409
+    default_message = "This message has been edited as often as it may be"
+
+
+class ReactionLimitReached(AppError):
+    """A new reaction past a cap: details.scope is MESSAGE (distinct emoji on the message) or
+    USER (the caller's reactions on the message)."""
+
+    code = ErrorCode.REACTION_LIMIT_REACHED
+    status = 409
+    default_message = "This message cannot take another reaction"

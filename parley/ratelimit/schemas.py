@@ -14,14 +14,16 @@ class Scope(StrEnum):
     CONVERSATION = "CONVERSATION"
     USER = "USER"
     REPORT = "REPORT"
+    EDITS = "EDITS"
+    REACTIONS = "REACTIONS"
 
 
 class RateLimitExceededEvent(ApiModel):
     scope: Scope = Field(
-        description="CONVERSATION (per conversation per minute), USER (per hour) or REPORT "
-        "(message reports per hour)"
+        description="CONVERSATION (messages per conversation per minute), USER (messages per "
+        "hour), EDITS or REACTIONS (per conversation per minute), REPORT (reports per hour)"
     )
-    limit: int = Field(description="Messages allowed in the window")
+    limit: int = Field(description="Messages, edits or reactions allowed in the window")
     window_seconds: int
-    retry_after_ms: int = Field(description="When a send will be accepted again")
+    retry_after_ms: int = Field(description="When the next one will be accepted")
     conversation_id: uuid.UUID | None = None

@@ -3,8 +3,10 @@
 The `limits` library does the counting with its sliding-window counter: close to a true
 moving window (no double burst at a window edge) for two keys per limit. Two scopes guard
 sending: CONVERSATION (per user per conversation per minute: the conversation's `rateLimit`, or
-`RATE_LIMIT_MESSAGES`) and USER (per user per hour, `RATE_LIMIT_MESSAGES_PER_HOUR`); REPORT
-guards message reports (per user per hour, `RATE_LIMIT_REPORTS_PER_HOUR`). A refusal
+`RATE_LIMIT_MESSAGES`) and USER (per user per hour, `RATE_LIMIT_MESSAGES_PER_HOUR`). Edits and
+reactions have scopes of their own, per user per conversation per minute: EDITS
+(`RATE_LIMIT_EDITS`) and REACTIONS (`RATE_LIMIT_REACTIONS`, adding and taking back alike);
+REPORT guards message reports (per user per hour, `RATE_LIMIT_REPORTS_PER_HOUR`). A refusal
 raises `RateLimited` (429 with Retry-After) and tells the user's sockets with
 `rate_limit.exceeded`, so every open tab can show it.
 """
@@ -51,6 +53,10 @@ class RateLimiter:
         self._limiter = SlidingWindowCounterRateLimiter(storage)
         self._per_hour = RateLimitItemPerHour(settings.rate_limit_messages_per_hour)
         self._reports_per_hour = RateLimitItemPerHour(settings.rate_limit_reports_per_hour)
+        self._per_conversation_of: dict[Scope, RateLimitItem] = {
+            Scope.EDITS: RateLimitItemPerMinute(settings.rate_limit_edits),
+            Scope.REACTIONS: RateLimitItemPerMinute(settings.rate_limit_reactions),
+        }
 
     async def check_send(
         self, *, user_id: uuid.UUID, conversation_id: uuid.UUID, per_minute: int | None
@@ -75,6 +81,30 @@ class RateLimiter:
         item, user = self._reports_per_hour, str(user_id)
         if not await self._hit(item, "reports", user):
             await self._refuse(Scope.REPORT, item, (user,), user_id=user_id, namespace="reports")
+
+    async def check_edit(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
+        """Count one edit; raise `RateLimited` when the EDITS scope is spent."""
+        await self._check_per_conversation(Scope.EDITS, user_id, conversation_id)
+
+    async def check_reaction(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
+        """Count one reaction added or taken back; raise `RateLimited` when REACTIONS is spent."""
+        await self._check_per_conversation(Scope.REACTIONS, user_id, conversation_id)
+
+    async def _check_per_conversation(
+        self, scope: Scope, user_id: uuid.UUID, conversation_id: uuid.UUID
+    ) -> None:
+        item = self._per_conversation_of[scope]
+        identifiers = (str(user_id), str(conversation_id))
+        namespace = scope.lower()
+        if not await self._hit(item, namespace, *identifiers):
+            await self._refuse(
+                scope,
+                item,
+                identifiers,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                namespace=namespace,
+            )
 
     async def _hit(self, item: RateLimitItem, *identifiers: str) -> bool:
         try:
@@ -124,6 +154,10 @@ def _message(scope: Scope, item: RateLimitItem) -> str:
     window = "minute" if item.get_expiry() == 60 else "hour"
     if scope == Scope.REPORT:
         return f"You may report {item.amount} messages per {window}"
+    if scope == Scope.EDITS:
+        return f"You may edit {item.amount} times per {window} in this conversation"
+    if scope == Scope.REACTIONS:
+        return f"You may react {item.amount} times per {window} in this conversation"
     if scope == Scope.CONVERSATION:
         return f"You may send {item.amount} messages per {window} in this conversation"
     return f"You may send {item.amount} messages per {window}"

@@ -24,6 +24,7 @@ from parley.inbox import receipts
 from parley.inbox.schemas import DeliveredRequest
 from parley.messages import queries as messages
 from parley.messages.actions.send import send_message as send
+from parley.messages.gate import require_may_type
 from parley.messages.schemas import MessageCreate
 from parley.presence.service import Presence
 from parley.realtime.catalogue import USER_TYPING
@@ -183,11 +184,14 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
             membership = await access.get_membership(
                 session, conversation_id=ref.conversation_id, user_id=user_id
             )
-        if membership.typing_indicators:
-            if is_typing:
+        if is_typing:
+            # Typing is a write others see: only where the member may send (the gate).
+            require_may_type(membership)
+            if membership.typing_indicators:
                 await tracker.start(ref.conversation_id, user_id)
-            else:
-                await tracker.stop(ref.conversation_id, user_id)
+        else:
+            # A stop is always taken: it only ever clears an indicator the room was shown.
+            await tracker.stop(ref.conversation_id, user_id)
         return {"ok": True}
 
     @event("typing_start")

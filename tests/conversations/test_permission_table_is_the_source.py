@@ -192,3 +192,24 @@ async def test_which_statuses_see_a_conversation_follows_the_table(
     )
     listed = await local.client.get("/conversations", headers=local.member.headers)
     assert conversation_id not in {item["id"] for item in listed.json()["items"]}
+
+
+async def test_which_status_changes_are_allowed_follows_the_table(
+    local: Local, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation_id = await _group(local)
+    await change_status(local.client, local.owner, conversation_id, local.member, "BANNED")
+    url = f"/conversations/{conversation_id}/participants/{local.member.id}"
+    body = {"status": "MUTED"}
+    refused = await local.client.patch(url, json=body, headers=local.owner.headers)
+    assert_error(refused, 409, "CONFLICT")
+
+    monkeypatch.setitem(
+        permissions.STATUS_TRANSITIONS,
+        ParticipantStatus.BANNED,
+        frozenset({ParticipantStatus.MUTED}),
+    )
+
+    changed = await local.client.patch(url, json=body, headers=local.owner.headers)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["status"] == "MUTED"

@@ -12,13 +12,15 @@ from parley.conversations.models import Participant
 from parley.conversations.permissions import (
     Action,
     Role,
+    may_change_role_of,
     may_grant,
     may_hand_over_ownership,
+    may_receive_ownership,
     require_over,
 )
 from parley.conversations.schemas import ParticipantOut
 from parley.core.audit import AuditAction, record
-from parley.core.errors import PermissionDenied
+from parley.core.errors import Conflict, PermissionDenied
 
 
 async def change_role(
@@ -29,8 +31,9 @@ async def change_role(
     target_user_id: uuid.UUID,
     role: Role,
 ) -> ParticipantOut:
-    """CHANGE_ROLE over a lower member, granting only roles below one's own; the owner may
-    hand ownership over and keeps FORMER_OWNER_ROLE."""
+    """CHANGE_ROLE over a lower member who sees the conversation, granting only roles below
+    one's own; the owner may hand ownership over, only to an ACTIVE member, and keeps
+    FORMER_OWNER_ROLE."""
     conversation, actor, target = await load_for_role_change(
         session, conversation_id=conversation_id, actor_id=actor_id, target_user_id=target_user_id
     )
@@ -41,6 +44,13 @@ async def change_role(
         raise PermissionDenied("Only the owner may hand over ownership")
     if role != Role.OWNER and not may_grant(actor_role, role):
         raise PermissionDenied(f"You may not grant the role {role}")
+    if not may_change_role_of(target.status):
+        raise Conflict(
+            "Roles change only for current members: add them again first",
+            targetStatus=str(target.status),
+        )
+    if role == Role.OWNER and not may_receive_ownership(target.status):
+        raise Conflict("Ownership goes only to an active member", targetStatus=str(target.status))
     former_owner = None
     if role != target.role:
         if role == Role.OWNER:

@@ -8,8 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.conversations.actions._shared import finish_change, load_for_role_change
 from parley.conversations.permissions import (
+    STATUS_TRANSITIONS,
     ParticipantStatus,
     Role,
+    may_change_status,
     require_over,
     sees_conversation,
     status_change_action,
@@ -28,7 +30,8 @@ async def set_status(
     status: ParticipantStatus,
 ) -> ParticipantOut:
     """Mute, ban or remove a lower member (or unmute, unban): the status's action from the
-    permission table. Leaving is DELETE; a removed member comes back by being added again."""
+    permission table, along its STATUS_TRANSITIONS only (CONFLICT otherwise). Leaving is
+    DELETE; a member who left or was removed comes back only by being added again."""
     conversation, actor, target = await load_for_role_change(
         session, conversation_id=conversation_id, actor_id=actor_id, target_user_id=target_user_id
     )
@@ -37,12 +40,16 @@ async def set_status(
         raise ValidationFailed(
             "Leave with DELETE /conversations/{id}/participants/{you}", field="status"
         )
-    if status == ParticipantStatus.ACTIVE and old_status in (
-        ParticipantStatus.LEFT,
-        ParticipantStatus.REMOVED,
-    ):
-        raise Conflict("Add the user again with POST /conversations/{id}/participants")
     require_over(Role(actor.role), Role(target.role), status_change_action(old_status, status))
+    if not may_change_status(old_status, status):
+        raise Conflict(
+            "Add the user again with POST /conversations/{id}/participants"
+            if not STATUS_TRANSITIONS[old_status]
+            else f"A {old_status} member cannot be made {status}",
+            **{"from": str(old_status)},
+            to=str(status),
+            allowed=sorted(str(s) for s in STATUS_TRANSITIONS[old_status]),
+        )
     if status != old_status:
         record(
             session,

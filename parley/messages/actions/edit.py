@@ -13,21 +13,27 @@ from parley.core.errors import MessageDeleted, PermissionDenied
 from parley.core.events import conversation_room, emit_after_commit
 from parley.messages import extract
 from parley.messages.events import MESSAGE_UPDATED
-from parley.messages.gate import checked_content, require_envelope_policy, require_may_edit
+from parley.messages.gate import (
+    admit_edit,
+    checked_content,
+    require_envelope_policy,
+    require_may_edit,
+    require_version_room,
+)
 from parley.messages.models import Hashtag, Mention, Message, MessageVersion
 from parley.messages.pipeline import announce_flagged_after_commit
 from parley.messages.queries import load_visible
 from parley.messages.render import render, withheld
-from parley.messages.schemas import MessageEvent, MessageOut, MessageStatus
+from parley.messages.schemas import MessageEvent, MessageOut, MessageStatus, MessageType
 from parley.screening import queue
-from parley.screening.screen import screen
 
 
 async def edit_message(
     session: AsyncSession, *, user_id: uuid.UUID, message_id: uuid.UUID, content: str
 ) -> MessageOut:
-    """The sender rewrites a message; the earlier text is kept as a version. The new text is
-    screened again; a held message stays held whatever the new text."""
+    """The sender rewrites a message where they may send one of its type now (the gate), up to
+    MAX_MESSAGE_VERSIONS versions and RATE_LIMIT_EDITS a minute; the earlier text is kept as a
+    version. The new text is screened again; a held message stays held whatever the new text."""
     message, membership = await load_visible(
         session, user_id=user_id, message_id=message_id, for_update=True
     )
@@ -35,10 +41,13 @@ async def edit_message(
         raise PermissionDenied("Only the sender may edit a message")
     if message.deleted_at is not None:
         raise MessageDeleted()
-    require_may_edit(membership)
+    require_may_edit(membership, MessageType(message.type))
     checked = checked_content(content, has_attachments=bool(message.attachments))
+    require_version_room(message.version)
     require_envelope_policy(membership, encrypted=message.encrypted, content=checked)
-    verdict = await screen(checked, membership=membership, encrypted=message.encrypted)
+    verdict = await admit_edit(
+        user_id=user_id, membership=membership, content=checked, encrypted=message.encrypted
+    )
     now = utcnow()
     session.add(
         MessageVersion(

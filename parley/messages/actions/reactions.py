@@ -1,18 +1,18 @@
-"""Reactions: one per user, message and emoji."""
+"""Reactions: one per user, message and emoji; adding and taking back pass the write gate."""
 
 from __future__ import annotations
 
 import unicodedata
 import uuid
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, distinct, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.core.errors import MessageDeleted, ValidationFailed
 from parley.core.events import Event, conversation_room, emit_after_commit
 from parley.messages.events import REACTION_ADDED, REACTION_REMOVED
-from parley.messages.gate import require_may_react
+from parley.messages.gate import admit_reaction, require_may_react, require_reaction_room
 from parley.messages.models import Message, Reaction
 from parley.messages.queries import load_visible
 from parley.messages.render import reactions_for
@@ -22,21 +22,41 @@ from parley.messages.schemas import ReactionEvent, ReactionOut
 async def add_reaction(
     session: AsyncSession, *, user_id: uuid.UUID, message_id: uuid.UUID, emoji: str
 ) -> ReactionOut:
-    """React once per emoji (flag canReact); reacting again changes nothing."""
+    """React once per emoji where the gate lets one react (flag canReact, the conversation's
+    state), within the caps per message and per user and RATE_LIMIT_REACTIONS a minute;
+    reacting again changes nothing."""
     value = _checked_emoji(emoji)
-    message, membership = await load_visible(session, user_id=user_id, message_id=message_id)
+    # The message row is locked so that concurrent reactions cannot overshoot the caps.
+    message, membership = await load_visible(
+        session, user_id=user_id, message_id=message_id, for_update=True
+    )
     if message.deleted_at is not None:
         raise MessageDeleted()
     require_may_react(membership)
-    exists = await session.scalar(
-        select(func.count())
-        .select_from(Reaction)
-        .where(
-            Reaction.message_id == message.id, Reaction.user_id == user_id, Reaction.emoji == value
+    mine = set(
+        await session.scalars(
+            select(Reaction.emoji).where(
+                Reaction.message_id == message.id, Reaction.user_id == user_id
+            )
         )
     )
+    if value not in mine:
+        on_message, already_there = (
+            await session.execute(
+                select(
+                    func.count(distinct(Reaction.emoji)),
+                    func.coalesce(func.max(case((Reaction.emoji == value, 1), else_=0)), 0),
+                ).where(Reaction.message_id == message.id)
+            )
+        ).one()
+        require_reaction_room(
+            users_reactions=len(mine),
+            emoji_on_message=int(on_message),
+            emoji_new=not already_there,
+        )
+    await admit_reaction(user_id=user_id, membership=membership)
     added = False
-    if not exists:
+    if value not in mine:
         try:
             async with session.begin_nested():
                 session.add(Reaction(message_id=message.id, user_id=user_id, emoji=value))
@@ -55,9 +75,12 @@ async def add_reaction(
 async def remove_reaction(
     session: AsyncSession, *, user_id: uuid.UUID, message_id: uuid.UUID, emoji: str
 ) -> ReactionOut:
-    """Take one's own reaction back; removing one that is not there changes nothing."""
+    """Take one's own reaction back, only where one may react (the same gate and rate limit
+    as adding: it is a change others see); removing one that is not there changes nothing."""
     value = _checked_emoji(emoji)
-    message, _ = await load_visible(session, user_id=user_id, message_id=message_id)
+    message, membership = await load_visible(session, user_id=user_id, message_id=message_id)
+    require_may_react(membership)
+    await admit_reaction(user_id=user_id, membership=membership)
     result = await session.execute(
         delete(Reaction).where(
             Reaction.message_id == message.id, Reaction.user_id == user_id, Reaction.emoji == value
