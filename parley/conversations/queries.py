@@ -34,7 +34,7 @@ async def get_participant(
     conversation_id: uuid.UUID,
     target_user_id: uuid.UUID,
 ) -> ParticipantOut:
-    """One member's row (former members too), for a member of the conversation."""
+    """One member's row (former members too) as the caller may see it."""
     conversation, caller = await load_visible(
         session, conversation_id=conversation_id, user_id=user_id
     )
@@ -45,7 +45,7 @@ async def get_participant(
             session, conversation_id=conversation_id, user_id=target_user_id
         )
     )
-    return participant_out(target, conversation.last_seq)
+    return participant_out(target, conversation, viewer=caller)
 
 
 async def list_participants(
@@ -57,7 +57,8 @@ async def list_participants(
     limit: int,
     cursor: str | None,
 ) -> Page[ParticipantOut]:
-    """Members in joining order; LIST_FORMER_MEMBERS also lists the banned and removed."""
+    """Members in joining order, as the caller may see each; LIST_FORMER_MEMBERS also lists
+    the banned and removed."""
     conversation, caller = await load_visible(
         session, conversation_id=conversation_id, user_id=user_id
     )
@@ -87,7 +88,9 @@ async def list_participants(
         for user in await accounts.get_users_by_ids(session, user_ids=[p.user_id for p in rows])
     }
     return Page[ParticipantOut](
-        items=[participant_out(p, conversation.last_seq, users.get(p.user_id)) for p in rows],
+        items=[
+            participant_out(p, conversation, viewer=caller, user=users.get(p.user_id)) for p in rows
+        ],
         next_cursor=encode_time_cursor(rows[-1].joined_at, rows[-1].id) if more else None,
     )
 

@@ -141,6 +141,7 @@ class Settings:
     ws_compression: bool
     presence_ttl_seconds: float
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    event_max_bytes: int = 262_144
 
     @property
     def is_sqlite(self) -> bool:
@@ -255,4 +256,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         moderation_flag_threshold=flag_threshold,
         moderation_hold_threshold=hold_threshold,
         cors_origins=cors,
+        event_max_bytes=parse_size_bytes("EVENT_MAX_SIZE", env.get("EVENT_MAX_SIZE") or "256KB"),
     )
