@@ -7,13 +7,15 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from parley.accounts import service as accounts
 from parley.accounts.schemas import UserOut
 from parley.conversations.access import load_participant, load_visible
-from parley.conversations.models import Participant
+from parley.conversations.models import Conversation, Participant
 from parley.conversations.permissions import (
     Action,
+    ConversationStatus,
     ParticipantStatus,
     Role,
     has_role,
@@ -93,6 +95,30 @@ async def list_participants(
         ],
         next_cursor=encode_time_cursor(rows[-1].joined_at, rows[-1].id) if more else None,
     )
+
+
+async def contacts_among(
+    session: AsyncSession, *, user_id: uuid.UUID, others: list[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of `others` who share a conversation with `user_id` (both members who see it):
+    the people a user's presence is told to (`user_status_changed`), and whose they see."""
+    if not others:
+        return set()
+    mine, theirs = aliased(Participant), aliased(Participant)
+    rows = await session.scalars(
+        select(theirs.user_id)
+        .distinct()
+        .join(mine, mine.conversation_id == theirs.conversation_id)
+        .join(Conversation, Conversation.id == theirs.conversation_id)
+        .where(
+            mine.user_id == user_id,
+            mine.status.in_(visible_statuses()),
+            theirs.user_id.in_(others),
+            theirs.status.in_(visible_statuses()),
+            Conversation.status != ConversationStatus.DELETED,
+        )
+    )
+    return set(rows.all())
 
 
 TRACKER_RECIPIENTS_SHOWN = 100

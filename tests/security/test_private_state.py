@@ -20,6 +20,7 @@ from tests.support import (
     mark_read,
     participants,
     patch_participant,
+    register,
     send,
 )
 
@@ -170,3 +171,30 @@ async def test_added_member_event_is_public_to_the_room(
     assert to_room["userId"] == carol.id
     _assert_public_only(to_room, read_state=False)
     assert to_room["permissions"] is None
+
+
+# ---------------------------------------------------------------- people search
+
+
+async def _found(client: httpx.AsyncClient, viewer: User, user: User) -> dict[str, Any]:
+    response = await client.get("/users", params={"q": user.username}, headers=viewer.headers)
+    assert response.status_code == 200, response.text
+    (found,) = [item for item in response.json()["items"] if item["id"] == user.id]
+    return dict(found)
+
+
+async def test_search_shows_presence_only_to_people_who_share_a_conversation(
+    connect: Connect, client: httpx.AsyncClient
+) -> None:
+    frank, grace = await register(client, "frank"), await register(client, "grace")
+    stranger = await register(client, "stranger")
+    await create_conversation(client, frank, [grace], "DIRECT")
+    await connect(frank)
+
+    by_contact = await _found(client, grace, frank)
+    by_stranger = await _found(client, stranger, frank)
+    by_self = await _found(client, frank, frank)
+
+    assert by_contact["status"] == "ONLINE" and by_self["status"] == "ONLINE"
+    assert (by_stranger["status"], by_stranger["lastSeenAt"]) == (None, None)
+    assert by_stranger["displayName"] == by_contact["displayName"]  # the public fields stay
