@@ -48,6 +48,7 @@ from parley.inbox.routes import router as inbox_router
 from parley.messages.pipeline import make_committer
 from parley.messages.routes import router as messages_router
 from parley.moderation.routes import router as moderation_router
+from parley.presence.routes import router as presence_router
 from parley.presence.service import Presence
 from parley.ratelimit.service import RateLimiter
 from parley.realtime.publish import SocketPublisher
@@ -245,6 +246,7 @@ def create_api(
     app.include_router(messages_router)
     app.include_router(audit_router)
     app.include_router(moderation_router)
+    app.include_router(presence_router)
 
     @app.get(
         "/health",

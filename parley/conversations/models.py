@@ -18,6 +18,11 @@ from parley.conversations.permissions import ConversationStatus, ParticipantStat
 from parley.core.db import Base, JSONType, UTCDateTime, new_id, utcnow
 
 
+def default_notification_settings() -> dict[str, Any]:
+    """The stored shape of `NotificationSettings` (schemas.py) with its defaults."""
+    return {"level": "ALL", "mutedUntil": None, "keywords": []}
+
+
 class Conversation(Base):
     __tablename__ = "conversations"
 
@@ -55,7 +60,9 @@ class Participant(Base):
     status: Mapped[str] = mapped_column(String(16), default=ParticipantStatus.ACTIVE)
     # Only the flags set explicitly for this member; the rest follow the role's defaults.
     permissions: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    notification_settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    notification_settings: Mapped[dict[str, Any]] = mapped_column(
+        JSONType, default=default_notification_settings
+    )
     # Watermarks: unreadCount = conversation.last_seq - read_seq.
     read_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     delivered_seq: Mapped[int] = mapped_column(BigInteger, default=0)

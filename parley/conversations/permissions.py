@@ -60,6 +60,7 @@ class Action(StrEnum):
     SEND_WHEN_CONVERSATION_MUTED = "SEND_WHEN_CONVERSATION_MUTED"
     VIEW_AUDIT = "VIEW_AUDIT"
     REVIEW_FLAGGED_CONTENT = "REVIEW_FLAGGED_CONTENT"
+    VIEW_MEMBER_FLAGS = "VIEW_MEMBER_FLAGS"
 
 
 RANK: dict[Role, int] = {Role.MEMBER: 0, Role.MODERATOR: 1, Role.ADMIN: 2, Role.OWNER: 3}
@@ -77,6 +78,8 @@ MINIMUM_ROLE: dict[Action, Role] = {
     Action.SEND_WHEN_CONVERSATION_MUTED: Role.MODERATOR,
     Action.VIEW_AUDIT: Role.ADMIN,
     Action.REVIEW_FLAGGED_CONTENT: Role.MODERATOR,
+    # Seeing another member's effective permission flags (one's own are always one's own).
+    Action.VIEW_MEMBER_FLAGS: Role.MODERATOR,
 }
 
 # Actions whose target is another member: the actor must also outrank the target.
@@ -87,6 +90,7 @@ ACTS_ON_A_MEMBER = frozenset(
         Action.MUTE_PARTICIPANT,
         Action.CHANGE_ROLE,
         Action.EDIT_PERMISSIONS,
+        Action.VIEW_MEMBER_FLAGS,
     }
 )
 
@@ -224,6 +228,12 @@ def require_over(actor: Role, target: Role, action: Action) -> None:
             action=str(action),
             targetRole=str(target),
         )
+
+
+def sees_member_flags(viewer: Role, member: Role) -> bool:
+    """Another member's permission flags are seen by those who may act on them
+    (VIEW_MEMBER_FLAGS over a lower role); the rest of their private state by nobody else."""
+    return may_act_on(viewer, member, Action.VIEW_MEMBER_FLAGS)
 
 
 def status_change_action(old: ParticipantStatus, new: ParticipantStatus) -> Action:

@@ -7,13 +7,15 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from parley.accounts import service as accounts
 from parley.accounts.schemas import UserOut
 from parley.conversations.access import load_participant, load_visible
-from parley.conversations.models import Participant
+from parley.conversations.models import Conversation, Participant
 from parley.conversations.permissions import (
     Action,
+    ConversationStatus,
     ParticipantStatus,
     Role,
     has_role,
@@ -34,7 +36,7 @@ async def get_participant(
     conversation_id: uuid.UUID,
     target_user_id: uuid.UUID,
 ) -> ParticipantOut:
-    """One member's row (former members too), for a member of the conversation."""
+    """One member's row (former members too) as the caller may see it."""
     conversation, caller = await load_visible(
         session, conversation_id=conversation_id, user_id=user_id
     )
@@ -45,7 +47,7 @@ async def get_participant(
             session, conversation_id=conversation_id, user_id=target_user_id
         )
     )
-    return participant_out(target, conversation.last_seq)
+    return participant_out(target, conversation, viewer=caller)
 
 
 async def list_participants(
@@ -57,7 +59,8 @@ async def list_participants(
     limit: int,
     cursor: str | None,
 ) -> Page[ParticipantOut]:
-    """Members in joining order; LIST_FORMER_MEMBERS also lists the banned and removed."""
+    """Members in joining order, as the caller may see each; LIST_FORMER_MEMBERS also lists
+    the banned and removed."""
     conversation, caller = await load_visible(
         session, conversation_id=conversation_id, user_id=user_id
     )
@@ -87,9 +90,35 @@ async def list_participants(
         for user in await accounts.get_users_by_ids(session, user_ids=[p.user_id for p in rows])
     }
     return Page[ParticipantOut](
-        items=[participant_out(p, conversation.last_seq, users.get(p.user_id)) for p in rows],
+        items=[
+            participant_out(p, conversation, viewer=caller, user=users.get(p.user_id)) for p in rows
+        ],
         next_cursor=encode_time_cursor(rows[-1].joined_at, rows[-1].id) if more else None,
     )
+
+
+async def contacts_among(
+    session: AsyncSession, *, user_id: uuid.UUID, others: list[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of `others` who share a conversation with `user_id` (both members who see it):
+    the people a user's presence is told to (`user_status_changed`), and whose they see."""
+    if not others:
+        return set()
+    mine, theirs = aliased(Participant), aliased(Participant)
+    rows = await session.scalars(
+        select(theirs.user_id)
+        .distinct()
+        .join(mine, mine.conversation_id == theirs.conversation_id)
+        .join(Conversation, Conversation.id == theirs.conversation_id)
+        .where(
+            mine.user_id == user_id,
+            mine.status.in_(visible_statuses()),
+            theirs.user_id.in_(others),
+            theirs.status.in_(visible_statuses()),
+            Conversation.status != ConversationStatus.DELETED,
+        )
+    )
+    return set(rows.all())
 
 
 TRACKER_RECIPIENTS_SHOWN = 100

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import ValidationError
+
 from parley.accounts.schemas import UserOut
 from parley.conversations.access import DEFAULT_SETTINGS
 from parley.conversations.models import Conversation, Participant
@@ -11,8 +15,14 @@ from parley.conversations.permissions import (
     ParticipantStatus,
     Role,
     effective_permissions,
+    sees_member_flags,
 )
-from parley.conversations.schemas import ConversationOut, LastMessageOut, ParticipantOut
+from parley.conversations.schemas import (
+    ConversationOut,
+    LastMessageOut,
+    NotificationSettings,
+    ParticipantOut,
+)
 from parley.core import runtime
 
 
@@ -47,23 +57,53 @@ def conversation_out(
     )
 
 
+def read_receipts_on(conversation: Conversation) -> bool:
+    return bool({**DEFAULT_SETTINGS, **(conversation.settings or {})}["readReceipts"])
+
+
+def stored_notification_settings(stored: dict[str, Any] | None) -> NotificationSettings:
+    """The stored settings (written validated, older rows mapped by migration 0003), read
+    defensively: anything outside the schema reads as the defaults."""
+    known = {key: value for key, value in (stored or {}).items() if key in _SETTING_KEYS}
+    try:
+        return NotificationSettings.model_validate(known)
+    except ValidationError:
+        return NotificationSettings()
+
+
+_SETTING_KEYS = frozenset({"level", "mutedUntil", "keywords"})
+
+
 def participant_out(
-    participant: Participant, last_seq: int, user: UserOut | None = None
+    participant: Participant,
+    conversation: Conversation,
+    *,
+    viewer: Participant | None,
+    user: UserOut | None = None,
 ) -> ParticipantOut:
+    """`participant` as `viewer` may see them; `viewer=None` is anyone in the conversation
+    (the room's copy of an event). One's own record is whole; of others: role, status, join
+    time and user, the read position only where read receipts are on, and the permission
+    flags only to those who may act on them (`sees_member_flags`)."""
+    own = viewer is not None and viewer.user_id == participant.user_id
     role = Role(participant.role)
+    flags = own or (viewer is not None and sees_member_flags(Role(viewer.role), role))
+    read_state = own or read_receipts_on(conversation)
     return ParticipantOut(
         id=participant.id,
         conversation_id=participant.conversation_id,
         user_id=participant.user_id,
         role=role,
         status=ParticipantStatus(participant.status),
-        permissions=effective_permissions(role, participant.permissions or {}),
-        last_read_at=participant.last_read_at,
-        last_read_message_id=participant.last_read_message_id,
-        read_seq=participant.read_seq,
-        delivered_seq=participant.delivered_seq,
-        unread_count=max(0, last_seq - participant.read_seq),
-        notification_settings=participant.notification_settings or {},
+        permissions=effective_permissions(role, participant.permissions or {}) if flags else None,
+        last_read_at=participant.last_read_at if read_state else None,
+        last_read_message_id=participant.last_read_message_id if read_state else None,
+        read_seq=participant.read_seq if read_state else None,
+        delivered_seq=participant.delivered_seq if read_state else None,
+        unread_count=max(0, conversation.last_seq - participant.read_seq) if own else None,
+        notification_settings=(
+            stored_notification_settings(participant.notification_settings) if own else None
+        ),
         joined_at=participant.joined_at,
         user=user,
     )

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StringConstraints
 
 from parley.accounts.schemas import UserOut
 from parley.conversations.permissions import (
+    PERMISSION_FLAGS,
     ConversationStatus,
     ConversationType,
     ParticipantStatus,
     Role,
 )
-from parley.core.schemas import ApiModel, InputModel, Timestamp
+from parley.core.schemas import ApiModel, ClientTimestamp, InputModel, Timestamp
 
 
 class DeliveryStatus(StrEnum):
@@ -113,28 +114,76 @@ class ParticipantsAdd(InputModel):
     role: Literal["ADMIN", "MODERATOR", "MEMBER"] = "MEMBER"
 
 
+class NotificationLevel(StrEnum):
+    """Which messages of a conversation notify the member."""
+
+    ALL = "ALL"
+    MENTIONS = "MENTIONS"
+    NONE = "NONE"
+
+
+MAX_NOTIFICATION_KEYWORDS = 20
+MAX_KEYWORD_LENGTH = 32
+
+Keyword = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_KEYWORD_LENGTH)
+]
+
+
+class NotificationSettingsPatch(InputModel):
+    """A member's own notification settings: the fields sent replace the stored ones
+    (`mutedUntil: null` unmutes); unknown keys are refused."""
+
+    level: NotificationLevel | None = None
+    muted_until: ClientTimestamp | None = Field(
+        default=None, description="Silent until then; null: not muted"
+    )
+    keywords: list[Keyword] | None = Field(
+        default=None,
+        max_length=MAX_NOTIFICATION_KEYWORDS,
+        description=f"Words that always notify: at most {MAX_NOTIFICATION_KEYWORDS}, "
+        f"1-{MAX_KEYWORD_LENGTH} characters each",
+    )
+
+
+class NotificationSettings(ApiModel):
+    """The stored shape (camelCase JSON) and what the member reads back."""
+
+    level: NotificationLevel = NotificationLevel.ALL
+    muted_until: Timestamp | None = None
+    keywords: list[str] = Field(default_factory=list)
+
+
 class ParticipantUpdate(InputModel):
     role: Role | None = None
     status: ParticipantStatus | None = None
     permissions: dict[str, bool | None] | None = Field(
-        default=None, description="Per-member overrides; null restores the role's default"
+        default=None,
+        max_length=len(PERMISSION_FLAGS),
+        description="Per-member overrides; null restores the role's default",
     )
-    notification_settings: dict[str, bool | str | int | None] | None = None
+    notification_settings: NotificationSettingsPatch | None = None
 
 
 class ParticipantOut(ApiModel):
+    """A member as the viewer may see them: their own record in full; others' role, status,
+    join time and user, their read position where `readReceipts` is on, and their flags to
+    those who may act on them. Hidden fields are null."""
+
     id: uuid.UUID
     conversation_id: uuid.UUID
     user_id: uuid.UUID
     role: Role
     status: ParticipantStatus
-    permissions: dict[str, bool]
+    permissions: dict[str, bool] | None = Field(
+        description="Effective flags: for the member and those who may act on them"
+    )
     last_read_at: Timestamp | None
     last_read_message_id: uuid.UUID | None
-    read_seq: int
-    delivered_seq: int
-    unread_count: int
-    notification_settings: dict[str, bool | str | int | None]
+    read_seq: int | None = Field(description="Others': only where readReceipts is on")
+    delivered_seq: int | None = Field(description="Others': only where readReceipts is on")
+    unread_count: int | None = Field(description="The member's own only")
+    notification_settings: NotificationSettings | None = Field(description="The member's own only")
     joined_at: Timestamp
     user: UserOut | None = None
 

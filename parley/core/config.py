@@ -147,6 +147,7 @@ class Settings:
     max_message_versions: int = 50
     max_reaction_emoji_per_message: int = 50
     max_reactions_per_user_per_message: int = 10
+    event_max_bytes: int = 262_144
 
     @property
     def is_sqlite(self) -> bool:
@@ -278,4 +279,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             "MAX_REACTIONS_PER_USER_PER_MESSAGE",
             env.get("MAX_REACTIONS_PER_USER_PER_MESSAGE") or "10",
         ),
+        event_max_bytes=parse_size_bytes("EVENT_MAX_SIZE", env.get("EVENT_MAX_SIZE") or "256KB"),
     )

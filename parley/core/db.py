@@ -109,6 +109,8 @@ def _create_engine(settings: Settings) -> AsyncEngine:
             max_overflow=0,
             pool_timeout=30,
             connect_args={"timeout": 30},
+            # Errors never carry the statement's parameters (message content) into a log.
+            hide_parameters=True,
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -133,6 +135,7 @@ def _create_engine(settings: Settings) -> AsyncEngine:
             max_overflow=settings.db_pool_size,
             pool_pre_ping=False,
             pool_timeout=30,
+            hide_parameters=True,
         )
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")

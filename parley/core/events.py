@@ -11,10 +11,12 @@ imports `realtime/`.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+import orjson
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,6 +46,8 @@ class EventName(StrEnum):
     MODERATION_FLAGGED = "moderation.flagged"
 
 
+log = logging.getLogger(__name__)
+
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
 
 
@@ -64,18 +68,39 @@ def conversation_room(conversation_id: object) -> str:
     return f"conversation:{conversation_id}"
 
 
-async def emit(event: Event[PayloadT], payload: PayloadT, *, rooms: list[str]) -> None:
-    """Emit now: only for code that runs after its own commit (the message committer)."""
+async def emit(
+    event: Event[PayloadT],
+    payload: PayloadT,
+    *,
+    rooms: list[str],
+    except_rooms: list[str] | None = None,
+) -> None:
+    """Emit now: only for code that runs after its own commit (the message committer).
+
+    Sockets in `except_rooms` do not get this copy (a member's own sockets, which get their
+    own view of the change). A payload larger than EVENT_MAX_SIZE is not sent: one oversized
+    broadcast would drop the slower recipients' sockets. Inputs are bounded so that none
+    should get there; the error names the event and its size, never its content."""
     body = payload.model_dump(mode="json", by_alias=True)
-    await runtime.current().publisher.emit(event.name, body, rooms=rooms)
+    limit = runtime.current().settings.event_max_bytes
+    size = len(orjson.dumps(body))
+    if size > limit:
+        log.error("event not sent: too large", extra={"event": str(event.name), "bytes": size})
+        return
+    await runtime.current().publisher.emit(event.name, body, rooms=rooms, except_rooms=except_rooms)
 
 
 def emit_after_commit(
-    session: AsyncSession, event: Event[PayloadT], payload: PayloadT, *, rooms: list[str]
+    session: AsyncSession,
+    event: Event[PayloadT],
+    payload: PayloadT,
+    *,
+    rooms: list[str],
+    except_rooms: list[str] | None = None,
 ) -> None:
     """Queue an event that leaves only if the session's transaction commits."""
 
     async def _send() -> None:
-        await emit(event, payload, rooms=rooms)
+        await emit(event, payload, rooms=rooms, except_rooms=except_rooms)
 
     after_commit(session, _send)

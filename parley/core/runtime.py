@@ -44,8 +44,16 @@ class Cache(Protocol):
 class EventPublisher(Protocol):
     """Carries events to sockets (realtime/publish.py implements it)."""
 
-    async def emit(self, event: str, payload: dict[str, Any], *, rooms: list[str]) -> None:
-        """Carry one encoded payload to every socket in `rooms`, on every instance."""
+    async def emit(
+        self,
+        event: str,
+        payload: dict[str, Any],
+        *,
+        rooms: list[str],
+        except_rooms: list[str] | None = None,
+    ) -> None:
+        """Carry one encoded payload to every socket in `rooms` but those also in
+        `except_rooms`, on every instance."""
 
 
 class ComponentMissing(RuntimeError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -14,6 +14,30 @@ def iso_z(value: datetime) -> str:
 
 
 Timestamp = Annotated[datetime, PlainSerializer(iso_z, return_type=str, when_used="json")]
+
+# Timestamps a client sends are stored and shown in UTC: outside these bounds (or with an
+# offset that pushes them past year 1 or 9999, e.g. `9999-12-31T23:59:59-23:59`) they cannot
+# be converted or stored, so they are refused at the edge.
+EARLIEST_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIMESTAMP = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _within_range(value: datetime) -> datetime:
+    try:
+        utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST_TIMESTAMP <= utc < LATEST_TIMESTAMP:
+        raise ValueError("must be between 1970-01-01T00:00:00Z and 2100-01-01T00:00:00Z")
+    return utc
+
+
+# A timestamp from a client: within [1970, 2100) once converted to UTC (naive means UTC).
+ClientTimestamp = Annotated[
+    datetime,
+    AfterValidator(_within_range),
+    PlainSerializer(iso_z, return_type=str, when_used="json"),
+]
 
 
 class ApiModel(BaseModel):

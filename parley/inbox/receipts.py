@@ -64,7 +64,7 @@ async def mark_read(
             status=DeliveryStatus.READ,
             at=now,
         )
-    return participant_out(participant, conversation.last_seq)
+    return participant_out(participant, conversation, viewer=participant)
 
 
 async def mark_delivered(

@@ -177,7 +177,11 @@ class Committer:
                 if len(batch) == 1:
                     await self._resolve_single_failure(batch[0], error)
                 else:
-                    log.warning("batch of %d failed, retrying one by one: %s", len(batch), error)
+                    log.warning(
+                        "batch of %d failed, retrying one by one: %s",
+                        len(batch),
+                        describe_error(error),
+                    )
                     for pending in batch:
                         try:
                             await self._write([pending])
@@ -310,7 +314,7 @@ class Committer:
             pending.failure = CommitFailed(
                 f"The message could not be stored: {type(error).__name__}"
             )
-        log.warning("send %s failed: %s", pending.id, error)
+        log.warning("send %s failed: %s", pending.id, describe_error(error))
 
     async def _finish(self, batch: list[PendingSend]) -> None:
         for pending in batch:
@@ -345,6 +349,19 @@ class Committer:
                             log.exception("after-commit listener failed")
             finally:
                 self._announcements.task_done()
+
+
+def describe_error(error: BaseException) -> str:
+    """An error for the log: its class and the driver's code, never its message, which for
+    SQL errors holds the statement's parameters (message content, ids)."""
+    names = [type(error).__name__]
+    original = getattr(error, "orig", None)
+    if original is not None:
+        names.append(type(original).__name__)
+        code = getattr(original, "sqlstate", None) or getattr(original, "sqlite_errorname", None)
+        if isinstance(code, str):
+            names.append(code)
+    return " / ".join(names)
 
 
 class _ConversationGone(SQLAlchemyError):

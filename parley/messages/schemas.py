@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
-from parley.core.schemas import ApiModel, InputModel, Timestamp
+from parley.core.schemas import ApiModel, ClientTimestamp, InputModel, Timestamp
 from parley.screening.schemas import ReportReason
 
 
@@ -55,8 +55,10 @@ class MessageCreate(InputModel):
     reply_to_id: uuid.UUID | None = None
     thread_id: uuid.UUID | None = None
     attachments: list[uuid.UUID] = Field(default_factory=list, max_length=10)
-    client_timestamp: Timestamp | None = None
-    scheduled_at: Timestamp | None = None
+    client_timestamp: ClientTimestamp | None = Field(
+        default=None, description="The client's clock; 1970-01-01 to 2100-01-01 in UTC"
+    )
+    scheduled_at: ClientTimestamp | None = None
     encrypted: bool = False
 
 

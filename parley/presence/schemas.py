@@ -1,4 +1,4 @@
-"""Presence event payloads."""
+"""Presence event payloads, and people as a search shows them."""
 
 from __future__ import annotations
 
@@ -12,3 +12,16 @@ class UserStatusEvent(ApiModel):
     user_id: uuid.UUID
     status: UserStatus
     last_seen_at: Timestamp | None
+
+
+class FoundUser(ApiModel):
+    """A user found by `GET /users`: the public fields, and presence (`status`, `lastSeenAt`)
+    only for oneself and people who share a conversation with the caller, as the events
+    tell it (null for everyone else)."""
+
+    id: uuid.UUID
+    username: str
+    display_name: str
+    created_at: Timestamp
+    status: UserStatus | None = None
+    last_seen_at: Timestamp | None = None

@@ -25,6 +25,16 @@ from socketio import packet
 log = logging.getLogger(__name__)
 
 
+_SKIP_ROOMS = "skipRooms"
+
+
+def skip_rooms(rooms: list[str]) -> dict[str, list[str]]:
+    """A `skip_sid` value meaning "not the sockets in these rooms". The sids of a room are
+    known only on the instance holding the sockets, so the rooms travel with the emit (the
+    Redis manager passes `skip_sid` on as it is) and each instance resolves them locally."""
+    return {_SKIP_ROOMS: list(rooms)}
+
+
 class EncodeOnce(socketio.AsyncManager):  # type: ignore[misc]
     async def emit(
         self,
@@ -58,7 +68,10 @@ class EncodeOnce(socketio.AsyncManager):  # type: ignore[misc]
             arguments = [data]
         else:
             arguments = []
-        skipped = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
+        if isinstance(skip_sid, dict):
+            skipped = {sid for sid, _ in self.get_participants(namespace, skip_sid[_SKIP_ROOMS])}
+        else:
+            skipped = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
         encoded = self.server.packet_class(
             packet.EVENT, namespace=namespace, data=[event, *arguments]
         ).encode()

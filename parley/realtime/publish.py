@@ -13,6 +13,7 @@ import socketio
 
 from parley.conversations.permissions import sees_conversation
 from parley.core.events import EventName
+from parley.realtime.fanout import skip_rooms
 from parley.realtime.rooms import RoomMover
 
 _MEMBERSHIP_EVENTS = frozenset(
@@ -25,7 +26,16 @@ class SocketPublisher:
         self._server = server
         self.rooms = RoomMover(server)
 
-    async def emit(self, event: str, payload: dict[str, Any], *, rooms: list[str]) -> None:
+    async def emit(
+        self,
+        event: str,
+        payload: dict[str, Any],
+        *,
+        rooms: list[str],
+        except_rooms: list[str] | None = None,
+    ) -> None:
+        # `skip_sid` travels with the emit to every instance (fanout.EncodeOnce reads it there).
+        skip = skip_rooms(except_rooms) if except_rooms else None
         if event in _MEMBERSHIP_EVENTS:
             participant = payload.get("participant") or {}
             user_id, conversation_id = participant.get("userId"), payload.get("conversationId")
@@ -33,8 +43,8 @@ class SocketPublisher:
                 leaving = not sees_conversation(str(participant.get("status")))
                 if not leaving:
                     await self.rooms.move(user_id, conversation_id, enter=True)
-                await self._server.emit(str(event), payload, to=rooms)
+                await self._server.emit(str(event), payload, to=rooms, skip_sid=skip)
                 if leaving:
                     await self.rooms.move(user_id, conversation_id, enter=False)
                 return
-        await self._server.emit(str(event), payload, to=rooms)
+        await self._server.emit(str(event), payload, to=rooms, skip_sid=skip)

@@ -81,7 +81,10 @@ async def test_added_member_starts_with_nothing_unread(
     await send(client, alice, conversation["id"], "history two")
     response = await add(client, alice, conversation["id"], [carol])
     assert response.status_code == 201, response.text
-    assert response.json()[0]["unreadCount"] == 0
+    # Her unread count is hers (docs/permissions.md, private state); her read position shows.
+    assert response.json()[0]["readSeq"] == 2
+    own = (await participants(client, carol, conversation["id"]))[carol.id]
+    assert own["unreadCount"] == 0
     seen = await get_conversation(client, carol, conversation["id"])
     assert seen["unreadCount"] == 0
 
@@ -535,10 +538,14 @@ async def test_member_sets_own_notification_settings(
 ) -> None:
     conversation = await create_conversation(client, alice, [bob])
     response = await patch_participant(
-        client, bob, conversation["id"], bob, {"notificationSettings": {"muteUntil": "never"}}
+        client, bob, conversation["id"], bob, {"notificationSettings": {"level": "NONE"}}
     )
     assert response.status_code == 200, response.text
-    assert response.json()["notificationSettings"] == {"muteUntil": "never"}
+    assert response.json()["notificationSettings"] == {
+        "level": "NONE",
+        "mutedUntil": None,
+        "keywords": [],
+    }
 
 
 async def test_notification_settings_of_others_are_refused(
@@ -546,7 +553,7 @@ async def test_notification_settings_of_others_are_refused(
 ) -> None:
     conversation = await create_conversation(client, alice, [bob])
     response = await patch_participant(
-        client, alice, conversation["id"], bob, {"notificationSettings": {"sound": False}}
+        client, alice, conversation["id"], bob, {"notificationSettings": {"level": "NONE"}}
     )
     assert_error(response, 403, "PERMISSION_DENIED")
 

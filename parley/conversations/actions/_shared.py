@@ -7,6 +7,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.accounts.schemas import UserOut
 from parley.conversations.access import load_participant, load_visible, member_key
 from parley.conversations.events import PARTICIPANT_REMOVED, PARTICIPANT_UPDATED
 from parley.conversations.models import Conversation, Participant
@@ -16,7 +17,7 @@ from parley.conversations.schemas import ParticipantEvent, ParticipantOut
 from parley.core.cache import invalidate_after_commit
 from parley.core.db import utcnow
 from parley.core.errors import PermissionDenied
-from parley.core.events import conversation_room, emit_after_commit, user_room
+from parley.core.events import Event, conversation_room, emit_after_commit, user_room
 
 
 async def load_actor_and_target(
@@ -60,23 +61,45 @@ async def finish_change(
     conversation: Conversation,
     target: Participant,
     *,
+    viewer: Participant,
     removed: bool = False,
     also_changed: Participant | None = None,
 ) -> ParticipantOut:
     """Stamp and flush the change, drop the changed members' access cache after commit, and
     announce `participant_updated` (or `participant_removed` when the change took them out)
-    to the room and to the member's own sockets."""
+    to the room and to the member's own sockets. Answers the target as `viewer` (the actor)
+    may see them."""
     changed = [target] if also_changed is None else [target, also_changed]
     now = utcnow()
     for participant in changed:
         participant.updated_at = now
     await session.flush()
     invalidate_after_commit(session, *(member_key(conversation.id, p.user_id) for p in changed))
-    out = participant_out(target, conversation.last_seq)
-    emit_after_commit(
-        session,
-        PARTICIPANT_REMOVED if removed else PARTICIPANT_UPDATED,
-        ParticipantEvent(conversation_id=conversation.id, participant=out),
-        rooms=[conversation_room(conversation.id), user_room(target.user_id)],
-    )
-    return out
+    announce(session, PARTICIPANT_REMOVED if removed else PARTICIPANT_UPDATED, conversation, target)
+    return participant_out(target, conversation, viewer=viewer)
+
+
+def announce(
+    session: AsyncSession,
+    event: Event[ParticipantEvent],
+    conversation: Conversation,
+    participant: Participant,
+    user: UserOut | None = None,
+) -> None:
+    """A membership change, after commit: the member's own sockets get their full record, the
+    rest of the conversation's room the public view (each socket one copy)."""
+    own_room = user_room(participant.user_id)
+    for viewer, rooms, except_rooms in (
+        (participant, [own_room], None),
+        (None, [conversation_room(conversation.id)], [own_room]),
+    ):
+        emit_after_commit(
+            session,
+            event,
+            ParticipantEvent(
+                conversation_id=conversation.id,
+                participant=participant_out(participant, conversation, viewer=viewer, user=user),
+            ),
+            rooms=rooms,
+            except_rooms=except_rooms,
+        )

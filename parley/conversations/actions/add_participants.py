@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parley.accounts import service as accounts
 from parley.accounts.schemas import UserOut
 from parley.conversations.access import load_visible, member_key
+from parley.conversations.actions._shared import announce
 from parley.conversations.events import PARTICIPANT_ADDED
 from parley.conversations.models import Participant
 from parley.conversations.permissions import (
@@ -22,12 +23,11 @@ from parley.conversations.permissions import (
     sees_conversation,
 )
 from parley.conversations.render import participant_out
-from parley.conversations.schemas import ParticipantEvent, ParticipantOut
+from parley.conversations.schemas import ParticipantOut
 from parley.core.audit import AuditAction, record
 from parley.core.cache import invalidate_after_commit
 from parley.core.db import utcnow
 from parley.core.errors import Conflict, InvalidParticipants, ParticipantBanned, PermissionDenied
-from parley.core.events import conversation_room, emit_after_commit, user_room
 
 
 async def add_participants(
@@ -84,7 +84,7 @@ async def add_participants(
     for uid in wanted:
         participant = existing.get(uid)
         if participant is not None and sees_conversation(participant.status):
-            result.append(participant_out(participant, conversation.last_seq, users[uid]))
+            result.append(participant_out(participant, conversation, viewer=actor, user=users[uid]))
             continue
         if participant is None:
             participant = Participant(
@@ -92,7 +92,6 @@ async def add_participants(
                 conversation_id=conversation_id,
                 user_id=uid,
                 permissions={},
-                notification_settings={},
                 joined_at=now,
             )
             session.add(participant)
@@ -110,14 +109,8 @@ async def add_participants(
             target_user_id=uid,
             details={"role": str(role)},
         )
-        out = participant_out(participant, conversation.last_seq, users[uid])
-        result.append(out)
+        result.append(participant_out(participant, conversation, viewer=actor, user=users[uid]))
         invalidate_after_commit(session, member_key(conversation_id, uid))
-        emit_after_commit(
-            session,
-            PARTICIPANT_ADDED,
-            ParticipantEvent(conversation_id=conversation_id, participant=out),
-            rooms=[conversation_room(conversation_id), user_room(uid)],
-        )
+        announce(session, PARTICIPANT_ADDED, conversation, participant, users[uid])
     await session.flush()
     return result

@@ -59,7 +59,9 @@ async def change_role(
             former_owner = actor
         _record(session, actor_id, conversation_id, target, role)
         target.role = role
-    return await finish_change(session, conversation, target, also_changed=former_owner)
+    return await finish_change(
+        session, conversation, target, viewer=actor, also_changed=former_owner
+    )
 
 
 def _record(

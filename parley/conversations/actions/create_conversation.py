@@ -91,7 +91,6 @@ async def create_conversation(
             role=role,
             status=ParticipantStatus.ACTIVE,
             permissions={},
-            notification_settings={},
             joined_at=now,
             updated_at=now,
         )
@@ -136,7 +135,12 @@ async def create_conversation(
             PARTICIPANT_ADDED,
             ParticipantEvent(
                 conversation_id=conversation.id,
-                participant=participant_out(participant, 0, by_user.get(participant.user_id)),
+                participant=participant_out(
+                    participant,
+                    conversation,
+                    viewer=participant,
+                    user=by_user.get(participant.user_id),
+                ),
             ),
             rooms=[user_room(participant.user_id)],
         )

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.conversations.access import load_participant, load_visible, member_key
+from parley.conversations.actions._shared import announce
 from parley.conversations.events import PARTICIPANT_REMOVED
 from parley.conversations.models import Participant
 from parley.conversations.permissions import (
@@ -21,12 +22,11 @@ from parley.conversations.permissions import (
     visible_statuses,
 )
 from parley.conversations.render import participant_out
-from parley.conversations.schemas import ParticipantEvent, ParticipantOut
+from parley.conversations.schemas import ParticipantOut
 from parley.core.audit import AuditAction, record
 from parley.core.cache import invalidate_after_commit
 from parley.core.db import utcnow
 from parley.core.errors import OwnerMustTransfer, ParticipantNotFound, PermissionDenied
-from parley.core.events import conversation_room, emit_after_commit, user_room
 
 
 async def remove_participant(
@@ -69,14 +69,8 @@ async def remove_participant(
     )
     await session.flush()
     invalidate_after_commit(session, member_key(conversation_id, target.user_id))
-    out = participant_out(target, conversation.last_seq)
-    emit_after_commit(
-        session,
-        PARTICIPANT_REMOVED,
-        ParticipantEvent(conversation_id=conversation_id, participant=out),
-        rooms=[conversation_room(conversation_id), user_room(target.user_id)],
-    )
-    return out
+    announce(session, PARTICIPANT_REMOVED, conversation, target)
+    return participant_out(target, conversation, viewer=actor)
 
 
 async def _others_remain(

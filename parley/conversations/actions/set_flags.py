@@ -50,4 +50,4 @@ async def set_flags(
         details={"permissions": flags},
     )
     target.permissions = overrides
-    return await finish_change(session, conversation, target)
+    return await finish_change(session, conversation, target, viewer=actor)

@@ -7,12 +7,10 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.conversations.actions._shared import load_actor_and_target
-from parley.conversations.render import participant_out
-from parley.conversations.schemas import ParticipantOut
+from parley.conversations.render import participant_out, stored_notification_settings
+from parley.conversations.schemas import NotificationSettingsPatch, ParticipantOut
 from parley.core.db import utcnow
 from parley.core.errors import PermissionDenied
-
-NotificationSettings = dict[str, bool | str | int | None]
 
 
 async def set_notification_settings(
@@ -21,9 +19,10 @@ async def set_notification_settings(
     actor_id: uuid.UUID,
     conversation_id: uuid.UUID,
     target_user_id: uuid.UUID,
-    settings: NotificationSettings,
+    settings: NotificationSettingsPatch,
 ) -> ParticipantOut:
-    """Merge into the caller's own settings; nobody sets them for someone else."""
+    """The fields sent replace the caller's own (validated, so the stored object keeps its
+    schema and size); nobody sets them for someone else."""
     conversation, actor, target = await load_actor_and_target(
         session,
         conversation_id=conversation_id,
@@ -32,7 +31,16 @@ async def set_notification_settings(
     )
     if target is not actor:
         raise PermissionDenied("Notification settings are each member's own")
-    actor.notification_settings = {**(actor.notification_settings or {}), **settings}
+    current = stored_notification_settings(actor.notification_settings)
+    changes = {
+        name: getattr(settings, name)
+        for name in settings.model_fields_set
+        if name != "level" or settings.level is not None
+    }
+    if changes.get("keywords", []) is None:
+        changes["keywords"] = []
+    updated = current.model_copy(update=changes)
+    actor.notification_settings = updated.model_dump(mode="json", by_alias=True)
     actor.updated_at = utcnow()
     await session.flush()
-    return participant_out(actor, conversation.last_seq)
+    return participant_out(actor, conversation, viewer=actor)

@@ -60,4 +60,6 @@ async def set_status(
             details={"from": str(old_status), "to": str(status)},
         )
         target.status = status
-    return await finish_change(session, conversation, target, removed=not sees_conversation(status))
+    return await finish_change(
+        session, conversation, target, viewer=actor, removed=not sees_conversation(status)
+    )
