@@ -269,7 +269,8 @@ def may_change_status(old: ParticipantStatus, new: ParticipantStatus) -> bool:
 
 
 def may_change_role_of(status: ParticipantStatus | str) -> bool:
-    """Roles change only for members who see the conversation (not LEFT, REMOVED, BANNED)."""
+    """Roles and permission flags change only for members who see the conversation (not LEFT,
+    REMOVED, BANNED): a former member is added again first."""
     return sees_conversation(status)
 
 

@@ -157,6 +157,24 @@ async def test_roles_change_only_for_members_who_see_the_conversation(
     assert (promoted.json()["role"], promoted.json()["status"]) == ("MODERATOR", "MUTED")
 
 
+@pytest.mark.parametrize("former", ["BANNED", "LEFT", "REMOVED"])
+async def test_flags_change_only_for_members_who_see_the_conversation(
+    client: httpx.AsyncClient, alice: User, bob: User, carol: User, former: str
+) -> None:
+    conversation = await create_conversation(client, alice, [bob, carol])
+    await _put_in(client, alice, conversation["id"], bob, former)
+    flags = {"permissions": {"canSendMessages": False}}
+
+    refused = await patch_participant(client, alice, conversation["id"], bob, flags)
+    changed = await patch_participant(client, alice, conversation["id"], carol, flags)
+
+    assert assert_error(refused, 409, "CONFLICT")["details"]["targetStatus"] == former
+    listed = await participants(client, alice, conversation["id"], status=former)
+    assert listed[bob.id]["permissions"]["canSendMessages"] is True
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["permissions"]["canSendMessages"] is False
+
+
 # ---------------------------------------------------------------- typing
 
 
