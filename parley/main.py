@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from parley import __doc__ as parley_doc
 from parley.accounts.routes import router as accounts_router
+from parley.accounts.throttle import AuthThrottle
 from parley.audit.routes import router as audit_router
 from parley.conversations.routes import router as conversations_router
 from parley.core import runtime
@@ -187,6 +188,7 @@ def create_api(
         )
         runtime.install(state)
         state.register(RateLimiter(settings, redis))
+        state.register(AuthThrottle(settings, redis))
         committer = make_committer()
         state.register(committer)
         await committer.start()

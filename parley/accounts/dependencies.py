@@ -4,25 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from parley.accounts.schemas import UserOut
 from parley.accounts.service import get_public_user_cached
 from parley.core import runtime
 from parley.core.errors import InvalidToken, Unauthorized
-from parley.core.security import read_token
+from parley.core.security import read_token_claims
 
 _bearer = HTTPBearer(auto_error=False, description="JWT from POST /auth/login")
 
 
 async def authenticate_token(token: str) -> UserOut:
     """The user a token belongs to; shared by HTTP and the socket gateway."""
-    user_id = read_token(token, secret=runtime.current().settings.jwt_secret)
+    return (await authenticate_token_until(token))[0]
+
+
+async def authenticate_token_until(token: str) -> tuple[UserOut, float]:
+    """`authenticate_token`, and when the token expires (epoch seconds): a socket lives no
+    longer than the token it connected with."""
+    user_id, expires_at = read_token_claims(token, secret=runtime.current().settings.jwt_secret)
     user = await get_public_user_cached(user_id)
     if user is None:
         raise InvalidToken("The token's user no longer exists")
-    return user
+    return user, expires_at
 
 
 async def _current_user(
@@ -34,3 +40,12 @@ async def _current_user(
 
 
 CurrentUser = Annotated[UserOut, Depends(_current_user)]
+
+
+def _client_address(request: Request) -> str:
+    """The peer's address. `parley serve` has uvicorn put the first untrusted hop of
+    X-Forwarded-For here when, and only when, the peer is in TRUSTED_PROXIES."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(_client_address)]

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from parley.accounts import service
-from parley.accounts.dependencies import CurrentUser
+from parley.accounts.dependencies import ClientAddress, CurrentUser
 from parley.accounts.schemas import LoginRequest, RegisterRequest, TokenOut, UserOut
 from parley.core.deps import SessionDep
 from parley.core.schemas import Page
@@ -16,17 +16,24 @@ router = APIRouter(tags=["accounts"])
 
 
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=TokenOut)
-async def register(body: RegisterRequest, session: SessionDep) -> TokenOut:
-    """Create an account and log it in."""
-    user = await service.register_user(
-        session, username=body.username, password=body.password, display_name=body.display_name
+async def register(body: RegisterRequest, session: SessionDep, address: ClientAddress) -> TokenOut:
+    """Create an account and log it in (throttled per client address)."""
+    user = await service.sign_up(
+        session,
+        username=body.username,
+        password=body.password,
+        display_name=body.display_name,
+        client_address=address,
     )
     return service.token_for(user)
 
 
 @router.post("/auth/login", response_model=TokenOut)
-async def login(body: LoginRequest, session: SessionDep) -> TokenOut:
-    user = await service.authenticate(session, username=body.username, password=body.password)
+async def login(body: LoginRequest, address: ClientAddress) -> TokenOut:
+    """Log in; throttled per client address and per account (429 RATE_LIMITED)."""
+    user = await service.log_in(
+        username=body.username, password=body.password, client_address=address
+    )
     return service.token_for(user)
 
 

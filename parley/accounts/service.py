@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.accounts.models import User
 from parley.accounts.schemas import TokenOut, UserOut, UserStatus
+from parley.accounts.throttle import auth_throttle
 from parley.core import runtime
 from parley.core.cache import invalidate_after_commit
 from parley.core.db import utcnow
@@ -24,23 +25,41 @@ def _user_cache_key(user_id: uuid.UUID) -> str:
     return f"user:{user_id}"
 
 
+async def sign_up(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    display_name: str | None,
+    client_address: str,
+) -> User:
+    """Registration as clients ask for it: counted against the client address's limit."""
+    await auth_throttle().count_attempt(client_address)
+    return await register_user(
+        session, username=username, password=password, display_name=display_name
+    )
+
+
 async def register_user(
     session: AsyncSession, *, username: str, password: str, display_name: str | None
 ) -> User:
     """Create an account; usernames are unique ignoring case."""
     lowered = username.lower()
-    taken = await session.scalar(select(User.id).where(User.username_lower == lowered))
-    if taken is not None:
-        raise UsernameTaken(username=username)
     shown = (display_name or username).strip()
     if not shown:
         raise ValidationFailed("displayName must not be blank", field="displayName")
+    # Hash before the first query: the session holds no connection yet, and a connection
+    # held while hashes queue would starve every other request (SQLite has one).
+    password_hash = await hash_password(password)
+    taken = await session.scalar(select(User.id).where(User.username_lower == lowered))
+    if taken is not None:
+        raise UsernameTaken(username=username)
     user = User(
         username=username,
         username_lower=lowered,
         display_name=shown,
         display_name_lower=shown.lower(),
-        password_hash=await hash_password(password),
+        password_hash=password_hash,
     )
     session.add(user)
     try:
@@ -51,12 +70,28 @@ async def register_user(
     return user
 
 
-async def authenticate(session: AsyncSession, *, username: str, password: str) -> User:
+async def authenticate(*, username: str, password: str) -> User:
     """The user whose username and password these are, or INVALID_CREDENTIALS."""
-    user = await session.scalar(select(User).where(User.username_lower == username.lower()))
+    # A short session of its own, closed before the hash is checked: a connection held while
+    # logins queue for the hashing pool would starve every other request (SQLite has one).
+    async with runtime.current().db.sessions() as session:
+        user = await session.scalar(select(User).where(User.username_lower == username.lower()))
     if not await verify_password(user.password_hash if user else None, password) or user is None:
         raise InvalidCredentials()
     return user
+
+
+async def log_in(*, username: str, password: str, client_address: str) -> User:
+    """`authenticate`, throttled per client address and per account (accounts/throttle.py):
+    a locked account is refused before its password is checked, right or wrong."""
+    throttle = auth_throttle()
+    await throttle.count_attempt(client_address)
+    await throttle.check_account(username)
+    try:
+        return await authenticate(username=username, password=password)
+    except InvalidCredentials:
+        await throttle.count_failure(username)
+        raise
 
 
 def token_for(user: User) -> TokenOut:

@@ -6,6 +6,7 @@ variable, so the process stops before it serves anything.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -93,6 +94,17 @@ def _bool(name: str, raw: str) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a boolean (use true or false)")
 
 
+def _networks(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated IPs or CIDRs, each checked (`10.0.0.0/8, 127.0.0.1`)."""
+    entries = tuple(item.strip() for item in raw.split(",") if item.strip())
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name}: {entry!r} is not an IP address or CIDR") from None
+    return entries
+
+
 def normalize_database_url(raw: str) -> str:
     """Accept the usual spellings and pick the async driver for each engine."""
     url = raw.strip()
@@ -141,6 +153,11 @@ class Settings:
     ws_compression: bool
     presence_ttl_seconds: float
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    auth_rate_limit_per_account: int = 10
+    auth_rate_limit_per_address: int = 60
+    trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
+    ws_max_connections_per_user: int = 20
+    ws_connect_timeout_seconds: float = 5.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -255,4 +272,17 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         moderation_flag_threshold=flag_threshold,
         moderation_hold_threshold=hold_threshold,
         cors_origins=cors,
+        auth_rate_limit_per_account=_positive_int(
+            "AUTH_RATE_LIMIT_PER_ACCOUNT", env.get("AUTH_RATE_LIMIT_PER_ACCOUNT") or "10"
+        ),
+        auth_rate_limit_per_address=_positive_int(
+            "AUTH_RATE_LIMIT_PER_ADDRESS", env.get("AUTH_RATE_LIMIT_PER_ADDRESS") or "60"
+        ),
+        trusted_proxies=_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES") or ""),
+        ws_max_connections_per_user=_positive_int(
+            "WS_MAX_CONNECTIONS_PER_USER", env.get("WS_MAX_CONNECTIONS_PER_USER") or "20"
+        ),
+        ws_connect_timeout_seconds=parse_duration_seconds(
+            "WS_CONNECT_TIMEOUT", env.get("WS_CONNECT_TIMEOUT") or "5s"
+        ),
     )

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import TypeVar
 
 import jwt
 from argon2 import PasswordHasher
@@ -20,9 +24,21 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("parley-timing-equaliser")
 
 
+# argon2 is deliberately slow (and releases the GIL): run it off the event loop, on a pool
+# that leaves a core to the loop. With asyncio's default executor (cores + 4 threads), a
+# burst of logins ran six hashes at once on two cores and every other request waited for CPU.
+HASH_WORKERS = max(1, (os.cpu_count() or 2) - 1)
+_hashing = ThreadPoolExecutor(max_workers=HASH_WORKERS, thread_name_prefix="parley-argon2")
+
+ResultT = TypeVar("ResultT")
+
+
+async def _in_hashing_pool(work: Callable[[], ResultT]) -> ResultT:
+    return await asyncio.get_running_loop().run_in_executor(_hashing, work)
+
+
 async def hash_password(password: str) -> str:
-    # argon2 is deliberately slow: keep it off the event loop.
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await _in_hashing_pool(lambda: _hasher.hash(password))
 
 
 async def verify_password(password_hash: str | None, password: str) -> bool:
@@ -32,7 +48,7 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 
-    return await asyncio.to_thread(_verify)
+    return await _in_hashing_pool(_verify)
 
 
 def issue_token(user_id: uuid.UUID, *, secret: str, expires_in_seconds: int) -> str:
@@ -46,7 +62,12 @@ def issue_token(user_id: uuid.UUID, *, secret: str, expires_in_seconds: int) -> 
 
 
 def read_token(token: str, *, secret: str) -> uuid.UUID:
-    """The user id a token was issued to; `alg: none`, other algorithms and bad keys fail.
+    """The user id a token was issued to; `alg: none`, other algorithms and bad keys fail."""
+    return read_token_claims(token, secret=secret)[0]
+
+
+def read_token_claims(token: str, *, secret: str) -> tuple[uuid.UUID, float]:
+    """`read_token`, and when the token expires (epoch seconds).
 
     A token verified once is remembered until it expires: clients send the same token with
     every request, and checking the signature each time is a measurable share of a request.
@@ -55,7 +76,7 @@ def read_token(token: str, *, secret: str) -> uuid.UUID:
     if remembered is not None:
         user_id, expires_at = remembered
         if expires_at > time.time():
-            return user_id
+            return user_id, expires_at
         del _verified[token]
         raise TokenExpired()
     try:
@@ -73,7 +94,7 @@ def read_token(token: str, *, secret: str) -> uuid.UUID:
     if len(_verified) >= _VERIFIED_MAX:
         _verified.clear()
     _verified[token] = (user_id, float(claims["exp"]))
-    return user_id
+    return user_id, float(claims["exp"])
 
 
 # Keyed by the whole token string, so a token is trusted only if these exact bytes verified.
