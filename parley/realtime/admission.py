@@ -1,11 +1,11 @@
 """Who may hold a socket on this instance, and for how long.
 
 - **Places.** An Engine.IO transport takes one of the instance's `WS_MAX_CONNECTIONS` places
-  at its handshake (when one is free) and keeps it until it closes, so transports that never
-  connect the namespace count against the limit like sockets do. A handshake with every place
-  taken is still accepted, only so that its namespace connect can be refused with a named
-  reason (`TOO_MANY_CONNECTIONS`); it is closed like any other transport that does not
-  connect in time.
+  at its handshake (when one is free) and keeps it until it closes or its socket leaves, so
+  transports that never connect the namespace count against the limit like sockets do. A
+  handshake with every place taken is still accepted, only so that its namespace connect can
+  be refused with a named reason (`TOO_MANY_CONNECTIONS`); it is closed like any other
+  transport that does not connect in time.
 - **Connect timeout.** A transport that has not connected the Socket.IO namespace within
   `WS_CONNECT_TIMEOUT` of its handshake (or of leaving the namespace) is closed.
 - **Per user.** At most `WS_MAX_CONNECTIONS_PER_USER` sockets of one user on this instance
@@ -159,14 +159,18 @@ class Admission:
             self._places.discard(eio_sid)
 
     def left(self, sid: str) -> None:
-        """A connected socket left; its transport, if still open, must reconnect in time."""
+        """A connected socket left. Its place is free at once: the transport is almost always
+        closing too (a client's DISCONNECT comes just before it hangs up), and one that stays
+        must take a place again to reconnect, and is closed if it does not in time."""
         self._release_user(sid)
         timer = self._expiry.pop(sid, None)
         if timer is not None:
             timer.cancel()
         eio_sid = self._transport.pop(sid, None)
-        if eio_sid is not None and eio_sid in self._server.eio.sockets:
-            self._arm(eio_sid)
+        if eio_sid is not None:
+            self._places.discard(eio_sid)
+            if eio_sid in self._server.eio.sockets:
+                self._arm(eio_sid)
 
     def _release_user(self, sid: str) -> None:
         user_id = self._owner.pop(sid, None)
