@@ -11,7 +11,7 @@ from parley.accounts.schemas import UserOut
 from parley.accounts.service import get_public_user_cached
 from parley.core import runtime
 from parley.core.errors import InvalidToken, Unauthorized
-from parley.core.security import read_token_claims
+from parley.core.security import TokenClaims, read_token_claims
 
 _bearer = HTTPBearer(auto_error=False, description="JWT from POST /auth/login")
 
@@ -21,14 +21,14 @@ async def authenticate_token(token: str) -> UserOut:
     return (await authenticate_token_until(token))[0]
 
 
-async def authenticate_token_until(token: str) -> tuple[UserOut, float]:
-    """`authenticate_token`, and when the token expires (epoch seconds): a socket lives no
-    longer than the token it connected with."""
-    user_id, expires_at = read_token_claims(token, secret=runtime.current().settings.jwt_secret)
-    user = await get_public_user_cached(user_id)
+async def authenticate_token_until(token: str) -> tuple[UserOut, TokenClaims]:
+    """`authenticate_token`, and the token's claims: a socket lives no longer than the token
+    it connected with (its expiry, or its revocation)."""
+    claims = read_token_claims(token, secret=runtime.current().settings.jwt_secret)
+    user = await get_public_user_cached(claims.user_id, token_id=claims.token_id)
     if user is None:
         raise InvalidToken("The token's user no longer exists")
-    return user, expires_at
+    return user, claims
 
 
 async def _current_user(
@@ -40,6 +40,18 @@ async def _current_user(
 
 
 CurrentUser = Annotated[UserOut, Depends(_current_user)]
+
+
+async def _current_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> TokenClaims:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized()
+    return (await authenticate_token_until(credentials.credentials))[1]
+
+
+CurrentToken = Annotated[TokenClaims, Depends(_current_token)]
+"""The claims of the caller's (valid, unrevoked) token."""
 
 
 def _client_address(request: Request) -> str:

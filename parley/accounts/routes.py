@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from parley.accounts import service
-from parley.accounts.dependencies import ClientAddress, CurrentUser
+from parley.accounts.dependencies import ClientAddress, CurrentToken, CurrentUser
 from parley.accounts.schemas import LoginRequest, RegisterRequest, TokenOut, UserOut
 from parley.core.deps import SessionDep
 from parley.core.schemas import Page
@@ -35,6 +35,13 @@ async def login(body: LoginRequest, address: ClientAddress) -> TokenOut:
         username=body.username, password=body.password, client_address=address
     )
     return service.token_for(user)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(token: CurrentToken) -> Response:
+    """Revoke the presented token until it expires; its sockets are disconnected."""
+    await service.log_out(token=token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/users/me", response_model=UserOut)

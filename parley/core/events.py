@@ -42,6 +42,7 @@ class EventName(StrEnum):
     PARTICIPANT_REMOVED = "participant_removed"
     RATE_LIMIT_EXCEEDED = "rate_limit.exceeded"
     MODERATION_FLAGGED = "moderation.flagged"
+    SESSION_REVOKED = "session_revoked"
 
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
@@ -62,6 +63,11 @@ def user_room(user_id: object) -> str:
 
 def conversation_room(conversation_id: object) -> str:
     return f"conversation:{conversation_id}"
+
+
+def token_room(token_id: str) -> str:
+    """The sockets that connected with one token (revoking it disconnects them)."""
+    return f"token:{token_id}"
 
 
 async def emit(event: Event[PayloadT], payload: PayloadT, *, rooms: list[str]) -> None:

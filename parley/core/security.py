@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
@@ -57,26 +58,34 @@ def issue_token(user_id: uuid.UUID, *, secret: str, expires_in_seconds: int) -> 
         "sub": str(user_id),
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=expires_in_seconds)).timestamp()),
+        # Names this token alone, so it can be revoked (POST /auth/logout) until it expires.
+        "jti": uuid.uuid4().hex,
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: uuid.UUID
+    expires_at: float  # epoch seconds
+    token_id: str | None  # `jti`; None for tokens issued before tokens carried one
+
+
 def read_token(token: str, *, secret: str) -> uuid.UUID:
     """The user id a token was issued to; `alg: none`, other algorithms and bad keys fail."""
-    return read_token_claims(token, secret=secret)[0]
+    return read_token_claims(token, secret=secret).user_id
 
 
-def read_token_claims(token: str, *, secret: str) -> tuple[uuid.UUID, float]:
-    """`read_token`, and when the token expires (epoch seconds).
+def read_token_claims(token: str, *, secret: str) -> TokenClaims:
+    """`read_token`, with when the token expires and its id.
 
     A token verified once is remembered until it expires: clients send the same token with
     every request, and checking the signature each time is a measurable share of a request.
     """
     remembered = _verified.get(token)
     if remembered is not None:
-        user_id, expires_at = remembered
-        if expires_at > time.time():
-            return user_id, expires_at
+        if remembered.expires_at > time.time():
+            return remembered
         del _verified[token]
         raise TokenExpired()
     try:
@@ -93,11 +102,17 @@ def read_token_claims(token: str, *, secret: str) -> tuple[uuid.UUID, float]:
         raise InvalidToken("The token's subject is not a user id") from None
     if len(_verified) >= _VERIFIED_MAX:
         _verified.clear()
-    _verified[token] = (user_id, float(claims["exp"]))
-    return user_id, float(claims["exp"])
+    token_id = claims.get("jti")
+    verified = TokenClaims(
+        user_id=user_id,
+        expires_at=float(claims["exp"]),
+        token_id=str(token_id) if token_id is not None else None,
+    )
+    _verified[token] = verified
+    return verified
 
 
 # Keyed by the whole token string, so a token is trusted only if these exact bytes verified.
 # The secret is fixed for the process's life, so the entries cannot go stale.
-_verified: dict[str, tuple[uuid.UUID, float]] = {}
+_verified: dict[str, TokenClaims] = {}
 _VERIFIED_MAX = 100_000

@@ -20,7 +20,7 @@ from parley.conversations import access
 from parley.core import runtime
 from parley.core.config import Settings
 from parley.core.errors import AppError, TokenExpired, Unauthorized, ValidationFailed
-from parley.core.events import conversation_room, user_room
+from parley.core.events import conversation_room, token_room, user_room
 from parley.inbox import receipts
 from parley.inbox.schemas import DeliveredRequest
 from parley.messages import queries as messages
@@ -127,7 +127,7 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
                 "UNAUTHORIZED: send auth.token or an Authorization: Bearer header"
             )
         try:
-            user, expires_at = await authenticate_token_until(token)
+            user, claims = await authenticate_token_until(token)
         except AppError as error:
             raise socketio.exceptions.ConnectionRefusedError(
                 f"{error.code}: {error.message}"
@@ -135,11 +135,13 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
         admission.take_user_slot(sid, user.id)
         async with runtime.current().db.sessions() as session:
             conversation_ids = await access.active_conversation_ids(session, user_id=user.id)
-        await server.save_session(sid, {"userId": str(user.id), "expiresAt": expires_at})
+        await server.save_session(sid, {"userId": str(user.id), "expiresAt": claims.expires_at})
         await server.enter_room(sid, user_room(user.id))
+        if claims.token_id is not None:
+            await server.enter_room(sid, token_room(claims.token_id))
         for conversation_id in conversation_ids:
             await server.enter_room(sid, conversation_room(conversation_id))
-        return user.id, expires_at
+        return user.id, claims.expires_at
 
     async def disconnect(sid: str, *_reason: Any) -> None:
         admission.left(sid)

@@ -1,4 +1,5 @@
-"""Sockets: per-user limit, transports that never connect the namespace, token expiry.
+"""Sockets: per-user limit, transports that never connect the namespace, token expiry and
+revocation (POST /auth/logout).
 
 Each limit is tested on a server of its own with small values.
 """
@@ -6,6 +7,7 @@ Each limit is tested on a server of its own with small values.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,9 +19,9 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as open_websocket
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import start_server
-from tests.realtime.sockets import TIMEOUT, Recorder
-from tests.support import Server, User, assert_error, register
+from tests.conftest import BACKEND, start_server
+from tests.realtime.sockets import TIMEOUT, Connect, Recorder
+from tests.support import PASSWORD, Server, User, assert_error, register
 
 PER_USER = 2
 MAX_CONNECTIONS = 2
@@ -189,3 +191,72 @@ async def test_a_socket_is_disconnected_when_its_token_expires(
         async with _sockets(1) as (again,):
             assert not await _try_connect(short_token_server, user, again)
             assert _refusal(again).startswith("TOKEN_EXPIRED")
+
+
+# --------------------------------------------------------------------------- logout
+
+
+def _watch_disconnect(recorder: Recorder) -> asyncio.Event:
+    gone = asyncio.Event()
+
+    async def disconnected(*_reason: Any) -> None:
+        gone.set()
+
+    recorder.client.on("disconnect", disconnected)
+    return gone
+
+
+async def _second_token(client: httpx.AsyncClient, user: User) -> User:
+    response = await client.post(
+        "/auth/login", json={"username": user.username, "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return User(id=user.id, username=user.username, token=response.json()["accessToken"])
+
+
+async def test_logout_revokes_the_token_and_disconnects_its_sockets(
+    server: Server, client: httpx.AsyncClient, connect: Connect
+) -> None:
+    user = await register(client, "leaving")
+    elsewhere = await _second_token(client, user)  # the same user on another device
+    socket = await connect(user)
+    gone = _watch_disconnect(socket)
+    kept = await connect(elsewhere)
+
+    response = await client.post("/auth/logout", headers=user.headers)
+
+    assert response.status_code == 204, response.text
+    assert await socket.next_of("session_revoked") == {"reason": "LOGGED_OUT"}
+    await asyncio.wait_for(gone.wait(), TIMEOUT)
+    assert_error(await client.get("/users/me", headers=user.headers), 401, "INVALID_TOKEN")
+    assert_error(await client.post("/auth/logout", headers=user.headers), 401, "INVALID_TOKEN")
+    async with _sockets(1) as (again,):
+        assert not await _try_connect(server, user, again)
+        assert _refusal(again).startswith("INVALID_TOKEN")
+    # Only that token: the other device goes on.
+    me = await client.get("/users/me", headers=elsewhere.headers)
+    assert me.status_code == 200, me.text
+    ack = await kept.call("join_conversation", {"conversationId": str(uuid.uuid4())})
+    assert ack["error"]["code"] == "CONVERSATION_NOT_FOUND", ack
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="several instances need PostgreSQL and Redis")
+async def test_logout_on_one_instance_holds_on_every_instance(
+    client: httpx.AsyncClient, backend_env: dict[str, str]
+) -> None:
+    user = await register(client, "roaming")
+    other = start_server(backend_env)
+    try:
+        async with httpx.AsyncClient(base_url=other.url, timeout=30) as other_client:
+            async with _sockets(1) as (socket,):
+                gone = _watch_disconnect(socket)
+                assert await _try_connect(other, user, socket)
+
+                response = await client.post("/auth/logout", headers=user.headers)
+                assert response.status_code == 204, response.text
+
+                await asyncio.wait_for(gone.wait(), TIMEOUT)
+            refused = await other_client.get("/users/me", headers=user.headers)
+            assert_error(refused, 401, "INVALID_TOKEN")
+    finally:
+        other.stop()
