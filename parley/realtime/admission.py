@@ -6,8 +6,10 @@
   handshake with every place taken is still accepted, only so that its namespace connect can
   be refused with a named reason (`TOO_MANY_CONNECTIONS`); it is closed like any other
   transport that does not connect in time.
-- **Connect timeout.** A transport that has not connected the Socket.IO namespace within
-  `WS_CONNECT_TIMEOUT` of its handshake (or of leaving the namespace) is closed.
+- **Connect timeout.** A transport without a connected Socket.IO socket is closed
+  `WS_CONNECT_TIMEOUT` after its handshake (a refused connect does not extend it; a socket
+  that leaves the namespace gives its transport as long again). The clock stops while a
+  connect is being admitted: that is the server's own work, however long it takes.
 - **Per user.** At most `WS_MAX_CONNECTIONS_PER_USER` sockets of one user on this instance
   (`TOO_MANY_CONNECTIONS_FOR_USER`).
 - **Token expiry.** A socket is disconnected when the token it connected with expires.
@@ -44,7 +46,9 @@ class Admission:
         self._connect_timeout = settings.ws_connect_timeout_seconds
         self._places: set[str] = set()  # Engine.IO sids holding one of the places
         self._closing: dict[str, asyncio.TimerHandle] = {}  # transports without a namespace
+        self._deadline: dict[str, float] = {}  # Engine.IO sid -> when it must have connected
         self._transport: dict[str, str] = {}  # socket sid -> its Engine.IO sid
+        self._busy: set[str] = set()  # Engine.IO sids carrying a socket (admitting, connected)
         self._owner: dict[str, uuid.UUID] = {}  # socket sid -> user (admitting or connected)
         self._per_user: Counter[uuid.UUID] = Counter()
         self._expiry: dict[str, asyncio.TimerHandle] = {}  # socket sid -> disconnect timer
@@ -75,21 +79,25 @@ class Admission:
     def _transport_opened(self, eio_sid: str) -> None:
         if len(self._places) < self._max:
             self._places.add(eio_sid)
+        self._deadline[eio_sid] = asyncio.get_running_loop().time() + self._connect_timeout
         self._arm(eio_sid)
 
     def _transport_closed(self, eio_sid: str) -> None:
         self._places.discard(eio_sid)
+        self._busy.discard(eio_sid)
+        self._deadline.pop(eio_sid, None)
         timer = self._closing.pop(eio_sid, None)
         if timer is not None:
             timer.cancel()
 
     def _arm(self, eio_sid: str) -> None:
-        """Close the transport unless it connects the namespace in time."""
+        """Close the transport at its deadline unless it connects the namespace first."""
         if eio_sid in self._closing:
             return
         loop = asyncio.get_running_loop()
-        self._closing[eio_sid] = loop.call_later(
-            self._connect_timeout, self._spawn, lambda: self._close_transport(eio_sid)
+        deadline = self._deadline.setdefault(eio_sid, loop.time() + self._connect_timeout)
+        self._closing[eio_sid] = loop.call_at(
+            deadline, self._spawn, lambda: self._close_transport(eio_sid)
         )
 
     async def _close_transport(self, eio_sid: str) -> None:
@@ -110,16 +118,21 @@ class Admission:
     # ---------------------------------------------------------------- sockets
 
     def take_place(self, sid: str) -> None:
-        """Before authentication: the socket's transport must hold, or get, a place."""
+        """The namespace CONNECT came, before authentication: the socket's transport must hold,
+        or get, a place. Its timer stops here: admission is the server's own work, however
+        long it takes under load."""
         eio_sid = self._server.manager.eio_sid_from_sid(sid, "/")
-        if eio_sid is None or eio_sid not in self._closing:
-            # Closed meanwhile, or already carrying a socket (a second CONNECT).
+        if eio_sid is None or eio_sid not in self._server.eio.sockets or eio_sid in self._busy:
             raise _refuse("UNAUTHORIZED", "the transport is closed or already connected")
         if eio_sid not in self._places:
             if len(self._places) >= self._max:
                 raise _refuse("TOO_MANY_CONNECTIONS", "this instance is full; try again later")
             self._places.add(eio_sid)
         self._transport[sid] = eio_sid
+        self._busy.add(eio_sid)
+        timer = self._closing.pop(eio_sid, None)
+        if timer is not None:
+            timer.cancel()
 
     def take_user_slot(self, sid: str, user_id: uuid.UUID) -> None:
         """After authentication, before any await: one more socket of `user_id`."""
@@ -133,13 +146,11 @@ class Admission:
         self._owner[sid] = user_id
 
     def admitted(self, sid: str, expires_at: float) -> bool:
-        """The socket is connected: stop its transport's timer, schedule its token's expiry.
-        False if its transport closed while it was being admitted."""
+        """The socket is connected: schedule its token's expiry. False if its transport
+        closed while it was being admitted."""
         eio_sid = self._transport.get(sid)
-        timer = self._closing.pop(eio_sid, None) if eio_sid is not None else None
-        if timer is None:
+        if eio_sid is None or eio_sid not in self._server.eio.sockets:
             return False
-        timer.cancel()
         loop = asyncio.get_running_loop()
         self._expiry[sid] = loop.call_later(
             max(0.0, expires_at - time.time()), self._spawn, lambda: self._expire(sid)
@@ -151,12 +162,10 @@ class Admission:
         await self._server.disconnect(sid)
 
     def refused(self, sid: str) -> None:
-        """Admission failed: give back the user's slot and the place (the transport waits for
-        another try until its timer closes it)."""
+        """Admission failed: give back the user's slot and the place; the transport may try
+        again until its first deadline (a refusal does not extend it)."""
         self._release_user(sid)
-        eio_sid = self._transport.pop(sid, None)
-        if eio_sid is not None:
-            self._places.discard(eio_sid)
+        self._free_transport(sid)
 
     def left(self, sid: str) -> None:
         """A connected socket left. Its place is free at once: the transport is almost always
@@ -166,11 +175,19 @@ class Admission:
         timer = self._expiry.pop(sid, None)
         if timer is not None:
             timer.cancel()
+        eio_sid = self._transport.get(sid)
+        if eio_sid is not None:  # a fresh window to connect again
+            self._deadline[eio_sid] = asyncio.get_running_loop().time() + self._connect_timeout
+        self._free_transport(sid)
+
+    def _free_transport(self, sid: str) -> None:
         eio_sid = self._transport.pop(sid, None)
-        if eio_sid is not None:
-            self._places.discard(eio_sid)
-            if eio_sid in self._server.eio.sockets:
-                self._arm(eio_sid)
+        if eio_sid is None:
+            return
+        self._places.discard(eio_sid)
+        self._busy.discard(eio_sid)
+        if eio_sid in self._server.eio.sockets:
+            self._arm(eio_sid)
 
     def _release_user(self, sid: str) -> None:
         user_id = self._owner.pop(sid, None)
