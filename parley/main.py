@@ -49,6 +49,7 @@ from parley.inbox.routes import router as inbox_router
 from parley.messages.pipeline import make_committer
 from parley.messages.routes import router as messages_router
 from parley.moderation.routes import router as moderation_router
+from parley.presence.quota import SocketQuota
 from parley.presence.service import Presence
 from parley.ratelimit.service import RateLimiter
 from parley.realtime.publish import SocketPublisher
@@ -195,6 +196,14 @@ def create_api(
         presence = Presence(redis, settings.redis_key_prefix, settings.presence_ttl_seconds)
         state.register(presence)
         await presence.start()
+        quota = SocketQuota(
+            redis,
+            settings.redis_key_prefix,
+            limit=settings.ws_max_connections_per_user,
+            ttl_seconds=settings.presence_ttl_seconds,
+        )
+        state.register(quota)
+        await quota.start()
         if on_start is not None:
             await on_start(redis, settings.redis_key_prefix)
         collector: asyncio.Task[None] | None = None
@@ -216,6 +225,7 @@ def create_api(
             if on_stop is not None:
                 await on_stop()
             await presence.stop()
+            await quota.stop()
             await committer.stop()
             await db.dispose()
             if redis is not None:

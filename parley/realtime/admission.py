@@ -10,8 +10,8 @@
   `WS_CONNECT_TIMEOUT` after its handshake (a refused connect does not extend it; a socket
   that leaves the namespace gives its transport as long again). The clock stops while a
   connect is being admitted: that is the server's own work, however long it takes.
-- **Per user.** At most `WS_MAX_CONNECTIONS_PER_USER` sockets of one user on this instance
-  (`TOO_MANY_CONNECTIONS_FOR_USER`).
+- **Per user.** At most `WS_MAX_CONNECTIONS_PER_USER` sockets of one user, on all instances
+  together (`TOO_MANY_CONNECTIONS_FOR_USER`; presence/quota.py).
 - **Token expiry.** A socket is disconnected when the token it connected with expires.
 
 python-socketio answers Engine.IO's `connect`/`disconnect` events itself (it keeps each
@@ -23,13 +23,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
 
+from parley.core import runtime
 from parley.core.config import Settings
+from parley.presence.quota import SocketQuota
 
 EngineHandler = Callable[..., Awaitable[Any]]
 
@@ -42,7 +43,6 @@ class Admission:
     def __init__(self, server: socketio.AsyncServer, settings: Settings) -> None:
         self._server = server
         self._max = settings.ws_max_connections
-        self._max_per_user = settings.ws_max_connections_per_user
         self._connect_timeout = settings.ws_connect_timeout_seconds
         self._places: set[str] = set()  # Engine.IO sids holding one of the places
         self._closing: dict[str, asyncio.TimerHandle] = {}  # transports without a namespace
@@ -50,7 +50,6 @@ class Admission:
         self._transport: dict[str, str] = {}  # socket sid -> its Engine.IO sid
         self._busy: set[str] = set()  # Engine.IO sids carrying a socket (admitting, connected)
         self._owner: dict[str, uuid.UUID] = {}  # socket sid -> user (admitting or connected)
-        self._per_user: Counter[uuid.UUID] = Counter()
         self._expiry: dict[str, asyncio.TimerHandle] = {}  # socket sid -> disconnect timer
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -134,15 +133,14 @@ class Admission:
         if timer is not None:
             timer.cancel()
 
-    def take_user_slot(self, sid: str, user_id: uuid.UUID) -> None:
-        """After authentication, before any await: one more socket of `user_id`."""
-        if self._per_user[user_id] >= self._max_per_user:
+    async def take_user_slot(self, sid: str, user_id: uuid.UUID) -> None:
+        """After authentication: one more socket of `user_id`, on every instance together."""
+        quota = runtime.current().component(SocketQuota)
+        if not await quota.reserve(user_id):
             raise _refuse(
                 "TOO_MANY_CONNECTIONS_FOR_USER",
-                f"at most {self._max_per_user} sockets per user on this instance; "
-                "close another one first",
+                f"at most {quota.limit} sockets per user; close another one first",
             )
-        self._per_user[user_id] += 1
         self._owner[sid] = user_id
 
     def admitted(self, sid: str, expires_at: float) -> bool:
@@ -161,17 +159,17 @@ class Admission:
         self._expiry.pop(sid, None)
         await self._server.disconnect(sid)
 
-    def refused(self, sid: str) -> None:
+    async def refused(self, sid: str) -> None:
         """Admission failed: give back the user's slot and the place; the transport may try
         again until its first deadline (a refusal does not extend it)."""
-        self._release_user(sid)
+        await self._release_user(sid)
         self._free_transport(sid)
 
-    def left(self, sid: str) -> None:
+    async def left(self, sid: str) -> None:
         """A connected socket left. Its place is free at once: the transport is almost always
         closing too (a client's DISCONNECT comes just before it hangs up), and one that stays
         must take a place again to reconnect, and is closed if it does not in time."""
-        self._release_user(sid)
+        await self._release_user(sid)
         timer = self._expiry.pop(sid, None)
         if timer is not None:
             timer.cancel()
@@ -189,10 +187,7 @@ class Admission:
         if eio_sid in self._server.eio.sockets:
             self._arm(eio_sid)
 
-    def _release_user(self, sid: str) -> None:
+    async def _release_user(self, sid: str) -> None:
         user_id = self._owner.pop(sid, None)
-        if user_id is None:
-            return
-        self._per_user[user_id] -= 1
-        if self._per_user[user_id] <= 0:
-            del self._per_user[user_id]
+        if user_id is not None:
+            await runtime.current().component(SocketQuota).release(user_id)

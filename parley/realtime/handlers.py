@@ -111,11 +111,11 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
         try:
             user_id, expires_at = await admit(sid, environ, auth)
         except BaseException:
-            admission.refused(sid)
+            await admission.refused(sid)
             raise
         if not admission.admitted(sid, expires_at):
             # The transport closed (or timed out) while the socket was being admitted.
-            admission.refused(sid)
+            await admission.refused(sid)
             raise socketio.exceptions.ConnectionRefusedError("UNAUTHORIZED: transport closed")
         connected.add(sid)
         await _presence().socket_connected(user_id)
@@ -132,7 +132,7 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
             raise socketio.exceptions.ConnectionRefusedError(
                 f"{error.code}: {error.message}"
             ) from None
-        admission.take_user_slot(sid, user.id)
+        await admission.take_user_slot(sid, user.id)
         async with runtime.current().db.sessions() as session:
             conversation_ids = await access.active_conversation_ids(session, user_id=user.id)
         await server.save_session(sid, {"userId": str(user.id), "expiresAt": claims.expires_at})
@@ -144,7 +144,7 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
         return user.id, claims.expires_at
 
     async def disconnect(sid: str, *_reason: Any) -> None:
-        admission.left(sid)
+        await admission.left(sid)
         if sid not in connected:
             return
         connected.discard(sid)

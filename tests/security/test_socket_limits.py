@@ -55,37 +55,61 @@ async def _sockets(count: int) -> AsyncIterator[list[Recorder]]:
 
 # --------------------------------------------------------------------------- per user
 
+PER_USER_ENV = {"WS_MAX_CONNECTIONS_PER_USER": str(PER_USER)}
+
 
 @pytest.fixture(scope="module")
 def per_user_server(backend_env: dict[str, str]) -> Iterator[Server]:
-    running = start_server(backend_env, {"WS_MAX_CONNECTIONS_PER_USER": str(PER_USER)})
+    running = start_server(backend_env, PER_USER_ENV)
     yield running
     running.stop()
 
 
 async def test_sockets_beyond_the_per_user_limit_are_refused_naming_the_reason(
-    per_user_server: Server, alice: User, bob: User
+    per_user_server: Server, client: httpx.AsyncClient
 ) -> None:
+    # Users of their own: with Redis the counts are shared with the suite's other servers.
+    user, other = await register(client, "many"), await register(client, "other")
     async with _sockets(PER_USER + 2) as recorders:
         for recorder in recorders[:PER_USER]:
-            assert await _try_connect(per_user_server, alice, recorder)
+            assert await _try_connect(per_user_server, user, recorder)
 
-        assert not await _try_connect(per_user_server, alice, recorders[PER_USER])
+        assert not await _try_connect(per_user_server, user, recorders[PER_USER])
         assert _refusal(recorders[PER_USER]).startswith("TOO_MANY_CONNECTIONS_FOR_USER")
         # Another user is not affected.
-        assert await _try_connect(per_user_server, bob, recorders[PER_USER + 1])
+        assert await _try_connect(per_user_server, other, recorders[PER_USER + 1])
 
 
 async def test_a_burst_of_one_users_sockets_stops_at_the_per_user_limit(
-    per_user_server: Server, carol: User
+    per_user_server: Server, client: httpx.AsyncClient
 ) -> None:
+    user = await register(client, "burst")
     async with _sockets(8) as recorders:
         admitted = await asyncio.gather(
-            *(_try_connect(per_user_server, carol, recorder) for recorder in recorders)
+            *(_try_connect(per_user_server, user, recorder) for recorder in recorders)
         )
         assert sum(admitted) == PER_USER
         refused = [r for r, ok in zip(recorders, admitted, strict=True) if not ok]
         assert all(_refusal(r).startswith("TOO_MANY_CONNECTIONS_FOR_USER") for r in refused)
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="several instances need PostgreSQL and Redis")
+async def test_the_per_user_limit_holds_across_instances(
+    per_user_server: Server, client: httpx.AsyncClient, backend_env: dict[str, str]
+) -> None:
+    user = await register(client, "spread")
+    other = start_server(backend_env, PER_USER_ENV)
+    try:
+        async with _sockets(PER_USER + 2) as recorders:
+            servers = [per_user_server, other]
+            for index, recorder in enumerate(recorders[:PER_USER]):
+                assert await _try_connect(servers[index % 2], user, recorder)
+
+            for server, recorder in zip(servers, recorders[PER_USER:], strict=True):
+                assert not await _try_connect(server, user, recorder)
+                assert _refusal(recorder).startswith("TOO_MANY_CONNECTIONS_FOR_USER")
+    finally:
+        other.stop()
 
 
 # --------------------------------------------------------------------------- raw transports
