@@ -187,7 +187,7 @@ async def test_transports_waiting_for_the_namespace_count_against_the_limit(
 
 @pytest.fixture(scope="module")
 def short_token_server(backend_env: dict[str, str]) -> Iterator[Server]:
-    running = start_server(backend_env, {"JWT_EXPIRES_IN": "3s"})
+    running = start_server(backend_env, {"JWT_EXPIRES_IN": "5s"})
     yield running
     running.stop()
 
