@@ -58,7 +58,11 @@ def _serve(args: argparse.Namespace) -> None:
         ws_per_message_deflate=settings.ws_compression,
         access_log=False,
         log_config=None,
-        proxy_headers=True,
+        # X-Forwarded-For / -Proto are believed only from TRUSTED_PROXIES: with uvicorn's
+        # default (127.0.0.1 trusted), any local client could pick its own address and slip
+        # past the per-address login limits.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
         server_header=False,
         # Longer than clients' and load balancers' idle keep-alive (httpx 5 s, nginx 60 s), so
         # the server never closes a connection a client is about to reuse.

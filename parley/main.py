@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from parley import __doc__ as parley_doc
 from parley.accounts.routes import router as accounts_router
+from parley.accounts.throttle import AuthThrottle
 from parley.audit.routes import router as audit_router
 from parley.conversations.routes import router as conversations_router
 from parley.core import runtime
@@ -48,6 +49,7 @@ from parley.inbox.routes import router as inbox_router
 from parley.messages.pipeline import make_committer
 from parley.messages.routes import router as messages_router
 from parley.moderation.routes import router as moderation_router
+from parley.presence.quota import SocketQuota
 from parley.presence.routes import router as presence_router
 from parley.presence.service import Presence
 from parley.ratelimit.service import RateLimiter
@@ -188,12 +190,21 @@ def create_api(
         )
         runtime.install(state)
         state.register(RateLimiter(settings, redis))
+        state.register(AuthThrottle(settings, redis))
         committer = make_committer()
         state.register(committer)
         await committer.start()
         presence = Presence(redis, settings.redis_key_prefix, settings.presence_ttl_seconds)
         state.register(presence)
         await presence.start()
+        quota = SocketQuota(
+            redis,
+            settings.redis_key_prefix,
+            limit=settings.ws_max_connections_per_user,
+            ttl_seconds=settings.presence_ttl_seconds,
+        )
+        state.register(quota)
+        await quota.start()
         if on_start is not None:
             await on_start(redis, settings.redis_key_prefix)
         collector: asyncio.Task[None] | None = None
@@ -215,6 +226,7 @@ def create_api(
             if on_stop is not None:
                 await on_stop()
             await presence.stop()
+            await quota.stop()
             await committer.stop()
             await db.dispose()
             if redis is not None:

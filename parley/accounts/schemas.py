@@ -48,3 +48,9 @@ class TokenOut(ApiModel):
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
     user: UserOut
+
+
+class SessionRevokedEvent(ApiModel):
+    """The token these sockets connected with was revoked; they are disconnected next."""
+
+    reason: Literal["LOGGED_OUT"] = "LOGGED_OUT"

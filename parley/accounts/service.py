@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 import uuid
 from collections.abc import Iterable
 
@@ -9,19 +11,48 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.accounts.events import SESSION_REVOKED
 from parley.accounts.models import User
-from parley.accounts.schemas import TokenOut, UserOut, UserStatus
+from parley.accounts.schemas import SessionRevokedEvent, TokenOut, UserOut, UserStatus
+from parley.accounts.throttle import auth_throttle
 from parley.core import runtime
 from parley.core.cache import invalidate_after_commit
 from parley.core.db import utcnow
-from parley.core.errors import InvalidCredentials, UsernameTaken, UserNotFound, ValidationFailed
+from parley.core.errors import (
+    InvalidCredentials,
+    InvalidToken,
+    ServiceUnavailable,
+    UsernameTaken,
+    UserNotFound,
+    ValidationFailed,
+)
+from parley.core.events import emit, token_room
 from parley.core.pagination import decode_text_cursor, encode_text_cursor
 from parley.core.schemas import Page
-from parley.core.security import hash_password, issue_token, verify_password
+from parley.core.security import TokenClaims, hash_password, issue_token, verify_password
 
 
 def _user_cache_key(user_id: uuid.UUID) -> str:
     return f"user:{user_id}"
+
+
+def _revoked_key(token_id: str) -> str:
+    return f"revoked-token:{token_id}"
+
+
+async def sign_up(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    display_name: str | None,
+    client_address: str,
+) -> User:
+    """Registration as clients ask for it: counted against the client address's limit."""
+    await auth_throttle().count_attempt(client_address)
+    return await register_user(
+        session, username=username, password=password, display_name=display_name
+    )
 
 
 async def register_user(
@@ -29,18 +60,21 @@ async def register_user(
 ) -> User:
     """Create an account; usernames are unique ignoring case."""
     lowered = username.lower()
-    taken = await session.scalar(select(User.id).where(User.username_lower == lowered))
-    if taken is not None:
-        raise UsernameTaken(username=username)
     shown = (display_name or username).strip()
     if not shown:
         raise ValidationFailed("displayName must not be blank", field="displayName")
+    # Hash before the first query: the session holds no connection yet, and a connection
+    # held while hashes queue would starve every other request (SQLite has one).
+    password_hash = await hash_password(password)
+    taken = await session.scalar(select(User.id).where(User.username_lower == lowered))
+    if taken is not None:
+        raise UsernameTaken(username=username)
     user = User(
         username=username,
         username_lower=lowered,
         display_name=shown,
         display_name_lower=shown.lower(),
-        password_hash=await hash_password(password),
+        password_hash=password_hash,
     )
     session.add(user)
     try:
@@ -51,12 +85,43 @@ async def register_user(
     return user
 
 
-async def authenticate(session: AsyncSession, *, username: str, password: str) -> User:
+async def authenticate(*, username: str, password: str) -> User:
     """The user whose username and password these are, or INVALID_CREDENTIALS."""
-    user = await session.scalar(select(User).where(User.username_lower == username.lower()))
+    # A short session of its own, closed before the hash is checked: a connection held while
+    # logins queue for the hashing pool would starve every other request (SQLite has one).
+    async with runtime.current().db.sessions() as session:
+        user = await session.scalar(select(User).where(User.username_lower == username.lower()))
     if not await verify_password(user.password_hash if user else None, password) or user is None:
         raise InvalidCredentials()
     return user
+
+
+async def log_in(*, username: str, password: str, client_address: str) -> User:
+    """`authenticate`, throttled per client address and per account (accounts/throttle.py):
+    a locked account is refused before its password is checked, right or wrong."""
+    throttle = auth_throttle()
+    await throttle.count_attempt(client_address)
+    await throttle.check_account(username)
+    try:
+        return await authenticate(username=username, password=password)
+    except InvalidCredentials:
+        await throttle.count_failure(username)
+        raise
+
+
+async def log_out(*, token: TokenClaims) -> None:
+    """Revoke `token` until it expires, on every instance (the deny-list is in the cache), and
+    disconnect the sockets that connected with it."""
+    if token.token_id is None:
+        return  # issued before tokens carried an id: it can only expire
+    cache = runtime.current().cache
+    key = _revoked_key(token.token_id)
+    ttl = max(1, math.ceil(token.expires_at - time.time()))
+    await cache.set(key, True, ttl)
+    # The cache swallows write errors (a miss is harmless for a cache, not for a deny-list).
+    if await cache.get(key) is None:
+        raise ServiceUnavailable("The token could not be revoked: try again")
+    await emit(SESSION_REVOKED, SessionRevokedEvent(), rooms=[token_room(token.token_id)])
 
 
 def token_for(user: User) -> TokenOut:
@@ -79,10 +144,22 @@ async def get_user(session: AsyncSession, *, user_id: uuid.UUID) -> User:
     return user
 
 
-async def get_public_user_cached(user_id: uuid.UUID) -> UserOut | None:
-    """A user's public fields from the cache, loading them on a miss (None: no such user)."""
+async def get_public_user_cached(
+    user_id: uuid.UUID, *, token_id: str | None = None
+) -> UserOut | None:
+    """A user's public fields from the cache, loading them on a miss (None: no such user).
+
+    With `token_id`, INVALID_TOKEN if that token was revoked (read in the same round trip).
+    """
     rt = runtime.current()
-    cached = await rt.cache.get(_user_cache_key(user_id))
+    if token_id is None:
+        cached = await rt.cache.get(_user_cache_key(user_id))
+    else:
+        cached, revoked = await rt.cache.get_many(
+            [_user_cache_key(user_id), _revoked_key(token_id)]
+        )
+        if revoked is not None:
+            raise InvalidToken("The token was revoked: log in again")
     if cached is not None:
         return UserOut.model_validate(cached)
     async with rt.db.sessions() as session:

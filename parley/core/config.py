@@ -6,6 +6,7 @@ variable, so the process stops before it serves anything.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -93,6 +94,17 @@ def _bool(name: str, raw: str) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a boolean (use true or false)")
 
 
+def _networks(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated IPs or CIDRs, each checked (`10.0.0.0/8, 127.0.0.1`)."""
+    entries = tuple(item.strip() for item in raw.split(",") if item.strip())
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name}: {entry!r} is not an IP address or CIDR") from None
+    return entries
+
+
 def normalize_database_url(raw: str) -> str:
     """Accept the usual spellings and pick the async driver for each engine."""
     url = raw.strip()
@@ -148,6 +160,11 @@ class Settings:
     max_reaction_emoji_per_message: int = 50
     max_reactions_per_user_per_message: int = 10
     event_max_bytes: int = 262_144
+    auth_rate_limit_per_account: int = 10
+    auth_rate_limit_per_address: int = 60
+    trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
+    ws_max_connections_per_user: int = 20
+    ws_connect_timeout_seconds: float = 5.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -280,4 +297,17 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             env.get("MAX_REACTIONS_PER_USER_PER_MESSAGE") or "10",
         ),
         event_max_bytes=parse_size_bytes("EVENT_MAX_SIZE", env.get("EVENT_MAX_SIZE") or "256KB"),
+        auth_rate_limit_per_account=_positive_int(
+            "AUTH_RATE_LIMIT_PER_ACCOUNT", env.get("AUTH_RATE_LIMIT_PER_ACCOUNT") or "10"
+        ),
+        auth_rate_limit_per_address=_positive_int(
+            "AUTH_RATE_LIMIT_PER_ADDRESS", env.get("AUTH_RATE_LIMIT_PER_ADDRESS") or "60"
+        ),
+        trusted_proxies=_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES") or ""),
+        ws_max_connections_per_user=_positive_int(
+            "WS_MAX_CONNECTIONS_PER_USER", env.get("WS_MAX_CONNECTIONS_PER_USER") or "20"
+        ),
+        ws_connect_timeout_seconds=parse_duration_seconds(
+            "WS_CONNECT_TIMEOUT", env.get("WS_CONNECT_TIMEOUT") or "5s"
+        ),
     )

@@ -44,6 +44,7 @@ class EventName(StrEnum):
     PARTICIPANT_REMOVED = "participant_removed"
     RATE_LIMIT_EXCEEDED = "rate_limit.exceeded"
     MODERATION_FLAGGED = "moderation.flagged"
+    SESSION_REVOKED = "session_revoked"
 
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,11 @@ def user_room(user_id: object) -> str:
 
 def conversation_room(conversation_id: object) -> str:
     return f"conversation:{conversation_id}"
+
+
+def token_room(token_id: str) -> str:
+    """The sockets that connected with one token (revoking it disconnects them)."""
+    return f"token:{token_id}"
 
 
 async def emit(

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 import jwt
 from argon2 import PasswordHasher
@@ -20,9 +25,21 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("parley-timing-equaliser")
 
 
+# argon2 is deliberately slow (and releases the GIL): run it off the event loop, on a pool
+# that leaves a core to the loop. With asyncio's default executor (cores + 4 threads), a
+# burst of logins ran six hashes at once on two cores and every other request waited for CPU.
+HASH_WORKERS = max(1, (os.cpu_count() or 2) - 1)
+_hashing = ThreadPoolExecutor(max_workers=HASH_WORKERS, thread_name_prefix="parley-argon2")
+
+ResultT = TypeVar("ResultT")
+
+
+async def _in_hashing_pool(work: Callable[[], ResultT]) -> ResultT:
+    return await asyncio.get_running_loop().run_in_executor(_hashing, work)
+
+
 async def hash_password(password: str) -> str:
-    # argon2 is deliberately slow: keep it off the event loop.
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await _in_hashing_pool(lambda: _hasher.hash(password))
 
 
 async def verify_password(password_hash: str | None, password: str) -> bool:
@@ -32,7 +49,7 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 
-    return await asyncio.to_thread(_verify)
+    return await _in_hashing_pool(_verify)
 
 
 def issue_token(user_id: uuid.UUID, *, secret: str, expires_in_seconds: int) -> str:
@@ -41,21 +58,34 @@ def issue_token(user_id: uuid.UUID, *, secret: str, expires_in_seconds: int) -> 
         "sub": str(user_id),
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=expires_in_seconds)).timestamp()),
+        # Names this token alone, so it can be revoked (POST /auth/logout) until it expires.
+        "jti": uuid.uuid4().hex,
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: uuid.UUID
+    expires_at: float  # epoch seconds
+    token_id: str | None  # `jti`; None for tokens issued before tokens carried one
+
+
 def read_token(token: str, *, secret: str) -> uuid.UUID:
-    """The user id a token was issued to; `alg: none`, other algorithms and bad keys fail.
+    """The user id a token was issued to; `alg: none`, other algorithms and bad keys fail."""
+    return read_token_claims(token, secret=secret).user_id
+
+
+def read_token_claims(token: str, *, secret: str) -> TokenClaims:
+    """`read_token`, with when the token expires and its id.
 
     A token verified once is remembered until it expires: clients send the same token with
     every request, and checking the signature each time is a measurable share of a request.
     """
     remembered = _verified.get(token)
     if remembered is not None:
-        user_id, expires_at = remembered
-        if expires_at > time.time():
-            return user_id
+        if remembered.expires_at > time.time():
+            return remembered
         del _verified[token]
         raise TokenExpired()
     try:
@@ -72,11 +102,17 @@ def read_token(token: str, *, secret: str) -> uuid.UUID:
         raise InvalidToken("The token's subject is not a user id") from None
     if len(_verified) >= _VERIFIED_MAX:
         _verified.clear()
-    _verified[token] = (user_id, float(claims["exp"]))
-    return user_id
+    token_id = claims.get("jti")
+    verified = TokenClaims(
+        user_id=user_id,
+        expires_at=float(claims["exp"]),
+        token_id=str(token_id) if token_id is not None else None,
+    )
+    _verified[token] = verified
+    return verified
 
 
 # Keyed by the whole token string, so a token is trusted only if these exact bytes verified.
 # The secret is fixed for the process's life, so the entries cannot go stale.
-_verified: dict[str, tuple[uuid.UUID, float]] = {}
+_verified: dict[str, TokenClaims] = {}
 _VERIFIED_MAX = 100_000

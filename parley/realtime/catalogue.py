@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from parley.accounts import events as accounts
 from parley.conversations import events as conversations
 from parley.core.events import Event, EventName
 from parley.inbox import events as inbox
@@ -41,6 +42,7 @@ ENTRIES: tuple[Event[Any], ...] = (
     presence.USER_STATUS_CHANGED,
     ratelimit.RATE_LIMIT_EXCEEDED,
     USER_TYPING,
+    accounts.SESSION_REVOKED,
 )
 
 CATALOGUE: dict[EventName, Event[Any]] = {entry.name: entry for entry in ENTRIES}

@@ -7,6 +7,7 @@ through the acknowledgement, `{ok: true, ...}` or `{ok: false, error: {code, mes
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -14,12 +15,12 @@ from typing import Any, TypeVar
 import socketio
 from pydantic import BaseModel, ValidationError
 
-from parley.accounts.dependencies import authenticate_token
+from parley.accounts.dependencies import authenticate_token_until
 from parley.conversations import access
 from parley.core import runtime
 from parley.core.config import Settings
-from parley.core.errors import AppError, Unauthorized, ValidationFailed
-from parley.core.events import conversation_room, user_room
+from parley.core.errors import AppError, TokenExpired, Unauthorized, ValidationFailed
+from parley.core.events import conversation_room, token_room, user_room
 from parley.inbox import receipts
 from parley.inbox.schemas import DeliveredRequest
 from parley.messages import queries as messages
@@ -27,6 +28,7 @@ from parley.messages.actions.send import send_message as send
 from parley.messages.gate import require_may_type
 from parley.messages.schemas import MessageCreate
 from parley.presence.service import Presence
+from parley.realtime.admission import Admission
 from parley.realtime.catalogue import USER_TYPING
 from parley.realtime.schemas import ConversationRef, MarkRead, SyncRequest, TypingEvent
 from parley.realtime.typing import TypingTracker
@@ -74,14 +76,16 @@ def _presence() -> Presence:
 
 def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
     connected: set[str] = set()
-    # Handshakes past the limit check but not yet in `connected`: counted against the limit
-    # too, or a burst of concurrent handshakes would all get through the check.
-    admitting: set[str] = set()
+    admission = Admission(server, settings)
+    admission.install()
 
     async def user_of(sid: str) -> uuid.UUID:
         session = await server.get_session(sid)
         if not session or "userId" not in session:
             raise Unauthorized()
+        # Until the expiry timer disconnects the socket, its events are refused all the same.
+        if session.get("expiresAt", 0.0) <= time.time():
+            raise TokenExpired()
         return uuid.UUID(session["userId"])
 
     def event(name: str) -> Callable[[Callable[[str, uuid.UUID, Any], Awaitable[Ack]]], None]:
@@ -102,42 +106,51 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
         return register
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        if len(connected) + len(admitting) >= settings.ws_max_connections:
-            raise socketio.exceptions.ConnectionRefusedError(
-                "TOO_MANY_CONNECTIONS: this instance is full; try again later"
-            )
-        admitting.add(sid)
+        # Places (WS_MAX_CONNECTIONS) are taken by transports at their handshake, so a burst
+        # of concurrent handshakes cannot overshoot the limit (realtime/admission.py).
+        admission.take_place(sid)
         try:
-            await admit(sid, environ, auth)
-        finally:
-            admitting.discard(sid)
+            user_id, expires_at = await admit(sid, environ, auth)
+        except BaseException:
+            await admission.refused(sid)
+            raise
+        if not admission.admitted(sid, expires_at):
+            # The transport closed (or timed out) while the socket was being admitted.
+            await admission.refused(sid)
+            raise socketio.exceptions.ConnectionRefusedError("UNAUTHORIZED: transport closed")
+        connected.add(sid)
+        await _presence().socket_connected(user_id)
 
-    async def admit(sid: str, environ: dict[str, Any], auth: Any) -> None:
+    async def admit(sid: str, environ: dict[str, Any], auth: Any) -> tuple[uuid.UUID, float]:
         token = _token(environ, auth)
         if token is None:
             raise socketio.exceptions.ConnectionRefusedError(
                 "UNAUTHORIZED: send auth.token or an Authorization: Bearer header"
             )
         try:
-            user = await authenticate_token(token)
+            user, claims = await authenticate_token_until(token)
         except AppError as error:
             raise socketio.exceptions.ConnectionRefusedError(
                 f"{error.code}: {error.message}"
             ) from None
+        await admission.take_user_slot(sid, user.id)
         async with runtime.current().db.sessions() as session:
             conversation_ids = await access.active_conversation_ids(session, user_id=user.id)
-        await server.save_session(sid, {"userId": str(user.id)})
+        await server.save_session(sid, {"userId": str(user.id), "expiresAt": claims.expires_at})
         await server.enter_room(sid, user_room(user.id))
+        if claims.token_id is not None:
+            await server.enter_room(sid, token_room(claims.token_id))
         for conversation_id in conversation_ids:
             await server.enter_room(sid, conversation_room(conversation_id))
-        connected.add(sid)
-        await _presence().socket_connected(user.id)
+        return user.id, claims.expires_at
 
     async def disconnect(sid: str, *_reason: Any) -> None:
+        await admission.left(sid)
         if sid not in connected:
             return
         connected.discard(sid)
-        await _presence().socket_disconnected(await user_of(sid))
+        session = await server.get_session(sid)
+        await _presence().socket_disconnected(uuid.UUID(session["userId"]))
 
     server.on("connect", connect)
     server.on("disconnect", disconnect)

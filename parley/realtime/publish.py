@@ -48,3 +48,6 @@ class SocketPublisher:
                     await self.rooms.move(user_id, conversation_id, enter=False)
                 return
         await self._server.emit(str(event), payload, to=rooms, skip_sid=skip)
+        if event == EventName.SESSION_REVOKED:
+            # Told first, then cut off, on every instance.
+            await self.rooms.disconnect(rooms)

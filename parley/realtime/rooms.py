@@ -1,4 +1,5 @@
-"""Moving a user's sockets in and out of a conversation's room, on every instance.
+"""Moving a user's sockets in and out of a conversation's room, and disconnecting the sockets
+of a room (a revoked token's), on every instance.
 
 python-socketio's manager can move a socket it knows by sid, but only the instance holding a
 socket knows its sid. So a move is applied here to this instance's sockets of the user, and
@@ -60,6 +61,22 @@ class RoomMover:
             except RedisError as error:
                 log.error("room move not published", extra={"error": str(error)})
 
+    async def disconnect(self, rooms: list[str]) -> None:
+        """Disconnect every socket in `rooms`, on every instance."""
+        await self._disconnect(rooms)
+        if self._redis is not None:
+            message = {"from": self._instance, "disconnect": rooms}
+            try:
+                await self._redis.publish(self._channel, orjson.dumps(message))
+            except RedisError as error:
+                log.error("disconnect not published", extra={"error": str(error)})
+
+    async def _disconnect(self, rooms: list[str]) -> None:
+        for room in rooms:
+            sids = [sid for sid, _ in self._server.manager.get_participants("/", room)]
+            for sid in sids:
+                await self._server.disconnect(sid)
+
     async def _apply(self, user_id: str, conversation_id: str, *, enter: bool) -> None:
         room = conversation_room(conversation_id)
         sids = [sid for sid, _ in self._server.manager.get_participants("/", user_room(user_id))]
@@ -74,7 +91,11 @@ class RoomMover:
             try:
                 async for message in pubsub.listen():
                     data = orjson.loads(message["data"])
-                    if data.get("from") != self._instance:
+                    if data.get("from") == self._instance:
+                        continue
+                    if "disconnect" in data:
+                        await self._disconnect(data["disconnect"])
+                    else:
                         await self._apply(data["user"], data["conversation"], enter=data["enter"])
             except asyncio.CancelledError:
                 raise
