@@ -24,8 +24,6 @@ from collections.abc import Awaitable
 from enum import StrEnum
 
 from limits import RateLimitItem, RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage, RedisStorage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -33,6 +31,7 @@ from redis.exceptions import RedisError
 from parley.core import runtime
 from parley.core.config import Settings
 from parley.core.errors import RateLimited
+from parley.core.limits import sliding_window_limiter
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +48,7 @@ class AuthThrottle:
     """The process's login and registration limits."""
 
     def __init__(self, settings: Settings, redis: Redis | None) -> None:
-        storage: MemoryStorage | RedisStorage
-        if redis is not None:
-            storage = RedisStorage(
-                "async+redis://",
-                implementation="redispy",
-                connection_pool=redis.connection_pool,  # type: ignore[arg-type]  # passed through to redis-py
-                key_prefix=f"{settings.redis_key_prefix}limits",
-            )
-        else:
-            storage = MemoryStorage()
-        self._limiter = SlidingWindowCounterRateLimiter(storage)
+        self._limiter = sliding_window_limiter(settings, redis)
         self._per_account = RateLimitItemPerMinute(
             settings.auth_rate_limit_per_account, ACCOUNT_WINDOW_MINUTES
         )

@@ -19,8 +19,6 @@ import time
 import uuid
 
 from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage, RedisStorage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -29,6 +27,7 @@ from parley.core import runtime
 from parley.core.config import Settings
 from parley.core.errors import RateLimited
 from parley.core.events import emit, user_room
+from parley.core.limits import sliding_window_limiter
 from parley.ratelimit.events import RATE_LIMIT_EXCEEDED
 from parley.ratelimit.schemas import RateLimitExceededEvent, Scope
 
@@ -40,17 +39,7 @@ class RateLimiter:
 
     def __init__(self, settings: Settings, redis: Redis | None) -> None:
         self._settings = settings
-        storage: MemoryStorage | RedisStorage
-        if redis is not None:
-            storage = RedisStorage(
-                "async+redis://",
-                implementation="redispy",
-                connection_pool=redis.connection_pool,  # type: ignore[arg-type]  # passed through to redis-py
-                key_prefix=f"{settings.redis_key_prefix}limits",
-            )
-        else:
-            storage = MemoryStorage()
-        self._limiter = SlidingWindowCounterRateLimiter(storage)
+        self._limiter = sliding_window_limiter(settings, redis)
         self._per_hour = RateLimitItemPerHour(settings.rate_limit_messages_per_hour)
         self._reports_per_hour = RateLimitItemPerHour(settings.rate_limit_reports_per_hour)
         self._per_conversation_of: dict[Scope, RateLimitItem] = {
