@@ -2,10 +2,14 @@
 
 Values are JSON-able; the service that owns the data invalidates its keys after commit.
 Redis errors degrade to a miss, so a Redis outage slows Parley down but does not break it.
+A delete that fails (Redis down or frozen) never fails the caller: the key is kept in a
+process-local "dirty" set, which reads treat as a miss and writes skip, and a background loop
+retries the delete until Redis takes it (docs/architecture.md, Caches).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -83,6 +87,11 @@ class MemoryCache:
                 del self._entries[key]
 
 
+# Backoff of the loop that retries failed invalidations: short and capped, since the window in
+# which another instance may read a stale entry is "until Redis answers + one step".
+_RETRY_BACKOFF = (0.05, 0.1, 0.2, 0.5, 1.0)
+
+
 class RedisCache:
     """Redis-backed cache shared by every instance."""
 
@@ -90,8 +99,22 @@ class RedisCache:
         self._redis = redis
         self._prefix = prefix + "cache:"
         self.stats = CacheStats()
+        # Keys whose invalidation has not reached Redis yet -> a generation, bumped by each
+        # failed delete, so a retry that raced a newer failure does not clear the newer one.
+        self._dirty: dict[str, int] = {}
+        self._generation = 0
+        self._retry_task: asyncio.Task[None] | None = None
+
+    @property
+    def pending_invalidations(self) -> int:
+        """Keys whose delete has not landed yet (for /metrics and tests)."""
+        return len(self._dirty)
 
     async def get(self, key: str) -> Any | None:
+        if key in self._dirty:
+            # Redis may still hold the value the failed delete was meant to drop.
+            self.stats.misses += 1
+            return None
         try:
             raw = await self._redis.get(self._prefix + key)
         except RedisError as error:
@@ -110,8 +133,8 @@ class RedisCache:
             log.warning("cache get failed", extra={"error": str(error)})
             raws = [None] * len(keys)
         values: list[Any | None] = []
-        for raw in raws:
-            if raw is None:
+        for key, raw in zip(keys, raws, strict=True):
+            if raw is None or key in self._dirty:
                 self.stats.misses += 1
                 values.append(None)
             else:
@@ -120,6 +143,10 @@ class RedisCache:
         return values
 
     async def set(self, key: str, value: Any, ttl_seconds: int) -> None:
+        if key in self._dirty:
+            # Until the pending delete lands, nothing refills the key (a reader's row may
+            # predate the change); the retry loop drops whatever Redis holds there.
+            return
         try:
             await self._redis.set(self._prefix + key, orjson.dumps(value), ex=ttl_seconds)
         except RedisError as error:
@@ -127,6 +154,7 @@ class RedisCache:
 
     async def set_many(self, items: dict[str, Any], ttl_seconds: int) -> None:
         """One round trip for many keys (a pipeline of SETs)."""
+        items = {key: value for key, value in items.items() if key not in self._dirty}
         if not items:
             return
         pipeline = self._redis.pipeline(transaction=False)
@@ -142,14 +170,40 @@ class RedisCache:
         return True
 
     async def delete(self, *keys: str) -> None:
+        """Drop keys; never raises. A delete Redis did not take is retried until it lands."""
         if not keys:
             return
         try:
             await self._redis.delete(*(self._prefix + key for key in keys))
         except RedisError as error:
-            # A failed invalidation could serve stale access rights: surface it.
-            log.error("cache invalidation failed", extra={"error": str(error)})
-            raise
+            self._generation += 1
+            for key in keys:
+                self._dirty[key] = self._generation
+            log.error(
+                "cache invalidation failed; retrying",
+                extra={"error": type(error).__name__, "keys": len(keys)},
+            )
+            if self._retry_task is None or self._retry_task.done():
+                self._retry_task = asyncio.get_running_loop().create_task(self._retry_deletes())
+            return
+        for key in keys:
+            # A newer delete landed: an older failed one for the key has nothing left to do.
+            self._dirty.pop(key, None)
+
+    async def _retry_deletes(self) -> None:
+        attempt = 0
+        while self._dirty:
+            await asyncio.sleep(_RETRY_BACKOFF[min(attempt, len(_RETRY_BACKOFF) - 1)])
+            attempt += 1
+            pending = dict(self._dirty)
+            try:
+                await self._redis.delete(*(self._prefix + key for key in pending))
+            except RedisError:
+                continue
+            for key, generation in pending.items():
+                if self._dirty.get(key) == generation:
+                    del self._dirty[key]
+            log.warning("cache invalidation landed", extra={"keys": len(pending)})
 
 
 def invalidate_after_commit(session: AsyncSession, *keys: str) -> None:

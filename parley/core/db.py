@@ -8,7 +8,9 @@ process for a transaction that rolled back.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -31,6 +33,15 @@ from sqlalchemy.types import TypeDecorator
 from parley.core.config import Settings
 
 AfterCommit = Callable[[], Awaitable[None]]
+
+log = logging.getLogger(__name__)
+
+# A failed after-commit hook is retried in the background with backoff for this long, then
+# dropped with a log. Cache invalidations never get here: the cache retries its own deletes
+# until they land (core/cache.py); what remains is events, which are best effort.
+AFTER_COMMIT_RETRY_SECONDS = 30.0
+_AFTER_COMMIT_BACKOFF = (0.1, 0.25, 0.5, 1.0, 2.0)
+_background: set[asyncio.Task[None]] = set()
 
 # Statement counting for tests and diagnostics: a mutable cell set per request (or per
 # committer batch); the engine hook adds one per statement executed in that context.
@@ -153,6 +164,34 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
 
 
 async def run_after_commit(session: AsyncSession) -> None:
+    """Run each hook in isolation: the change is committed, so nothing here may fail the
+    request or skip the hooks after it. A hook that fails is retried in the background."""
     callbacks: list[AfterCommit] = session.info.pop("after_commit", [])
     for callback in callbacks:
-        await callback()
+        try:
+            await callback()
+        except Exception as error:
+            # Only the error's type: its text may carry an event's content.
+            log.warning("after-commit hook failed; retrying", extra={"error": type(error).__name__})
+            task = asyncio.get_running_loop().create_task(_retry_after_commit(callback))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+
+
+async def _retry_after_commit(callback: AfterCommit) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + AFTER_COMMIT_RETRY_SECONDS
+    attempt = 0
+    while True:
+        await asyncio.sleep(_AFTER_COMMIT_BACKOFF[min(attempt, len(_AFTER_COMMIT_BACKOFF) - 1)])
+        attempt += 1
+        try:
+            await callback()
+            return
+        except Exception as error:
+            if loop.time() >= deadline:
+                log.error(
+                    "after-commit hook dropped after retries",
+                    extra={"error": type(error).__name__, "attempts": attempt + 1},
+                )
+                return
