@@ -198,7 +198,7 @@ class RedisCache:
             pending = dict(self._dirty)
             try:
                 await self._redis.delete(*(self._prefix + key for key in pending))
-            except RedisError:
+            except Exception:  # whatever it is, the loop must outlive it
                 continue
             for key, generation in pending.items():
                 if self._dirty.get(key) == generation:
