@@ -15,7 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -60,6 +64,8 @@ log = logging.getLogger("parley")
 
 # How long a request waits for a free Redis connection when the pool is busy.
 REDIS_POOL_WAIT_SECONDS = 5
+# A pooled Redis connection idle for longer than this is PINGed before its next command.
+REDIS_HEALTH_CHECK_SECONDS = 10
 
 # JSON bodies: a message of MAX_MESSAGE_LENGTH characters is at most 4 bytes each, plus fields.
 MAX_JSON_BODY_BYTES = 1024 * 1024
@@ -179,6 +185,11 @@ def create_api(
                     password=settings.redis_password,
                     max_connections=settings.redis_pool_size,
                     timeout=REDIS_POOL_WAIT_SECONDS,
+                    # A connection that died while idle (a Redis restart) is checked with a
+                    # PING before use and, like any dropped connection, reopened and retried.
+                    health_check_interval=REDIS_HEALTH_CHECK_SECONDS,
+                    retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1),
+                    retry_on_error=[RedisConnectionError, RedisTimeoutError],
                 )
             )
             if settings.redis_url

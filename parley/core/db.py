@@ -144,7 +144,9 @@ def _create_engine(settings: Settings) -> AsyncEngine:
             settings.database_url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_size,
-            pool_pre_ping=False,
+            # A connection that died while idle (a PostgreSQL restart) is replaced before
+            # use: one ping per checkout, sent by the driver, not counted as a statement.
+            pool_pre_ping=True,
             pool_timeout=30,
             hide_parameters=True,
         )
