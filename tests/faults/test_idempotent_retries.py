@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
+import pytest
 
+from tests.conftest import start_server
 from tests.support import (
+    Server,
     User,
     assert_error,
     create_conversation,
@@ -175,6 +180,43 @@ async def test_a_key_answers_only_the_endpoint_it_was_used_on(
 
     assert_error(response, 422, "IDEMPOTENCY_KEY_REUSED")
     assert carol.id not in await participants(client, alice, created.json()["id"])
+
+
+@pytest.fixture(scope="module")
+def short_lived_keys(backend_env: dict[str, str]) -> Iterator[Server]:
+    """A server on the same database whose keys live one second."""
+    running = start_server(backend_env, {"IDEMPOTENCY_KEY_TTL": "1s"})
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def short_client(short_lived_keys: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=short_lived_keys.url, timeout=30) as http:
+        yield http
+
+
+async def test_an_expired_key_is_a_new_request(
+    short_client: httpx.AsyncClient, alice: User, bob: User, carol: User
+) -> None:
+    key, later = new_key(), unique_name("later")
+    first = await _create(short_client, alice, key, _group([bob], unique_name("first")))
+    assert first.status_code == 201, first.text
+
+    deadline = time.monotonic() + 30
+    while True:  # refused while the first answer lives, then a new request
+        reused = await _create(short_client, alice, key, _group([carol], later))
+        if reused.status_code != 422 or time.monotonic() > deadline:
+            break
+        assert_error(reused, 422, "IDEMPOTENCY_KEY_REUSED")
+        await asyncio.sleep(0.1)
+    again = await _create(short_client, alice, key, _group([carol], later))
+
+    assert reused.status_code == 201, reused.text
+    assert "idempotent-replayed" not in reused.headers
+    assert (again.status_code, again.json()) == (201, reused.json())
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert len(await _named(short_client, alice, later)) == 1
 
 
 # ---------------------------------------------------------------- adding people
