@@ -5,7 +5,7 @@ from types import ModuleType
 from parley.accounts import models as accounts
 from parley.attachments import models as attachments
 from parley.conversations import models as conversations
-from parley.core import audit
+from parley.core import audit, idempotency
 from parley.messages import models as messages
 from parley.screening import models as screening
 
@@ -14,6 +14,7 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
     attachments,
     audit,
     conversations,
+    idempotency,
     messages,
     screening,
 )

@@ -27,6 +27,7 @@ from parley.conversations.schemas import (
     ParticipantUpdate,
 )
 from parley.core.deps import SessionDep
+from parley.core.idempotency import Answer, IdempotencyKey
 from parley.core.schemas import Page
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
@@ -42,13 +43,15 @@ Cursor = Annotated[str | None, Query(max_length=300)]
     responses={200: {"model": ConversationOut, "description": "The existing DIRECT conversation"}},
 )
 async def create_conversation(
-    body: ConversationCreate, user: CurrentUser, session: SessionDep, response: Response
-) -> ConversationOut:
+    body: ConversationCreate, user: CurrentUser, session: SessionDep, idempotency: IdempotencyKey
+) -> Response:
     """Create a conversation; a DIRECT one between the same two people is returned (200)."""
-    conversation, created = await create(session, creator_id=user.id, data=body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return conversation
+
+    async def run() -> Answer:
+        conversation, created = await create(session, creator_id=user.id, data=body)
+        return Answer.of(status.HTTP_201_CREATED if created else status.HTTP_200_OK, conversation)
+
+    return await idempotency.once(session, user_id=user.id, body=body, run=run)
 
 
 @router.patch("/{conversation_id}", response_model=ConversationOut)
@@ -64,15 +67,23 @@ async def update_conversation(
     response_model=list[ParticipantOut],
 )
 async def add_participants(
-    conversation_id: uuid.UUID, body: ParticipantsAdd, user: CurrentUser, session: SessionDep
-) -> list[ParticipantOut]:
-    return await add(
-        session,
-        actor_id=user.id,
-        conversation_id=conversation_id,
-        user_ids=body.user_ids,
-        role=Role(body.role),
-    )
+    conversation_id: uuid.UUID,
+    body: ParticipantsAdd,
+    user: CurrentUser,
+    session: SessionDep,
+    idempotency: IdempotencyKey,
+) -> Response:
+    async def run() -> Answer:
+        added = await add(
+            session,
+            actor_id=user.id,
+            conversation_id=conversation_id,
+            user_ids=body.user_ids,
+            role=Role(body.role),
+        )
+        return Answer.of(status.HTTP_201_CREATED, added)
+
+    return await idempotency.once(session, user_id=user.id, body=body, run=run)
 
 
 @router.get("/{conversation_id}/participants", response_model=Page[ParticipantOut])

@@ -165,6 +165,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
     ws_max_connections_per_user: int = 20
     ws_connect_timeout_seconds: float = 5.0
+    idempotency_key_ttl_seconds: float = 86400.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -309,5 +310,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         ws_connect_timeout_seconds=parse_duration_seconds(
             "WS_CONNECT_TIMEOUT", env.get("WS_CONNECT_TIMEOUT") or "5s"
+        ),
+        idempotency_key_ttl_seconds=parse_duration_seconds(
+            "IDEMPOTENCY_KEY_TTL", env.get("IDEMPOTENCY_KEY_TTL") or "24h"
         ),
     )

@@ -46,6 +46,7 @@ class ErrorCode(StrEnum):
     ENCRYPTION_REQUIRED = "ENCRYPTION_REQUIRED"
     EDIT_LIMIT_REACHED = "EDIT_LIMIT_REACHED"
     REACTION_LIMIT_REACHED = "REACTION_LIMIT_REACHED"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 
 
 class AppError(Exception):
@@ -276,3 +277,12 @@ class ReactionLimitReached(AppError):
     code = ErrorCode.REACTION_LIMIT_REACHED
     status = 409
     default_message = "This message cannot take another reaction"
+
+
+class IdempotencyKeyReused(AppError):
+    """An `Idempotency-Key` already answered another request (endpoint, path or body) of this
+    user within its lifetime."""
+
+    code = ErrorCode.IDEMPOTENCY_KEY_REUSED
+    status = 422
+    default_message = "This Idempotency-Key was used for another request: use a new key"

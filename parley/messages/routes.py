@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from parley.accounts.dependencies import CurrentUser
 from parley.core.deps import SessionDep
+from parley.core.idempotency import Answer, IdempotencyKey
 from parley.messages import queries
 from parley.messages.actions.delete import delete_message as delete
 from parley.messages.actions.edit import edit_message as edit
@@ -144,16 +145,22 @@ async def forward_message(
     message_id: uuid.UUID,
     body: ForwardRequest,
     user: CurrentUser,
-    response: Response,
+    idempotency: IdempotencyKey,
     wait: Wait = False,
-) -> ForwardResult:
+) -> Response:
     """Forward to other conversations the caller may write to (type FORWARD)."""
-    result = await forward(
-        user_id=user.id, message_id=message_id, conversation_ids=body.conversation_ids, wait=wait
-    )
-    if wait:
-        response.status_code = status.HTTP_201_CREATED
-    return result
+
+    async def run() -> Answer:
+        result = await forward(
+            user_id=user.id,
+            message_id=message_id,
+            conversation_ids=body.conversation_ids,
+            wait=wait,
+            idempotency_key=idempotency.key,
+        )
+        return Answer.of(status.HTTP_201_CREATED if wait else status.HTTP_202_ACCEPTED, result)
+
+    return await idempotency.once_accepted(user_id=user.id, body=body, run=run)
 
 
 @router.post(

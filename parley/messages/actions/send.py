@@ -8,6 +8,7 @@ process's map, a committed one from the unique index.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 from typing import Any
@@ -125,10 +126,21 @@ async def send_message(
 
 
 async def forward_message(
-    *, user_id: uuid.UUID, message_id: uuid.UUID, conversation_ids: list[uuid.UUID], wait: bool
+    *,
+    user_id: uuid.UUID,
+    message_id: uuid.UUID,
+    conversation_ids: list[uuid.UUID],
+    wait: bool,
+    idempotency_key: str | None = None,
 ) -> ForwardResult:
     """Copy a message the caller can read (flag canForwardMessages) into other conversations
-    they may write to."""
+    they may write to.
+
+    With an `idempotency_key`, each copy's id and clientMessageId derive from the key, the
+    source and the target, so a retry (on any instance, before or after the commit) gets the
+    same copies: pending ones from the committer's map, stored ones from the unique index on
+    (sender, clientMessageId), which also keeps racing instances from storing one twice.
+    """
     targets = list(dict.fromkeys(conversation_ids))
     memberships: list[Membership] = []
     async with runtime.current().db.sessions() as session:
@@ -159,26 +171,92 @@ async def forward_message(
             "conversationId": str(source.conversation_id),
             "senderId": str(source.sender_id) if source.sender_id else None,
         }
-    submitted = []
+        copies = {
+            uuid.UUID(m.conversation_id): _forward_copy(
+                idempotency_key, user_id=user_id, source_id=source.id, target=m.conversation_id
+            )
+            for m in memberships
+        }
+        stored = await _stored_copies(session, user_id=user_id, copies=copies)
+    submitted: list[PendingSend | MessageOut] = []
     for membership in memberships:
+        target = uuid.UUID(membership.conversation_id)
+        copy_id, client_id = copies[target]
+        if (known := _known_copy(user_id, client_id, stored)) is not None:
+            submitted.append(known)  # a retry: neither counted nor screened again
+            continue
         verdict = await admit(
             sender_id=user_id,
             membership=membership,
             content=source.content,
             encrypted=source.encrypted,
         )
+        if (known := _known_copy(user_id, client_id, stored)) is not None:
+            submitted.append(known)  # a concurrent retry got through the awaits first
+            continue
         row = new_row(
             sender_id=user_id,
-            conversation_id=uuid.UUID(membership.conversation_id),
+            conversation_id=target,
             message_type=MessageType.FORWARD,
             content=source.content,
             encrypted=source.encrypted,
+            client_message_id=client_id,
             forwarded_from_id=source.id,
             attachments=list(source.attachments or []),
             metadata=dict(metadata),
         )
+        if copy_id is not None:
+            row["id"] = copy_id
         submitted.append(_accept(row, verdict))
-    return ForwardResult(items=[(await answer(p, wait=wait))[0] for p in submitted])
+    items = [
+        item if isinstance(item, MessageOut) else (await answer(item, wait=wait))[0]
+        for item in submitted
+    ]
+    return ForwardResult(items=items)
+
+
+def _forward_copy(
+    key: str | None, *, user_id: uuid.UUID, source_id: uuid.UUID, target: str
+) -> tuple[uuid.UUID | None, str | None]:
+    """(id, clientMessageId) of a keyed forward's copy into `target`; (None, None) unkeyed."""
+    if key is None:
+        return None, None
+    name = f"{user_id}\n{key}\n{source_id}\n{target}"
+    return uuid.uuid5(_FORWARD_NAMESPACE, name), "fwd:" + hashlib.sha256(name.encode()).hexdigest()
+
+
+_FORWARD_NAMESPACE = uuid.UUID("6f2b8a52-0c1e-4b8e-9a57-2f5d0d7c1e43")
+
+
+async def _stored_copies(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    copies: dict[uuid.UUID, tuple[uuid.UUID | None, str | None]],
+) -> dict[str, MessageOut]:
+    """The keyed copies already committed, by clientMessageId (one query, keyed forwards only)."""
+    client_ids = [client_id for _, client_id in copies.values() if client_id is not None]
+    if not client_ids:
+        return {}
+    rows = (
+        await session.scalars(
+            select(Message).where(
+                Message.sender_id == user_id, Message.client_message_id.in_(client_ids)
+            )
+        )
+    ).all()
+    rendered = await render(session, list(rows))
+    return {str(out.client_message_id): out for out in rendered}
+
+
+def _known_copy(
+    user_id: uuid.UUID, client_id: str | None, stored: dict[str, MessageOut]
+) -> PendingSend | MessageOut | None:
+    """A keyed copy accepted before: pending in this process, or committed."""
+    if client_id is None:
+        return None
+    key = (str(user_id), client_id)
+    return committer().by_key.get(key) or committer().recent.get(key) or stored.get(client_id)
 
 
 def _accept(row: MessageRow, verdict: Verdict | None) -> PendingSend:
