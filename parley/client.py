@@ -241,11 +241,14 @@ class ParleyClient:
             idempotency_key=str(uuid.uuid4()),
         )
 
-    async def forward(self, message_id: str, conversation_ids: list[str]) -> Any:
-        """POST /messages/{id}/forward."""
+    async def forward(
+        self, message_id: str, conversation_ids: list[str], *, wait: bool = False
+    ) -> Any:
+        """POST /messages/{id}/forward (`wait`: answer once the copies are stored)."""
         return await self.request(
             "POST",
             f"/messages/{message_id}/forward",
+            params={"wait": "true"} if wait else None,
             json={"conversationIds": conversation_ids},
             idempotency_key=str(uuid.uuid4()),
         )
