@@ -153,6 +153,7 @@ class ParleyClient:
         # Healing the stream: the last seq handed to the application, per conversation.
         self._last_seq: dict[str, int] = {}
         self._conversation_locks: dict[str, asyncio.Lock] = {}
+        self._catching_up: set[str] = set()
         self._ever_connected = False
 
     # ------------------------------------------------------------------ REST
@@ -406,7 +407,7 @@ class ParleyClient:
                 outcome = await self._catch_up_locked(conversation_id)
                 if outcome == "retry":
                     # Not handed over out of order: the retried sync brings it with the gap.
-                    self._spawn(self._catch_up_later(conversation_id), "parley-sdk-gap")
+                    self._catch_up_soon(conversation_id)
                     return
                 if seq <= self._last_seq.get(conversation_id, 0):
                     return
@@ -418,16 +419,28 @@ class ParleyClient:
             async with self._lock_for(conversation_id):
                 outcome = await self._catch_up_locked(conversation_id)
             if outcome == "retry":
-                self._spawn(self._catch_up_later(conversation_id), "parley-sdk-gap")
+                self._catch_up_soon(conversation_id)
 
-    async def _catch_up_later(self, conversation_id: str) -> None:
-        delay = 0.2
-        while not self._closing and self.connected:
-            await asyncio.sleep(random.uniform(delay / 2, delay))
-            async with self._lock_for(conversation_id):
-                if await self._catch_up_locked(conversation_id) != "retry":
-                    return
-            delay = min(self._max_backoff, delay * 2)
+    def _catch_up_soon(self, conversation_id: str) -> None:
+        """Retry a failed sync with backoff while connected (one retry per conversation;
+        a reconnect syncs anyway)."""
+        if conversation_id in self._catching_up:
+            return
+        self._catching_up.add(conversation_id)
+
+        async def retry() -> None:
+            delay = 0.2
+            try:
+                while not self._closing and self.connected:
+                    await asyncio.sleep(random.uniform(delay / 2, delay))
+                    async with self._lock_for(conversation_id):
+                        if await self._catch_up_locked(conversation_id) != "retry":
+                            return
+                    delay = min(self._max_backoff, delay * 2)
+            finally:
+                self._catching_up.discard(conversation_id)
+
+        self._spawn(retry(), "parley-sdk-gap")
 
     async def _catch_up_locked(self, conversation_id: str) -> str:
         """Hand over every committed message after the last seen seq, in seq order (the
