@@ -11,6 +11,29 @@ message answered for its clientMessageId). After a reconnect it sends again, in 
 never confirmed; the server recognises the clientMessageId, so nothing is stored twice.
 Reconnects back off exponentially with jitter, so a restarted server is not met by every client
 at the same instant, and rotate through the given URLs, so a dead instance is left behind.
+
+Healing (the rules the web client follows too: docs/api.md, "Client rules for healing"):
+
+- A send refused or failed (`message_failed`, or the ack's error) is classified by
+  `classify(code)` (the table `SEND_ERRORS`): a transient code (`COMMIT_FAILED`,
+  `SERVICE_UNAVAILABLE`, `INTERNAL_ERROR`) resends the entry with the same clientMessageId
+  after a jittered, growing backoff, while the socket stays up. Until one resend is
+  confirmed only the oldest entry is sent (a probe), so the outbox keeps its order.
+  `RATE_LIMITED` waits for Retry-After; an auth code waits for the next connection; any
+  other code is permanent: the entry becomes FAILED, leaves the outbox, `confirmed()`
+  raises `ParleyError`, and the application hears it:
+
+      client.on("send_failed", lambda entry: ...)   # entry.status == "FAILED", entry.error
+
+  (`on("message_failed", ...)` still gets the server's raw event, transient ones included.)
+- `new_message` handlers get each message once, in `seq` order per conversation: when a
+  message's `seq` skips past the last one seen, the SDK first fetches the gap with the socket's
+  `sync` (paging while `hasMore`) and hands the missed messages over, then the new one. After
+  a reconnect every conversation the SDK has seen (`seen_seq`) is synced from its last `seq`.
+  `join(conversation_id, after_seq=...)` starts following a conversation from a known `seq`.
+- Calls that create things (`create_conversation`, `add_participants`, `forward`) send an
+  `Idempotency-Key` header, one fresh key per call, reused when the SDK retries it on another
+  URL.
 """
 
 from __future__ import annotations
@@ -21,7 +44,7 @@ import logging
 import random
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +58,42 @@ log = logging.getLogger(__name__)
 # checks that the two agree.
 MESSAGE_CONFIRMED = "message_confirmed"
 
+NEW_MESSAGE = "new_message"
+MESSAGE_FAILED = "message_failed"
+# The SDK's own event: an outbox entry failed for good (the handler gets the OutboxEntry).
+SEND_FAILED = "send_failed"
+
 Handler = Callable[[Any], Awaitable[None] | None]
+
+# What a send's error code means for the outbox: one table for the ack's errors and for
+# `message_failed`. A code not listed is PERMANENT.
+TRANSIENT = "TRANSIENT"  # resend the same clientMessageId with backoff, in order
+WAIT = "WAIT"  # resend after the server's Retry-After
+RECONNECT = "RECONNECT"  # the session is the problem: resend on the next connection
+PERMANENT = "PERMANENT"  # FAILED: retrying cannot help; the application is told
+SEND_ERRORS: dict[str, str] = {
+    "COMMIT_FAILED": TRANSIENT,
+    "SERVICE_UNAVAILABLE": TRANSIENT,
+    # The server's fault, not the message's: a socket event answers it for an unexpected
+    # error (a database restarting under the access check, say), and the retry is safe.
+    "INTERNAL_ERROR": TRANSIENT,
+    "RATE_LIMITED": WAIT,
+    "UNAUTHORIZED": RECONNECT,
+    "INVALID_TOKEN": RECONNECT,
+    "TOKEN_EXPIRED": RECONNECT,
+}
+
+# The longest wait between resends after transient failures: the outbox drains within moments
+# of the server healing (reconnects have their own, longer cap).
+RESEND_BACKOFF_CAP = 2.0
+
+# Codes of a `sync` refusal that mean the conversation is no longer the caller's to follow.
+GONE = {"CONVERSATION_NOT_FOUND", "PERMISSION_DENIED"}
+
+
+def classify(code: str | None) -> str:
+    """TRANSIENT, WAIT, RECONNECT or PERMANENT for a send's error code."""
+    return SEND_ERRORS.get(code or "", PERMANENT)
 
 
 class ParleyError(Exception):
@@ -54,10 +112,12 @@ class OutboxEntry:
     conversation_id: str
     content: str
     extra: dict[str, Any] = field(default_factory=dict)
-    status: str = "PENDING"  # PENDING -> SENT, or FAILED after too many refusals
+    status: str = "PENDING"  # PENDING -> SENT, or FAILED on a permanent error
     message: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None  # {code, message} once FAILED
     attempts: int = 0
-    confirmed: asyncio.Event = field(default_factory=asyncio.Event)
+    confirmed: asyncio.Event = field(default_factory=asyncio.Event)  # set when SENT or FAILED
+    in_flight: bool = False  # acknowledged PENDING on this connection, outcome not heard yet
 
 
 class ParleyClient:
@@ -84,6 +144,17 @@ class ParleyClient:
         self._closing = False
         self._flush_lock = asyncio.Lock()
         self._retry: asyncio.Task[None] | None = None
+        # Healing the outbox: consecutive transient failures, whether only the oldest entry
+        # goes out (a probe) until one is confirmed, and when the next resend may go.
+        self._failures = 0
+        self._probing = False
+        self._hold_until = 0.0
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Healing the stream: the last seq handed to the application, per conversation.
+        self._last_seq: dict[str, int] = {}
+        self._conversation_locks: dict[str, asyncio.Lock] = {}
+        self._catching_up: set[str] = set()
+        self._ever_connected = False
 
     # ------------------------------------------------------------------ REST
 
@@ -91,9 +162,14 @@ class ParleyClient:
     def url(self) -> str:
         return self.urls[self._url_index % len(self.urls)]
 
-    async def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One REST call, trying the next URL when an instance does not answer."""
+    async def request(
+        self, method: str, path: str, *, idempotency_key: str | None = None, **kwargs: Any
+    ) -> Any:
+        """One REST call, trying the next URL when an instance does not answer (with the same
+        `Idempotency-Key`, if given, so the server can answer a retry as the first call)."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
         last_error: Exception | None = None
         for _ in range(len(self.urls)):
             try:
@@ -143,10 +219,46 @@ class ParleyClient:
                 return items
             params = {"after": page["nextCursor"], "limit": 200}
 
+    async def create_conversation(
+        self, type: str, participant_ids: list[str], **fields: Any
+    ) -> dict[str, Any]:
+        """POST /conversations (name, description, settings... as keyword fields)."""
+        body = {"type": type, "participantIds": participant_ids, **fields}
+        return await self.request(  # type: ignore[no-any-return]
+            "POST", "/conversations", json=body, idempotency_key=str(uuid.uuid4())
+        )
+
+    async def add_participants(
+        self, conversation_id: str, user_ids: list[str], role: str | None = None
+    ) -> Any:
+        """POST /conversations/{id}/participants."""
+        body: dict[str, Any] = {"userIds": user_ids}
+        if role is not None:
+            body["role"] = role
+        return await self.request(
+            "POST",
+            f"/conversations/{conversation_id}/participants",
+            json=body,
+            idempotency_key=str(uuid.uuid4()),
+        )
+
+    async def forward(
+        self, message_id: str, conversation_ids: list[str], *, wait: bool = False
+    ) -> Any:
+        """POST /messages/{id}/forward (`wait`: answer once the copies are stored)."""
+        return await self.request(
+            "POST",
+            f"/messages/{message_id}/forward",
+            params={"wait": "true"} if wait else None,
+            json={"conversationIds": conversation_ids},
+            idempotency_key=str(uuid.uuid4()),
+        )
+
     # ------------------------------------------------------------------ socket
 
     def on(self, event: str, handler: Handler) -> None:
-        """Call `handler(payload)` for a server event (`new_message`, `user_typing`, ...)."""
+        """Call `handler(payload)` for a server event (`new_message`, `user_typing`, ...), or
+        `handler(entry)` for the SDK's `send_failed`."""
         self._handlers.setdefault(event, []).append(handler)
 
     async def connect(self) -> None:
@@ -160,6 +272,8 @@ class ParleyClient:
         self._closing = True
         if self._retry is not None:
             self._retry.cancel()
+        for task in list(self._tasks):
+            task.cancel()
         if self._socket is not None and self._socket.connected:
             with contextlib.suppress(Exception):
                 await self._socket.disconnect()  # the runner's wait() returns, and it stops
@@ -174,6 +288,35 @@ class ParleyClient:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    async def join(self, conversation_id: str, after_seq: int | None = None) -> None:
+        """Join a conversation's room (the server joins the member's conversations at
+        connect). With `after_seq`, follow it from there: what came after is delivered now."""
+        await self._call("join_conversation", {"conversationId": conversation_id})
+        if after_seq is not None:
+            async with self._lock_for(conversation_id):
+                self._last_seq[conversation_id] = max(
+                    after_seq, self._last_seq.get(conversation_id, after_seq)
+                )
+                await self._catch_up_locked(conversation_id)
+
+    async def leave(self, conversation_id: str) -> None:
+        """Leave a conversation's room on this socket (its messages stop arriving live)."""
+        await self._call("leave_conversation", {"conversationId": conversation_id})
+
+    def seen_seq(self, conversation_id: str) -> int | None:
+        """The last seq of the conversation handed to the application, if any."""
+        return self._last_seq.get(conversation_id)
+
+    async def _call(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
+        socket = self._socket
+        if socket is None or not self.connected:
+            raise ParleyError("DISCONNECTED", "the socket is not connected")
+        ack: dict[str, Any] = await socket.call(event, data, timeout=self._timeout)
+        if not ack.get("ok"):
+            error = ack.get("error") or {}
+            raise ParleyError(error.get("code", "ERROR"), error.get("message", ""))
+        return ack
 
     async def _keep_connected(self) -> None:
         attempt = 0
@@ -196,10 +339,16 @@ class ParleyClient:
                 continue
             attempt = 0
             self._socket = socket
+            self._hold_until = 0.0  # the reconnect itself waited
             self._connected.set()
+            if self._last_seq:
+                # Whatever was missed while away: every conversation seen, from its last seq.
+                self._spawn(self._catch_up_all(), "parley-sdk-resync")
             await self._flush()
             await socket.wait()  # returns when the connection drops
             self._connected.clear()
+            for entry in self.outbox.values():
+                entry.in_flight = False  # its outcome may be lost with the connection
             await self._close_http(socket)
 
     def _new_socket(self) -> socketio.AsyncClient:
@@ -209,19 +358,118 @@ class ParleyClient:
         async def any_event(event: str, data: Any) -> None:
             if event == MESSAGE_CONFIRMED:
                 self._confirm(data.get("clientMessageId"), data.get("message"))
-            for handler in self._handlers.get(event, []):
-                result = handler(data)
-                if asyncio.iscoroutine(result):
-                    await result
+            elif event == MESSAGE_FAILED:
+                await self._failed(data.get("clientMessageId"), data.get("error") or {})
+            elif event == NEW_MESSAGE:
+                await self._on_new_message(data)
+                return  # handed over in seq order (or not at all, if seen already)
+            await self._emit_local(event, data)
 
         socket.on("*", any_event)
         return socket
+
+    async def _emit_local(self, event: str, data: Any) -> None:
+        for handler in self._handlers.get(event, []):
+            result = handler(data)
+            if asyncio.iscoroutine(result):
+                await result
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     @staticmethod
     async def _close_http(socket: socketio.AsyncClient) -> None:
         http = getattr(socket.eio, "http", None)
         if http is not None and not http.closed:
             await http.close()
+
+    # ------------------------------------------------------------------ the stream
+
+    def _lock_for(self, conversation_id: str) -> asyncio.Lock:
+        # Socket events are handled in tasks of their own: one conversation's are taken in
+        # arrival order, one at a time, so a gap is synced before the next message is handed on.
+        return self._conversation_locks.setdefault(conversation_id, asyncio.Lock())
+
+    async def _on_new_message(self, data: Any) -> None:
+        message = data.get("message") if isinstance(data, dict) else None
+        seq = message.get("seq") if isinstance(message, dict) else None
+        if not isinstance(message, dict) or not isinstance(seq, int):
+            await self._emit_local(NEW_MESSAGE, data)
+            return
+        conversation_id = str(message.get("conversationId"))
+        async with self._lock_for(conversation_id):
+            last = self._last_seq.get(conversation_id)
+            if last is not None and seq <= last:
+                return  # handed over already (a sync brought it)
+            if last is not None and seq > last + 1:
+                outcome = await self._catch_up_locked(conversation_id)
+                if outcome == "retry":
+                    # Not handed over out of order: the retried sync brings it with the gap.
+                    self._catch_up_soon(conversation_id)
+                    return
+                if seq <= self._last_seq.get(conversation_id, 0):
+                    return
+            self._last_seq[conversation_id] = seq
+            await self._emit_local(NEW_MESSAGE, data)
+
+    async def _catch_up_all(self) -> None:
+        for conversation_id in list(self._last_seq):
+            async with self._lock_for(conversation_id):
+                outcome = await self._catch_up_locked(conversation_id)
+            if outcome == "retry":
+                self._catch_up_soon(conversation_id)
+
+    def _catch_up_soon(self, conversation_id: str) -> None:
+        """Retry a failed sync with backoff while connected (one retry per conversation;
+        a reconnect syncs anyway)."""
+        if conversation_id in self._catching_up:
+            return
+        self._catching_up.add(conversation_id)
+
+        async def retry() -> None:
+            delay = 0.2
+            try:
+                while not self._closing and self.connected:
+                    await asyncio.sleep(random.uniform(delay / 2, delay))
+                    async with self._lock_for(conversation_id):
+                        if await self._catch_up_locked(conversation_id) != "retry":
+                            return
+                    delay = min(self._max_backoff, delay * 2)
+            finally:
+                self._catching_up.discard(conversation_id)
+
+        self._spawn(retry(), "parley-sdk-gap")
+
+    async def _catch_up_locked(self, conversation_id: str) -> str:
+        """Hand over every committed message after the last seen seq, in seq order (the
+        conversation's lock is held). "done", "retry" (try again later) or "gone"."""
+        while conversation_id in self._last_seq:
+            after = self._last_seq[conversation_id]
+            try:
+                page = await self._call(
+                    "sync", {"conversationId": conversation_id, "afterSeq": after, "limit": 200}
+                )
+            except ParleyError as error:
+                if error.code in GONE:
+                    self._last_seq.pop(conversation_id, None)  # no longer ours to follow
+                    return "gone"
+                return "retry"
+            except (
+                socketio.exceptions.TimeoutError,
+                socketio.exceptions.BadNamespaceError,
+                socketio.exceptions.DisconnectedError,
+            ):
+                return "retry"
+            for message in page.get("messages", []):
+                seq = message.get("seq")
+                if isinstance(seq, int) and seq > self._last_seq.get(conversation_id, seq - 1):
+                    self._last_seq[conversation_id] = seq
+                    await self._emit_local(NEW_MESSAGE, {"message": message})
+            if not page.get("hasMore") or not page.get("messages"):
+                return "done"
+        return "gone"
 
     # ------------------------------------------------------------------ outbox
 
@@ -241,22 +489,74 @@ class ParleyClient:
 
     async def confirmed(self, client_message_id: str) -> dict[str, Any]:
         """The stored message once the server confirmed it (wrap in asyncio.timeout to bound
-        the wait)."""
+        the wait); `ParleyError` with the code if the entry failed for good."""
         entry = self.outbox.get(client_message_id) or self._done.get(client_message_id)
         if entry is None:
             raise KeyError(client_message_id)
         await entry.confirmed.wait()
+        if entry.status == "FAILED":
+            error = entry.error or {}
+            raise ParleyError(error.get("code", "ERROR"), error.get("message", ""))
         assert entry.message is not None
         return entry.message
 
     def _confirm(self, client_message_id: str | None, message: dict[str, Any] | None) -> None:
-        entry = self.outbox.pop(client_message_id or "", None)
+        entry = self.outbox.get(client_message_id or "")
         if entry is None or message is None:
             return
+        del self.outbox[entry.client_message_id]
         entry.status = "SENT"
         entry.message = message
+        entry.in_flight = False
         self._done[entry.client_message_id] = entry
         entry.confirmed.set()
+        if self._probing:
+            # The server stores again: what waited behind the probe goes now, in order.
+            self._probing = False
+            self._failures = 0
+            if self.outbox and self.connected:
+                self._spawn(self._flush(), "parley-sdk-flush")
+
+    async def _failed(self, client_message_id: str | None, error: dict[str, Any]) -> None:
+        """`message_failed`: resend later if transient, else the entry fails for good."""
+        entry = self.outbox.get(client_message_id or "")
+        if entry is None or entry.status != "PENDING":
+            return
+        entry.in_flight = False
+        kind = classify(error.get("code"))
+        if kind == PERMANENT:
+            await self._give_up(entry, error)
+        elif kind in (TRANSIENT, WAIT):
+            self._back_off()
+        # RECONNECT: the next connection resends it.
+
+    async def _give_up(self, entry: OutboxEntry, error: dict[str, Any]) -> None:
+        self.outbox.pop(entry.client_message_id, None)
+        entry.status = "FAILED"
+        entry.error = {"code": error.get("code"), "message": error.get("message")}
+        entry.in_flight = False
+        self._done[entry.client_message_id] = entry
+        entry.confirmed.set()
+        await self._emit_local(SEND_FAILED, entry)
+
+    def _back_off(self) -> None:
+        """After a transient failure: only the oldest entry goes out (a probe), after a
+        jittered delay that grows with each failure in a row."""
+        self._failures += 1
+        self._probing = True
+        delay = min(self._max_backoff, RESEND_BACKOFF_CAP, 0.1 * 2 ** min(self._failures, 10))
+        delay = random.uniform(delay / 2, delay)
+        loop = asyncio.get_running_loop()
+        self._hold_until = max(self._hold_until, loop.time() + delay)
+        if self._retry is not None and not self._retry.done():
+            self._retry.cancel()  # one timer, at the latest hold
+
+        async def retry() -> None:
+            await asyncio.sleep(max(0.0, self._hold_until - loop.time()))
+            if self.connected:
+                await self._flush()
+
+        self._retry = asyncio.create_task(retry(), name="parley-sdk-backoff")
 
     def _flush_later(self, delay: float) -> None:
         """Resend once the server's Retry-After has passed (a reconnect also resends)."""
@@ -271,11 +571,16 @@ class ParleyClient:
         self._retry = asyncio.create_task(retry(), name="parley-sdk-retry")
 
     async def _flush(self) -> None:
-        """Send, in order, every message not yet confirmed (again, after a reconnect)."""
+        """Send, in order, every message not yet confirmed (again, after a reconnect); while
+        probing after a transient failure, only the oldest, once its backoff has passed."""
         async with self._flush_lock:
+            if asyncio.get_running_loop().time() < self._hold_until:
+                return  # the backoff timer flushes
             for entry in list(self.outbox.values()):
                 if entry.confirmed.is_set() or entry.status == "FAILED":
                     continue
+                if self._probing and entry.in_flight:
+                    return  # the probe's outcome decides what goes next
                 socket = self._socket
                 if socket is None or not self.connected:
                     return
@@ -299,23 +604,27 @@ class ParleyClient:
                     return  # the connection is going; the next one resends
                 if not ack.get("ok"):
                     error = ack.get("error", {})
-                    if error.get("code") in {"RATE_LIMITED", "SERVICE_UNAVAILABLE"}:
+                    kind = classify(error.get("code"))
+                    details = error.get("details") or {}
+                    if kind == WAIT or (kind == TRANSIENT and "retryAfterSeconds" in details):
                         # Later messages wait behind this one, so the order holds.
-                        details = error.get("details") or {}
                         retry_ms = details.get("retryAfterMs")
                         if retry_ms is None:
                             retry_ms = 1000 * details.get("retryAfterSeconds", 1)
                         self._flush_later(float(retry_ms) / 1000)
                         return
-                    if error.get("code") in {
-                        "VALIDATION_ERROR",
-                        "MESSAGE_TOO_LONG",
-                        "CONVERSATION_NOT_FOUND",
-                        "PERMISSION_DENIED",
-                    }:
-                        entry.status = "FAILED"  # retrying cannot help
+                    if kind == TRANSIENT:
+                        self._back_off()
+                        return
+                    if kind == RECONNECT:
+                        return  # the next connection (with a fresh token) resends
+                    await self._give_up(entry, error)  # retrying cannot help
                     continue
                 message = ack["message"]
                 if message.get("status") not in ("PENDING", "FAILED"):
                     # Stored before (a retry of a committed send): confirmed already.
                     self._confirm(entry.client_message_id, message)
+                else:
+                    entry.in_flight = True
+                    if self._probing:
+                        return  # one probe at a time
