@@ -18,11 +18,8 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from parley import __doc__ as parley_doc
@@ -41,8 +38,9 @@ from parley.core.errors import (
     MethodNotAllowed,
     PayloadTooLarge,
     RouteNotFound,
-    ServiceUnavailable,
     ValidationFailed,
+    is_dependency_failure,
+    unexpected,
 )
 from parley.core.logging import configure_logging
 from parley.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -135,11 +133,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
-        if isinstance(error, OperationalError | DBAPIError | PoolTimeout | RedisError | OSError):
+        if is_dependency_failure(error):
             log.error("dependency failure", exc_info=error)
-            return _error_response(ServiceUnavailable())
-        log.exception("unhandled error", exc_info=error)
-        return _error_response(AppError())
+        else:
+            log.exception("unhandled error", exc_info=error)
+        return _error_response(unexpected(error))
 
 
 async def _check(name: str, probe: Any) -> DependencyHealth:

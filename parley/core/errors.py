@@ -10,6 +10,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
 
 class ErrorCode(StrEnum):
     VALIDATION_ERROR = "VALIDATION_ERROR"
@@ -286,3 +290,17 @@ class IdempotencyKeyReused(AppError):
     code = ErrorCode.IDEMPOTENCY_KEY_REUSED
     status = 422
     default_message = "This Idempotency-Key was used for another request: use a new key"
+
+
+# Failures of what Parley depends on (database, Redis, the network): the client should retry.
+DEPENDENCY_FAILURES = (OperationalError, DBAPIError, PoolTimeout, RedisError, OSError)
+
+
+def is_dependency_failure(error: BaseException) -> bool:
+    return isinstance(error, DEPENDENCY_FAILURES)
+
+
+def unexpected(error: BaseException) -> AppError:
+    """An exception no code turned into an AppError, as clients see it (REST and socket
+    alike): 503 SERVICE_UNAVAILABLE when a dependency failed, else 500 INTERNAL_ERROR."""
+    return ServiceUnavailable() if is_dependency_failure(error) else AppError()

@@ -19,7 +19,14 @@ from parley.accounts.dependencies import authenticate_token_until
 from parley.conversations import access
 from parley.core import runtime
 from parley.core.config import Settings
-from parley.core.errors import AppError, TokenExpired, Unauthorized, ValidationFailed
+from parley.core.errors import (
+    AppError,
+    TokenExpired,
+    Unauthorized,
+    ValidationFailed,
+    is_dependency_failure,
+    unexpected,
+)
 from parley.core.events import conversation_room, token_room, user_room
 from parley.inbox import receipts
 from parley.inbox.schemas import DeliveredRequest
@@ -97,9 +104,14 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
                     return await handler(sid, await user_of(sid), data)
                 except AppError as error:
                     return error_ack(error)
-                except Exception:
-                    log.exception("socket event failed", extra={"event": name})
-                    return error_ack(AppError())
+                except Exception as error:
+                    # As REST answers: a database or Redis failure is SERVICE_UNAVAILABLE, which
+                    # clients retry; anything else INTERNAL_ERROR.
+                    if is_dependency_failure(error):
+                        log.error("socket event: dependency failure", extra={"event": name})
+                    else:
+                        log.exception("socket event failed", extra={"event": name})
+                    return error_ack(unexpected(error))
 
             server.on(name, run)
 
