@@ -7,11 +7,14 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import sqlite3
 import subprocess
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 PASSWORD = "correct horse battery"
@@ -308,3 +311,23 @@ async def delivery_tracker(
 ) -> dict[str, Any]:
     """The deliveryTracker of GET /messages/{id} as `user` sees it."""
     return dict((await _read_message(client, user, message_id))["deliveryTracker"])
+
+
+async def execute_sql(env: dict[str, str], statements: list[str]) -> None:
+    """Run statements straight on the test run's database (PostgreSQL when `env` names one,
+    else the embedded SQLite file): for faults a test injects, such as a refusing trigger."""
+    if "DATABASE_URL" in env:
+        connection = await asyncpg.connect(env["DATABASE_URL"])
+        try:
+            for statement in statements:
+                await connection.execute(statement)
+        finally:
+            await connection.close()
+        return
+    database = sqlite3.connect(Path(env["PARLEY_DATA_DIR"]) / "parley.db", timeout=30)
+    try:
+        for statement in statements:
+            database.execute(statement)
+        database.commit()
+    finally:
+        database.close()

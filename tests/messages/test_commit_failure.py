@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import sqlite3
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,32 +18,13 @@ from tests.support import (
     User,
     assert_error,
     create_conversation,
+    execute_sql,
     get_conversation,
     new_client_id,
     post_message,
     read_all,
     send,
 )
-
-
-async def _execute(backend_env: dict[str, str], statements: list[str]) -> None:
-    if BACKEND == "postgres":
-        import asyncpg
-
-        connection = await asyncpg.connect(backend_env["DATABASE_URL"])
-        try:
-            for statement in statements:
-                await connection.execute(statement)
-        finally:
-            await connection.close()
-    else:
-        database = sqlite3.connect(Path(backend_env["PARLEY_DATA_DIR"]) / "parley.db", timeout=30)
-        try:
-            for statement in statements:
-                database.execute(statement)
-            database.commit()
-        finally:
-            database.close()
 
 
 @pytest.fixture
@@ -68,9 +47,9 @@ async def poison(backend_env: dict[str, str]) -> AsyncIterator[str]:
             f"BEGIN SELECT RAISE(ABORT, 'refused by test'); END"
         ]
         remove = [f"DROP TRIGGER {name}"]
-    await _execute(backend_env, install)
+    await execute_sql(backend_env, install)
     yield marker
-    await _execute(backend_env, remove)
+    await execute_sql(backend_env, remove)
 
 
 async def test_failed_commit_answers_commit_failed_with_the_message_id(

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,27 +20,7 @@ import pytest
 
 from parley.client import OutboxEntry, ParleyClient, ParleyError
 from tests.conftest import BACKEND
-from tests.support import PASSWORD, User, create_conversation, read_all, send
-
-
-async def _execute(backend_env: dict[str, str], statements: list[str]) -> None:
-    if BACKEND == "postgres":
-        import asyncpg
-
-        connection = await asyncpg.connect(backend_env["DATABASE_URL"])
-        try:
-            for statement in statements:
-                await connection.execute(statement)
-        finally:
-            await connection.close()
-    else:
-        database = sqlite3.connect(Path(backend_env["PARLEY_DATA_DIR"]) / "parley.db", timeout=30)
-        try:
-            for statement in statements:
-                database.execute(statement)
-            database.commit()
-        finally:
-            database.close()
+from tests.support import PASSWORD, User, create_conversation, execute_sql, read_all, send
 
 
 @dataclass
@@ -54,7 +32,7 @@ class Outage:
     flag: str
 
     async def heal(self) -> None:
-        await _execute(self.backend_env, [f"DELETE FROM {self.flag}"])
+        await execute_sql(self.backend_env, [f"DELETE FROM {self.flag}"])
 
 
 @pytest.fixture
@@ -85,9 +63,9 @@ async def outage(backend_env: dict[str, str]) -> AsyncIterator[Outage]:
             f"AND EXISTS (SELECT 1 FROM {flag}) BEGIN SELECT RAISE(ABORT, 'refused by test'); END",
         ]
         remove = [f"DROP TRIGGER {name}", f"DROP TABLE {flag}"]
-    await _execute(backend_env, install)
+    await execute_sql(backend_env, install)
     yield Outage(marker=marker, backend_env=backend_env, flag=flag)
-    await _execute(backend_env, remove)
+    await execute_sql(backend_env, remove)
 
 
 @pytest.fixture
