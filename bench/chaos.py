@@ -156,6 +156,7 @@ class Report:
     drain_max: float = 0.0
     drain_median: float = 0.0
     drain_from_start_max: float = 0.0  # the same, counted from the last fault's start
+    pending_max: float = 0.0  # the longest any message was PENDING (send to confirmation)
     behind_max: float = 0.0  # last receiver's time minus the server timestamp
     behind_after_first: float = 0.0  # last receiver's time minus the first receiver's
     receivers_behind: int = 0  # (receiver, message) pairs never handed over
@@ -174,6 +175,7 @@ class Report:
             ("outbox drained after the last fault, max", f"{self.drain_max:.2f} s"),
             ("outbox drained after the last fault, median", f"{self.drain_median:.2f} s"),
             ("the same from the last fault's start, max", f"{self.drain_from_start_max:.2f} s"),
+            ("longest PENDING of any message (send to confirmed)", f"{self.pending_max:.2f} s"),
             ("receiver behind the server timestamp, max", f"{self.behind_max:.2f} s"),
             ("last receiver after the first, max", f"{self.behind_after_first:.2f} s"),
             ("messages a receiver never got", f"{self.receivers_behind}"),
@@ -340,6 +342,9 @@ async def run(
     report.drain_max = max(drains, default=0.0)
     report.drain_median = statistics.median(drains) if drains else 0.0
     for record in sent.values():
+        report.pending_max = max(
+            report.pending_max, (record.confirmed or float("inf")) - record.created
+        )
         if record.created <= last_start:
             report.drain_from_start_max = max(
                 report.drain_from_start_max, (record.confirmed or float("inf")) - last_start
