@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run migrate test test-deps test-sqlite test-postgres lint format bench bench-connections services clean
+.PHONY: install run migrate test test-deps test-sqlite test-postgres lint format bench bench-connections bench-chaos services clean
 
 install: $(STAMP)
 
@@ -67,6 +67,10 @@ bench: install services
 # 10,000 concurrent sockets on one process (about 7 minutes).
 bench-connections: install services
 	$(BIN)/python -m bench.connections
+
+# Two instances behind nginx on a private PostgreSQL and Redis, SDK clients, faults (~3 minutes).
+bench-chaos: test-deps
+	$(BIN)/python -m bench.chaos
 
 clean:
 	rm -rf $(VENV) build *.egg-info
