@@ -55,6 +55,11 @@ def parse_size_bytes(name: str, raw: str) -> int:
     return size
 
 
+def _env_int(env: dict[str, str], name: str, default: str) -> int:
+    """A positive integer setting, `default` when unset or empty."""
+    return _positive_int(name, env.get(name) or default)
+
+
 def _positive_int(name: str, raw: str) -> int:
     try:
         value = int(raw.strip())
@@ -246,19 +251,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             parse_duration_seconds("JWT_EXPIRES_IN", env.get("JWT_EXPIRES_IN") or "7d")
         ),
         cache_ttl_seconds=int(parse_duration_seconds("CACHE_TTL", env.get("CACHE_TTL") or "300")),
-        max_message_length=_positive_int(
-            "MAX_MESSAGE_LENGTH", env.get("MAX_MESSAGE_LENGTH") or "10000"
-        ),
-        rate_limit_messages=_positive_int(
-            "RATE_LIMIT_MESSAGES", env.get("RATE_LIMIT_MESSAGES") or "60"
-        ),
-        rate_limit_messages_per_hour=_positive_int(
-            "RATE_LIMIT_MESSAGES_PER_HOUR", env.get("RATE_LIMIT_MESSAGES_PER_HOUR") or "1000"
-        ),
+        max_message_length=_env_int(env, "MAX_MESSAGE_LENGTH", "10000"),
+        rate_limit_messages=_env_int(env, "RATE_LIMIT_MESSAGES", "60"),
+        rate_limit_messages_per_hour=_env_int(env, "RATE_LIMIT_MESSAGES_PER_HOUR", "1000"),
         max_file_size_bytes=parse_size_bytes("MAX_FILE_SIZE", env.get("MAX_FILE_SIZE") or "50MB"),
-        ws_max_connections=_positive_int(
-            "WS_MAX_CONNECTIONS", env.get("WS_MAX_CONNECTIONS") or "10000"
-        ),
+        ws_max_connections=_env_int(env, "WS_MAX_CONNECTIONS", "10000"),
         ws_heartbeat_interval_ms=int(
             parse_duration_seconds(
                 "WS_HEARTBEAT_INTERVAL", env.get("WS_HEARTBEAT_INTERVAL") or "30000", "ms"
@@ -266,8 +263,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             * 1000
         ),
         log_level=log_level,
-        db_pool_size=_positive_int("DB_POOL_SIZE", env.get("DB_POOL_SIZE") or "10"),
-        redis_pool_size=_positive_int("REDIS_POOL_SIZE", env.get("REDIS_POOL_SIZE") or "50"),
+        db_pool_size=_env_int(env, "DB_POOL_SIZE", "10"),
+        redis_pool_size=_env_int(env, "REDIS_POOL_SIZE", "50"),
         sql_count_header=_bool("PARLEY_SQL_COUNT_HEADER", env.get("PARLEY_SQL_COUNT_HEADER", "")),
         gc_policy=_choice("PARLEY_GC_POLICY", env.get("PARLEY_GC_POLICY") or "freeze", GC_POLICIES),
         ws_compression=_bool("WS_COMPRESSION", env.get("WS_COMPRESSION", "")),
@@ -280,34 +277,19 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         moderation_flag_threshold=flag_threshold,
         moderation_hold_threshold=hold_threshold,
         cors_origins=cors,
-        rate_limit_reports_per_hour=_positive_int(
-            "RATE_LIMIT_REPORTS_PER_HOUR", env.get("RATE_LIMIT_REPORTS_PER_HOUR") or "20"
-        ),
-        rate_limit_edits=_positive_int("RATE_LIMIT_EDITS", env.get("RATE_LIMIT_EDITS") or "30"),
-        rate_limit_reactions=_positive_int(
-            "RATE_LIMIT_REACTIONS", env.get("RATE_LIMIT_REACTIONS") or "60"
-        ),
-        max_message_versions=_positive_int(
-            "MAX_MESSAGE_VERSIONS", env.get("MAX_MESSAGE_VERSIONS") or "50"
-        ),
-        max_reaction_emoji_per_message=_positive_int(
-            "MAX_REACTION_EMOJI_PER_MESSAGE", env.get("MAX_REACTION_EMOJI_PER_MESSAGE") or "50"
-        ),
-        max_reactions_per_user_per_message=_positive_int(
-            "MAX_REACTIONS_PER_USER_PER_MESSAGE",
-            env.get("MAX_REACTIONS_PER_USER_PER_MESSAGE") or "10",
+        rate_limit_reports_per_hour=_env_int(env, "RATE_LIMIT_REPORTS_PER_HOUR", "20"),
+        rate_limit_edits=_env_int(env, "RATE_LIMIT_EDITS", "30"),
+        rate_limit_reactions=_env_int(env, "RATE_LIMIT_REACTIONS", "60"),
+        max_message_versions=_env_int(env, "MAX_MESSAGE_VERSIONS", "50"),
+        max_reaction_emoji_per_message=_env_int(env, "MAX_REACTION_EMOJI_PER_MESSAGE", "50"),
+        max_reactions_per_user_per_message=_env_int(
+            env, "MAX_REACTIONS_PER_USER_PER_MESSAGE", "10"
         ),
         event_max_bytes=parse_size_bytes("EVENT_MAX_SIZE", env.get("EVENT_MAX_SIZE") or "256KB"),
-        auth_rate_limit_per_account=_positive_int(
-            "AUTH_RATE_LIMIT_PER_ACCOUNT", env.get("AUTH_RATE_LIMIT_PER_ACCOUNT") or "10"
-        ),
-        auth_rate_limit_per_address=_positive_int(
-            "AUTH_RATE_LIMIT_PER_ADDRESS", env.get("AUTH_RATE_LIMIT_PER_ADDRESS") or "60"
-        ),
+        auth_rate_limit_per_account=_env_int(env, "AUTH_RATE_LIMIT_PER_ACCOUNT", "10"),
+        auth_rate_limit_per_address=_env_int(env, "AUTH_RATE_LIMIT_PER_ADDRESS", "60"),
         trusted_proxies=_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES") or ""),
-        ws_max_connections_per_user=_positive_int(
-            "WS_MAX_CONNECTIONS_PER_USER", env.get("WS_MAX_CONNECTIONS_PER_USER") or "20"
-        ),
+        ws_max_connections_per_user=_env_int(env, "WS_MAX_CONNECTIONS_PER_USER", "20"),
         ws_connect_timeout_seconds=parse_duration_seconds(
             "WS_CONNECT_TIMEOUT", env.get("WS_CONNECT_TIMEOUT") or "5s"
         ),
