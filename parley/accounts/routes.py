@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response, status
 from parley.accounts import service
 from parley.accounts.dependencies import ClientAddress, CurrentToken, CurrentUser
 from parley.accounts.schemas import LoginRequest, RegisterRequest, TokenOut, UserOut
-from parley.core.deps import SessionDep
+from parley.core.deps import ReadSessionDep, SessionDep
 
 router = APIRouter(tags=["accounts"])
 
@@ -42,5 +42,5 @@ async def logout(token: CurrentToken) -> Response:
 
 
 @router.get("/users/me", response_model=UserOut)
-async def me(user: CurrentUser, session: SessionDep) -> UserOut:
+async def me(user: CurrentUser, session: ReadSessionDep) -> UserOut:
     return UserOut.model_validate(await service.get_user(session, user_id=user.id))

@@ -89,7 +89,7 @@ async def authenticate(*, username: str, password: str) -> User:
     """The user whose username and password these are, or INVALID_CREDENTIALS."""
     # A short session of its own, closed before the hash is checked: a connection held while
     # logins queue for the hashing pool would starve every other request (SQLite has one).
-    async with runtime.current().db.sessions() as session:
+    async with runtime.current().db.reads() as session:
         user = await session.scalar(select(User).where(User.username_lower == username.lower()))
     if not await verify_password(user.password_hash if user else None, password) or user is None:
         raise InvalidCredentials()
@@ -162,7 +162,7 @@ async def get_public_user_cached(
             raise InvalidToken("The token was revoked: log in again")
     if cached is not None:
         return UserOut.model_validate(cached)
-    async with rt.db.sessions() as session:
+    async with rt.db.reads() as session:
         user = await session.get(User, user_id)
         if user is None:
             return None

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from parley.accounts.dependencies import CurrentUser
 from parley.audit import queries
 from parley.audit.schemas import AuditEntryOut
-from parley.core.deps import SessionDep
+from parley.core.deps import ReadSessionDep
 from parley.core.schemas import Page
 
 router = APIRouter(tags=["audit"])
@@ -19,7 +19,7 @@ router = APIRouter(tags=["audit"])
 @router.get("/audit", response_model=Page[AuditEntryOut])
 async def list_audit(
     user: CurrentUser,
-    session: SessionDep,
+    session: ReadSessionDep,
     conversation_id: Annotated[uuid.UUID | None, Query(alias="conversationId")] = None,
     actor_id: Annotated[uuid.UUID | None, Query(alias="actorId")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -26,7 +26,7 @@ from parley.conversations.schemas import (
     ParticipantsAdd,
     ParticipantUpdate,
 )
-from parley.core.deps import SessionDep
+from parley.core.deps import ReadSessionDep, SessionDep
 from parley.core.idempotency import Answer, IdempotencyKey
 from parley.core.schemas import Page
 
@@ -90,7 +90,7 @@ async def add_participants(
 async def list_participants(
     conversation_id: uuid.UUID,
     user: CurrentUser,
-    session: SessionDep,
+    session: ReadSessionDep,
     status_filter: Annotated[ParticipantStatus | None, Query(alias="status")] = None,
     limit: Limit = 100,
     cursor: Cursor = None,

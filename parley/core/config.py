@@ -171,6 +171,7 @@ class Settings:
     ws_max_connections_per_user: int = 20
     ws_connect_timeout_seconds: float = 5.0
     idempotency_key_ttl_seconds: float = 86400.0
+    sqlite_readers: int = 4
 
     @property
     def is_sqlite(self) -> bool:
@@ -296,4 +297,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         idempotency_key_ttl_seconds=parse_duration_seconds(
             "IDEMPOTENCY_KEY_TTL", env.get("IDEMPOTENCY_KEY_TTL") or "24h"
         ),
+        sqlite_readers=_env_int(env, "SQLITE_READERS", "4"),
     )

@@ -86,14 +86,26 @@ class Base(DeclarativeBase):
 
 
 class Database:
-    """The process's engine and session factory."""
+    """The process's engines and session factories.
+
+    `sessions` may write. `reads` is for work that only reads (history pages, lookups on the
+    send path, token checks): on SQLite it is a pool of read-only connections beside the one
+    writer, so reads and acks never queue behind the committer's transaction (WAL lets readers
+    see the last commit while a write is under way); on PostgreSQL it is the same pool.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine: AsyncEngine = _create_engine(settings)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.read_engine: AsyncEngine = (
+            _create_sqlite_reader(settings) if settings.is_sqlite else self.engine
+        )
+        self.reads = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     async def dispose(self) -> None:
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
         await self.engine.dispose()
 
     @asynccontextmanager
@@ -151,13 +163,45 @@ def _create_engine(settings: Settings) -> AsyncEngine:
             hide_parameters=True,
         )
 
+    _count_statements(engine)
+    return engine
+
+
+def _create_sqlite_reader(settings: Settings) -> AsyncEngine:
+    """Read-only connections to the same SQLite file (`SQLITE_READERS` of them). `query_only`
+    makes a write through one fail loudly instead of slipping past the single writer."""
+    engine = create_async_engine(
+        settings.database_url,
+        poolclass=AsyncAdaptedQueuePool,
+        pool_size=settings.sqlite_readers,
+        max_overflow=0,
+        pool_timeout=30,
+        connect_args={"timeout": 30},
+        hide_parameters=True,
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _reader_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    _count_statements(engine)
+    return engine
+
+
+def _count_statements(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _count_statement(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         cell = statement_counter.get()
         if cell is not None and statement != "BEGIN":
             cell[0] += 1
-
-    return engine
 
 
 def after_commit(session: AsyncSession, callback: AfterCommit) -> None:

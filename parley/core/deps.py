@@ -16,6 +16,15 @@ async def _session() -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def _read_session() -> AsyncIterator[AsyncSession]:
+    async with runtime.current().db.reads() as session:
+        yield session
+
+
 # scope="function": commit (and its after-commit hooks) before the response is sent, so a
 # client's next request always sees its previous change.
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
+
+# For endpoints that only read: on SQLite a read-only connection beside the writer (core/db.py),
+# so a page of history never waits for the committer's transaction.
+ReadSessionDep = Annotated[AsyncSession, Depends(_read_session, scope="function")]

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 
 from parley.accounts.dependencies import CurrentUser
 from parley.conversations.schemas import ConversationOut, ParticipantOut
-from parley.core.deps import SessionDep
+from parley.core.deps import ReadSessionDep, SessionDep
 from parley.core.schemas import Page
 from parley.inbox import queries, receipts
 from parley.inbox.schemas import ReadRequest
@@ -26,7 +26,7 @@ Cursor = Annotated[str | None, Query(max_length=300)]
 
 @router.get("", response_model=Page[ConversationOut])
 async def list_conversations(
-    user: CurrentUser, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+    user: CurrentUser, session: ReadSessionDep, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[ConversationOut]:
     """The caller's conversations, most recently active first, with unread count and last
     message."""
@@ -35,7 +35,7 @@ async def list_conversations(
 
 @router.get("/{conversation_id}", response_model=ConversationOut)
 async def get_conversation(
-    conversation_id: uuid.UUID, user: CurrentUser, session: SessionDep
+    conversation_id: uuid.UUID, user: CurrentUser, session: ReadSessionDep
 ) -> ConversationOut:
     return await queries.get_conversation(session, user_id=user.id, conversation_id=conversation_id)
 

@@ -126,7 +126,7 @@ async def _publish_commit_result(pending: PendingSend) -> None:
             rooms=[sender_room],
         )
         if verdict is not None:
-            async with runtime.current().db.sessions() as session:
+            async with runtime.current().db.reads() as session:
                 rooms = await _reviewer_rooms(session, pending.result)
             if rooms:
                 await emit(MODERATION_FLAGGED, _flagged(pending.result, verdict), rooms=rooms)

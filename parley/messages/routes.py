@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from parley.accounts.dependencies import CurrentUser
-from parley.core.deps import SessionDep
+from parley.core.deps import ReadSessionDep, SessionDep
 from parley.core.idempotency import Answer, IdempotencyKey
 from parley.messages import queries
 from parley.messages.actions.delete import delete_message as delete
@@ -65,7 +65,7 @@ async def send_message(body: MessageCreate, user: CurrentUser, wait: Wait = Fals
 async def list_messages(
     conversation_id: uuid.UUID,
     user: CurrentUser,
-    session: SessionDep,
+    session: ReadSessionDep,
     limit: Limit = 50,
     before: Cursor = None,
     after: Cursor = None,
@@ -84,7 +84,9 @@ async def list_messages(
 
 
 @router.get("/{message_id}", response_model=MessageOut)
-async def get_message(message_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> MessageOut:
+async def get_message(
+    message_id: uuid.UUID, user: CurrentUser, session: ReadSessionDep
+) -> MessageOut:
     return await queries.get_message(session, user_id=user.id, message_id=message_id)
 
 
@@ -106,7 +108,7 @@ async def delete_message(
 
 @router.get("/{message_id}/history", response_model=MessageHistory)
 async def get_history(
-    message_id: uuid.UUID, user: CurrentUser, session: SessionDep
+    message_id: uuid.UUID, user: CurrentUser, session: ReadSessionDep
 ) -> MessageHistory:
     return await queries.get_history(session, user_id=user.id, message_id=message_id)
 
@@ -115,7 +117,7 @@ async def get_history(
 async def get_thread(
     message_id: uuid.UUID,
     user: CurrentUser,
-    session: SessionDep,
+    session: ReadSessionDep,
     limit: Limit = 50,
     after: Cursor = None,
 ) -> ThreadPage:

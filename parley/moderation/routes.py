@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from parley.accounts.dependencies import CurrentUser
-from parley.core.deps import SessionDep
+from parley.core.deps import ReadSessionDep, SessionDep
 from parley.core.schemas import Page
 from parley.moderation import actions, queries
 from parley.moderation.schemas import DecisionRequest, ModerationItemOut
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/moderation", tags=["moderation"])
 @router.get("/queue", response_model=Page[ModerationItemOut])
 async def list_queue(
     user: CurrentUser,
-    session: SessionDep,
+    session: ReadSessionDep,
     status: Annotated[ItemStatus | Literal["ALL"], Query()] = ItemStatus.PENDING,
     conversation_id: Annotated[uuid.UUID | None, Query(alias="conversationId")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

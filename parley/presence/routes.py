@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from parley.accounts.dependencies import CurrentUser
-from parley.core.deps import SessionDep
+from parley.core.deps import ReadSessionDep
 from parley.core.schemas import Page
 from parley.presence.queries import find_people
 from parley.presence.schemas import FoundUser
@@ -19,7 +19,7 @@ router = APIRouter(tags=["accounts"])
 @router.get("/users", response_model=Page[FoundUser])
 async def find_users(
     user: CurrentUser,
-    session: SessionDep,
+    session: ReadSessionDep,
     q: Annotated[str, Query(min_length=1, max_length=64, description="Username or name prefix")],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,

@@ -146,7 +146,7 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
                 f"{error.code}: {error.message}"
             ) from None
         await admission.take_user_slot(sid, user.id)
-        async with runtime.current().db.sessions() as session:
+        async with runtime.current().db.reads() as session:
             conversation_ids = await access.active_conversation_ids(session, user_id=user.id)
         await server.save_session(sid, {"userId": str(user.id), "expiresAt": claims.expires_at})
         await server.enter_room(sid, user_room(user.id))
@@ -175,7 +175,7 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
     @event("join_conversation")
     async def join_conversation(sid: str, user_id: uuid.UUID, data: Any) -> Ack:
         ref = _parse(ConversationRef, data)
-        async with runtime.current().db.sessions() as session:
+        async with runtime.current().db.reads() as session:
             await access.get_membership(
                 session, conversation_id=ref.conversation_id, user_id=user_id
             )
@@ -205,7 +205,7 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
 
     async def typing(user_id: uuid.UUID, data: Any, is_typing: bool) -> Ack:
         ref = _parse(ConversationRef, data)
-        async with runtime.current().db.sessions() as session:
+        async with runtime.current().db.reads() as session:
             membership = await access.get_membership(
                 session, conversation_id=ref.conversation_id, user_id=user_id
             )
@@ -249,7 +249,7 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
     @event("sync")
     async def sync(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:
         request = _parse(SyncRequest, data)
-        async with runtime.current().db.sessions() as session:
+        async with runtime.current().db.reads() as session:
             page = await messages.list_messages(
                 session,
                 user_id=user_id,

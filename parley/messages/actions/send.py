@@ -61,7 +61,7 @@ async def send_message(
         return await answer(pending, wait=wait)
 
     # A short session of its own: nothing is held while the commit is awaited.
-    async with runtime.current().db.sessions() as session:
+    async with runtime.current().db.reads() as session:
         membership = await access.get_membership(
             session, conversation_id=data.conversation_id, user_id=sender_id
         )
@@ -143,7 +143,7 @@ async def forward_message(
     """
     targets = list(dict.fromkeys(conversation_ids))
     memberships: list[Membership] = []
-    async with runtime.current().db.sessions() as session:
+    async with runtime.current().db.reads() as session:
         source, source_membership = await load_visible(
             session, user_id=user_id, message_id=message_id
         )
