@@ -14,9 +14,9 @@ from parley.conversations.queries import delivery_tracker
 from parley.core import runtime
 from parley.core.errors import ConversationNotFound, MessageNotFound, MessagePending
 from parley.core.pagination import decode_seq_cursor, encode_seq_cursor
-from parley.messages.committer import Committer
+from parley.messages.committer import Committer, PendingSend
 from parley.messages.models import Message, MessageVersion
-from parley.messages.pipeline import committer, pending_out
+from parley.messages.pipeline import pending_out
 from parley.messages.render import render
 from parley.messages.schemas import (
     MessageHistory,
@@ -51,17 +51,29 @@ async def load_visible(
     session: AsyncSession, *, user_id: uuid.UUID, message_id: uuid.UUID, for_update: bool = False
 ) -> tuple[Message, Membership]:
     """A committed message the caller may read; pending ones answer MESSAGE_PENDING."""
+    if (pending := _own_pending(message_id, user_id)) is not None and pending.result is None:
+        raise MessagePending(messageId=str(message_id))
     statement = select(Message).where(Message.id == message_id)
     if for_update:
         statement = statement.with_for_update()
     message = await session.scalar(statement)
     if message is None:
-        pending = runtime.current().find(Committer)
-        owner_pending = pending.by_id.get(message_id) if pending else None
-        if owner_pending is not None and owner_pending.row["sender_id"] == user_id:
-            raise MessagePending(messageId=str(message_id))
         raise MessageNotFound(messageId=str(message_id))
     return message, await _reader(session, message, user_id)
+
+
+def _own_pending(message_id: uuid.UUID, user_id: uuid.UUID) -> PendingSend | None:
+    """The caller's own send of this id still in the committer's hands (or failed there).
+
+    Asked BEFORE the database: the committer drops a send from its map only after the commit,
+    so a read that finds nothing here starts after the commit and sees the row (a read-only
+    SQLite connection reads a snapshot; asked the other way round, a commit landing between
+    the read and this lookup would make a just-sent message look missing)."""
+    instance = runtime.current().find(Committer)
+    if instance is None:
+        return None
+    pending = instance.by_id.get(message_id) or instance.failed.get(message_id)
+    return pending if pending is not None and pending.row["sender_id"] == user_id else None
 
 
 async def _reader(session: AsyncSession, message: Message, user_id: uuid.UUID) -> Membership:
@@ -78,12 +90,11 @@ async def get_message(
     session: AsyncSession, *, user_id: uuid.UUID, message_id: uuid.UUID
 ) -> MessageOut:
     """One message the caller may read; their own pending or failed sends too."""
+    pending = _own_pending(message_id, user_id)
+    if pending is not None and pending.result is None:
+        return pending_out(pending)
     message = await session.get(Message, message_id)
     if message is None:
-        instance = committer()
-        pending = instance.by_id.get(message_id) or instance.failed.get(message_id)
-        if pending is not None and pending.row["sender_id"] == user_id:
-            return pending_out(pending)
         raise MessageNotFound(messageId=str(message_id))
     membership = await _reader(session, message, user_id)
     out = (await render(session, [message], membership))[0]
