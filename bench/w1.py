@@ -454,6 +454,14 @@ def print_report(
     print("every message delivered to every member" if lost == 0 else f"LOST: {lost} deliveries")
 
 
+def _json_safe(figures: dict[str, Any]) -> dict[str, Any]:
+    """NaN (a percentile of no values) as null, which JSON has."""
+    return {
+        name: None if isinstance(value, float) and math.isnan(value) else value
+        for name, value in figures.items()
+    }
+
+
 def versions() -> dict[str, str]:
     def npm(package: str) -> str:
         manifest = NODE_DIR / "node_modules" / package / "package.json"
@@ -544,7 +552,7 @@ def main() -> None:
                         "cpus": os.cpu_count(),
                     },
                     "versions": found,
-                    "runs": [{**asdict(run), "lost": run.lost} for run in runs],
+                    "runs": [_json_safe({**asdict(run), "lost": run.lost}) for run in runs],
                     "medians": by_system,
                     "ratios": ratios(by_system),
                 },

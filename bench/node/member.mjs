@@ -99,6 +99,7 @@ socket.once("connect_error", (error) => {
 
 async function sendAll() {
   for (let seq = 0; seq < toSend; seq += 1) {
+    if (!socket.connected) break; // the server went away: the run is spoilt, do not wait out timeouts
     const clientMessageId = `${ownPrefix}${seq}`;
     const sentAt = now();
     let status;
