@@ -362,6 +362,7 @@ async def drive(
                 raise MemberFailed("members did not stop")
         for process in processes:
             await process.wait()
+        return [json.loads(output.read_text()) for output in outputs if output.exists()]
     finally:
         for process in processes:
             if process.returncode is None:
@@ -369,9 +370,7 @@ async def drive(
                 await process.wait()
         for reader in readers:
             reader.cancel()
-    records = [json.loads(output.read_text()) for output in outputs if output.exists()]
-    shutil.rmtree(workdir, ignore_errors=True)
-    return records
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # --- report ----------------------------------------------------------------------------------

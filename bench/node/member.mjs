@@ -18,6 +18,7 @@ const toSend = config.perSender[index] ?? 0;
 const now = () => Number(process.hrtime.bigint() / 1000n) / 1000;
 
 const sends = []; // [clientMessageId, sentAt, ackedAt, status]
+let ackedCount = 0;
 const confirms = []; // [clientMessageId, confirmedAt]
 const failures = []; // [clientMessageId, code] from message_failed
 const received = new Map(); // clientMessageId -> first arrival
@@ -57,8 +58,7 @@ function finish() {
 }
 
 function maybeFinish() {
-  const acked = sends.filter((s) => s[3] === "ok").length;
-  const confirmed = !config.expectConfirm || confirms.length + failures.length >= acked;
+  const confirmed = !config.expectConfirm || confirms.length + failures.length >= ackedCount;
   if (sendingDone && confirmed && fromOthers >= expectedFromOthers) finish();
 }
 
@@ -114,9 +114,10 @@ async function sendAll() {
       status = "TIMEOUT";
     }
     sends.push([clientMessageId, sentAt, now(), status]);
+    if (status === "ok") ackedCount += 1;
   }
   sendingDone = true;
-  console.log(`sent ${sends.filter((s) => s[3] === "ok").length}`);
+  console.log(`sent ${ackedCount}`);
   maybeFinish();
 }
 
