@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run migrate test test-deps test-sqlite test-postgres lint format bench bench-connections bench-chaos services clean
+.PHONY: install run migrate test test-deps test-sqlite test-postgres lint format bench bench-connections bench-chaos bench-w1 services clean
 
 install: $(STAMP)
 
@@ -71,6 +71,17 @@ bench-connections: install services
 # Two instances behind nginx on a private PostgreSQL and Redis, SDK clients, faults (~3 minutes).
 bench-chaos: test-deps
 	$(BIN)/python -m bench.chaos
+
+# W1 (issue 11): 20 Node socket.io-client members, 10 sending closed loop, against bare
+# python-socketio, bare Node socket.io (npm, bench/node) and Parley on PostgreSQL + Redis and on
+# SQLite, 3 repeats each (~10 minutes on a quiet machine). More options: W1_ARGS="--senders 2".
+BENCH_NODE := bench/node
+$(BENCH_NODE)/node_modules/.installed-stamp: $(BENCH_NODE)/package-lock.json
+	cd $(BENCH_NODE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+bench-w1: install services $(BENCH_NODE)/node_modules/.installed-stamp
+	$(BIN)/python -m bench.w1 $(W1_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

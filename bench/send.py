@@ -26,6 +26,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,7 +90,10 @@ async def _postgres(sql: str) -> None:
         await connection.close()
 
 
-def start_server(backend: str, workers: int) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
+def start_server(
+    backend: str, workers: int, *, command_prefix: Sequence[str] = ()
+) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
+    """Start `parley serve` on a fresh database; `command_prefix` runs it under e.g. `taskset`."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     data_dir = tempfile.mkdtemp(prefix="parley-bench-")
     # The hourly limit is lifted (the limiter still runs: its cost is part of the figures);
@@ -117,6 +121,7 @@ def start_server(backend: str, workers: int) -> tuple[subprocess.Popen[bytes], s
     port = _free_port()
     process = subprocess.Popen(
         [
+            *command_prefix,
             str(PARLEY),
             "serve",
             "--host",
