@@ -16,9 +16,10 @@ Healing (the rules the web client follows too: docs/api.md, "Client rules for he
 
 - A send refused or failed (`message_failed`, or the ack's error) is classified by
   `classify(code)` (the table `SEND_ERRORS`): a transient code (`COMMIT_FAILED`,
-  `SERVICE_UNAVAILABLE`, `INTERNAL_ERROR`) resends the entry with the same clientMessageId
-  after a jittered, growing backoff, while the socket stays up. Until one resend is
-  confirmed only the oldest entry is sent (a probe), so the outbox keeps its order.
+  `SERVICE_UNAVAILABLE`) resends the entry with the same clientMessageId after a jittered,
+  growing backoff, while the socket stays up. Until one resend is confirmed only the oldest
+  entry is sent (a probe), so the outbox keeps its order. `INTERNAL_ERROR` (a server bug) is
+  resent the same way at most `INTERNAL_ERROR_RETRIES` (3) times in a row, then permanent.
   `RATE_LIMITED` waits for Retry-After; an auth code waits for the next connection; any
   other code is permanent: the entry becomes FAILED, leaves the outbox, `confirmed()`
   raises `ParleyError`, and the application hears it:
@@ -26,6 +27,13 @@ Healing (the rules the web client follows too: docs/api.md, "Client rules for he
       client.on("send_failed", lambda entry: ...)   # entry.status == "FAILED", entry.error
 
   (`on("message_failed", ...)` still gets the server's raw event, transient ones included.)
+- What no event reports heals by time: an entry still unconfirmed `resend_after_seconds`
+  (5 s) after it last went out is sent again, in order, with the same clientMessageId (an ack
+  lost to its timeout stops a flush, and a `message_confirmed` or `message_failed` may not
+  reach a socket that stays up). The wait doubles with each such resend (up to 60 s) and is
+  drawn up to half again longer. The server answers a committed clientMessageId with the
+  stored message: that answer confirms the entry like `message_confirmed`, and
+  `on("message_confirmed", ...)` handlers hear each entry once, whichever came first.
 - `new_message` handlers get each message once, in `seq` order per conversation: when a
   message's `seq` skips past the last one seen, the SDK first fetches the gap with the socket's
   `sync` (paging while `hasMore`) and hands the missed messages over, then the new one. After
@@ -618,8 +626,9 @@ class ParleyClient:
         delay = random.uniform(delay / 2, delay)
         loop = asyncio.get_running_loop()
         self._hold_until = max(self._hold_until, loop.time() + delay)
-        if self._retry is not None and not self._retry.done():
-            self._retry.cancel()  # one timer, at the latest hold
+        running = self._retry
+        if running is not None and not running.done() and running is not asyncio.current_task():
+            running.cancel()  # one timer, at the latest hold (not the timer's own flush)
 
         async def retry() -> None:
             await asyncio.sleep(max(0.0, self._hold_until - loop.time()))
@@ -629,7 +638,8 @@ class ParleyClient:
         self._retry = asyncio.create_task(retry(), name="parley-sdk-backoff")
 
     def _flush_later(self, delay: float) -> None:
-        """Resend once the server's Retry-After has passed (a reconnect also resends)."""
+        """Resend once the server's Retry-After has passed (a reconnect also resends, and so
+        does the next send: the application may know the limit changed)."""
         if self._retry is not None and not self._retry.done():
             return
 
