@@ -16,9 +16,10 @@ Healing (the rules the web client follows too: docs/api.md, "Client rules for he
 
 - A send refused or failed (`message_failed`, or the ack's error) is classified by
   `classify(code)` (the table `SEND_ERRORS`): a transient code (`COMMIT_FAILED`,
-  `SERVICE_UNAVAILABLE`, `INTERNAL_ERROR`) resends the entry with the same clientMessageId
-  after a jittered, growing backoff, while the socket stays up. Until one resend is
-  confirmed only the oldest entry is sent (a probe), so the outbox keeps its order.
+  `SERVICE_UNAVAILABLE`) resends the entry with the same clientMessageId after a jittered,
+  growing backoff, while the socket stays up. Until one resend is confirmed only the oldest
+  entry is sent (a probe), so the outbox keeps its order. `INTERNAL_ERROR` (a server bug) is
+  resent the same way at most `INTERNAL_ERROR_RETRIES` (3) times in a row, then permanent.
   `RATE_LIMITED` waits for Retry-After; an auth code waits for the next connection; any
   other code is permanent: the entry becomes FAILED, leaves the outbox, `confirmed()`
   raises `ParleyError`, and the application hears it:
@@ -26,6 +27,13 @@ Healing (the rules the web client follows too: docs/api.md, "Client rules for he
       client.on("send_failed", lambda entry: ...)   # entry.status == "FAILED", entry.error
 
   (`on("message_failed", ...)` still gets the server's raw event, transient ones included.)
+- What no event reports heals by time: an entry still unconfirmed `resend_after_seconds`
+  (5 s) after it last went out is sent again, in order, with the same clientMessageId (an ack
+  lost to its timeout stops a flush, and a `message_confirmed` or `message_failed` may not
+  reach a socket that stays up). The wait doubles with each such resend (up to 60 s) and is
+  drawn up to half again longer. The server answers a committed clientMessageId with the
+  stored message: that answer confirms the entry like `message_confirmed`, and
+  `on("message_confirmed", ...)` handlers hear each entry once, whichever came first.
 - `new_message` handlers get each message once, in `seq` order per conversation: when a
   message's `seq` skips past the last one seen, the SDK first fetches the gap with the socket's
   `sync` (paging while `hasMore`) and hands the missed messages over, then the new one. After
@@ -68,15 +76,17 @@ Handler = Callable[[Any], Awaitable[None] | None]
 # What a send's error code means for the outbox: one table for the ack's errors and for
 # `message_failed`. A code not listed is PERMANENT.
 TRANSIENT = "TRANSIENT"  # resend the same clientMessageId with backoff, in order
+BOUNDED = "BOUNDED"  # as TRANSIENT, but FAILED after INTERNAL_ERROR_RETRIES resends in a row
 WAIT = "WAIT"  # resend after the server's Retry-After
 RECONNECT = "RECONNECT"  # the session is the problem: resend on the next connection
 PERMANENT = "PERMANENT"  # FAILED: retrying cannot help; the application is told
 SEND_ERRORS: dict[str, str] = {
     "COMMIT_FAILED": TRANSIENT,
     "SERVICE_UNAVAILABLE": TRANSIENT,
-    # The server's fault, not the message's: a socket event answers it for an unexpected
-    # error (a database restarting under the access check, say), and the retry is safe.
-    "INTERNAL_ERROR": TRANSIENT,
+    # A bug in the server (a database or Redis failure answers SERVICE_UNAVAILABLE): the
+    # retry is safe (the same clientMessageId) and may pass, but one that fails every time
+    # must not hold the outbox behind it for ever.
+    "INTERNAL_ERROR": BOUNDED,
     "RATE_LIMITED": WAIT,
     "UNAUTHORIZED": RECONNECT,
     "INVALID_TOKEN": RECONNECT,
@@ -86,6 +96,11 @@ SEND_ERRORS: dict[str, str] = {
 # The longest wait between resends after transient failures: the outbox drains within moments
 # of the server healing (reconnects have their own, longer cap).
 RESEND_BACKOFF_CAP = 2.0
+# How many times in a row an entry answered INTERNAL_ERROR is resent before it is FAILED.
+INTERNAL_ERROR_RETRIES = 3
+# The resend timer: an entry still unconfirmed `resend_after_seconds` after it last went out is
+# sent again; each such resend doubles the wait, up to this cap.
+RESEND_UNCONFIRMED_CAP = 60.0
 
 # Codes of a `sync` refusal that mean the conversation is no longer the caller's to follow.
 GONE = {"CONVERSATION_NOT_FOUND", "PERMISSION_DENIED"}
@@ -118,6 +133,11 @@ class OutboxEntry:
     attempts: int = 0
     confirmed: asyncio.Event = field(default_factory=asyncio.Event)  # set when SENT or FAILED
     in_flight: bool = False  # acknowledged PENDING on this connection, outcome not heard yet
+    # The resend timer's state: when it goes out again if still unconfirmed (event loop time),
+    # and how many times it already did (the backoff).
+    resend_at: float = 0.0
+    overdue_resends: int = 0
+    internal_errors: int = 0  # INTERNAL_ERROR answers in a row
 
 
 class ParleyClient:
@@ -128,7 +148,12 @@ class ParleyClient:
         token: str | None = None,
         max_backoff_seconds: float = 10.0,
         request_timeout: float = 10.0,
+        resend_after_seconds: float = 5.0,
     ) -> None:
+        """`resend_after_seconds`: an outbox entry still unconfirmed this long after it last
+        went out is sent again with the same clientMessageId (its ack or `message_confirmed`
+        may have been lost while the socket stayed up); the wait doubles with each such resend
+        (up to RESEND_UNCONFIRMED_CAP) and is drawn up to half again longer (jitter)."""
         self.urls = [urls] if isinstance(urls, str) else list(urls)
         self.token = token
         self.user: dict[str, Any] | None = None
@@ -137,6 +162,7 @@ class ParleyClient:
         self._url_index = 0
         self._max_backoff = max_backoff_seconds
         self._timeout = request_timeout
+        self._resend_after = resend_after_seconds
         self._handlers: dict[str, list[Handler]] = {}
         self._socket: socketio.AsyncClient | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -344,8 +370,14 @@ class ParleyClient:
             if self._last_seq:
                 # Whatever was missed while away: every conversation seen, from its last seq.
                 self._spawn(self._catch_up_all(), "parley-sdk-resync")
+            for entry in self.outbox.values():
+                entry.overdue_resends = 0  # a new connection: the timer's backoff starts over
             await self._flush()
+            resender = asyncio.create_task(self._resend_unconfirmed(), name="parley-sdk-resend")
             await socket.wait()  # returns when the connection drops
+            resender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await resender
             self._connected.clear()
             for entry in self.outbox.values():
                 entry.in_flight = False  # its outcome may be lost with the connection
@@ -357,7 +389,15 @@ class ParleyClient:
 
         async def any_event(event: str, data: Any) -> None:
             if event == MESSAGE_CONFIRMED:
-                self._confirm(data.get("clientMessageId"), data.get("message"))
+                client_message_id = data.get("clientMessageId")
+                if client_message_id in self.outbox:
+                    await self._confirmed_now(client_message_id, data.get("message"))
+                    return  # handed over by _confirmed_now, as for a stored answer in an ack
+                done = self._done.get(client_message_id or "")
+                if done is not None and done.status == "SENT":
+                    return  # confirmed already (a resend's ack brought the stored message)
+                # Another device's send (the sender's user room), or a late confirm of an entry
+                # FAILED here: handed over as it came.
             elif event == MESSAGE_FAILED:
                 await self._failed(data.get("clientMessageId"), data.get("error") or {})
             elif event == NEW_MESSAGE:
@@ -482,6 +522,7 @@ class ParleyClient:
             content=content,
             extra=extra,
         )
+        self._schedule_resend(entry)  # not sent in time (a flush stopped before it): the timer
         self.outbox[entry.client_message_id] = entry
         if self.connected:
             await self._flush()
@@ -500,10 +541,15 @@ class ParleyClient:
         assert entry.message is not None
         return entry.message
 
-    def _confirm(self, client_message_id: str | None, message: dict[str, Any] | None) -> None:
+    def _confirm(
+        self, client_message_id: str | None, message: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """Mark the entry SENT: by `message_confirmed`, or by an ack that answers a resend
+        with the stored message. The payload to hand over as `message_confirmed` the first
+        time, None if there is nothing to confirm (so the application hears it once)."""
         entry = self.outbox.get(client_message_id or "")
         if entry is None or message is None:
-            return
+            return None
         del self.outbox[entry.client_message_id]
         entry.status = "SENT"
         entry.message = message
@@ -516,6 +562,14 @@ class ParleyClient:
             self._failures = 0
             if self.outbox and self.connected:
                 self._spawn(self._flush(), "parley-sdk-flush")
+        return {"clientMessageId": entry.client_message_id, "message": message}
+
+    async def _confirmed_now(
+        self, client_message_id: str | None, message: dict[str, Any] | None
+    ) -> None:
+        payload = self._confirm(client_message_id, message)
+        if payload is not None:
+            await self._emit_local(MESSAGE_CONFIRMED, payload)
 
     async def _failed(self, client_message_id: str | None, error: dict[str, Any]) -> None:
         """`message_failed`: resend later if transient, else the entry fails for good."""
@@ -523,21 +577,45 @@ class ParleyClient:
         if entry is None or entry.status != "PENDING":
             return
         entry.in_flight = False
-        kind = classify(error.get("code"))
-        if kind == PERMANENT:
-            await self._give_up(entry, error)
-        elif kind in (TRANSIENT, WAIT):
-            self._back_off()
-        # RECONNECT: the next connection resends it.
+        notices: list[tuple[str, Any]] = []
+        self._refused(entry, error, notices)
+        for event, data in notices:
+            await self._emit_local(event, data)
 
-    async def _give_up(self, entry: OutboxEntry, error: dict[str, Any]) -> None:
+    def _refused(
+        self, entry: OutboxEntry, error: dict[str, Any], notices: list[tuple[str, Any]]
+    ) -> bool:
+        """What a send's error (its ack's or `message_failed`'s) does to the entry, by
+        `classify`; the one place for both. True when later entries must wait behind it;
+        a FAILED entry's `send_failed` is added to `notices`."""
+        kind = classify(error.get("code"))
+        if kind == BOUNDED:
+            entry.internal_errors += 1
+            kind = TRANSIENT if entry.internal_errors <= INTERNAL_ERROR_RETRIES else PERMANENT
+        details = error.get("details") or {}
+        if kind == WAIT or (kind == TRANSIENT and "retryAfterSeconds" in details):
+            # Later messages wait behind this one, so the order holds.
+            retry_ms = details.get("retryAfterMs")
+            if retry_ms is None:
+                retry_ms = 1000 * details.get("retryAfterSeconds", 1)
+            self._flush_later(float(retry_ms) / 1000)
+            return True
+        if kind == TRANSIENT:
+            self._back_off()
+            return True
+        if kind == RECONNECT:
+            return True  # the next connection (with a fresh token) resends
+        self._give_up(entry, error)  # retrying cannot help
+        notices.append((SEND_FAILED, entry))
+        return False
+
+    def _give_up(self, entry: OutboxEntry, error: dict[str, Any]) -> None:
         self.outbox.pop(entry.client_message_id, None)
         entry.status = "FAILED"
         entry.error = {"code": error.get("code"), "message": error.get("message")}
         entry.in_flight = False
         self._done[entry.client_message_id] = entry
         entry.confirmed.set()
-        await self._emit_local(SEND_FAILED, entry)
 
     def _back_off(self) -> None:
         """After a transient failure: only the oldest entry goes out (a probe), after a
@@ -548,8 +626,9 @@ class ParleyClient:
         delay = random.uniform(delay / 2, delay)
         loop = asyncio.get_running_loop()
         self._hold_until = max(self._hold_until, loop.time() + delay)
-        if self._retry is not None and not self._retry.done():
-            self._retry.cancel()  # one timer, at the latest hold
+        running = self._retry
+        if running is not None and not running.done() and running is not asyncio.current_task():
+            running.cancel()  # one timer, at the latest hold (not the timer's own flush)
 
         async def retry() -> None:
             await asyncio.sleep(max(0.0, self._hold_until - loop.time()))
@@ -559,7 +638,8 @@ class ParleyClient:
         self._retry = asyncio.create_task(retry(), name="parley-sdk-backoff")
 
     def _flush_later(self, delay: float) -> None:
-        """Resend once the server's Retry-After has passed (a reconnect also resends)."""
+        """Resend once the server's Retry-After has passed (a reconnect also resends, and so
+        does the next send: the application may know the limit changed)."""
         if self._retry is not None and not self._retry.done():
             return
 
@@ -570,61 +650,95 @@ class ParleyClient:
 
         self._retry = asyncio.create_task(retry(), name="parley-sdk-retry")
 
+    def _schedule_resend(self, entry: OutboxEntry) -> None:
+        """When the resend timer sends `entry` again if it is still unconfirmed by then."""
+        cap = max(self._resend_after, RESEND_UNCONFIRMED_CAP)
+        wait = min(cap, self._resend_after * 2 ** min(entry.overdue_resends, 16))
+        # Drawn up to half again longer: clients that lost their confirms together (one
+        # server fault) do not all resend at the same instant.
+        entry.resend_at = asyncio.get_running_loop().time() + random.uniform(wait, 1.5 * wait)
+
+    async def _resend_unconfirmed(self) -> None:
+        """While connected: what is still unconfirmed past its resend time goes out again, in
+        order, through `_flush`. Heals what no event reports: an ack lost to its timeout (the
+        flush stopped there, so the entries behind it were never sent), or a
+        `message_confirmed`/`message_failed` the server could not deliver. A resend of a
+        committed message is answered with the stored message, which confirms it."""
+        loop = asyncio.get_running_loop()
+        while not self._closing and self.connected:
+            now = loop.time()
+            overdue = [entry for entry in self.outbox.values() if entry.resend_at <= now]
+            if overdue:
+                for entry in overdue:
+                    entry.in_flight = False  # its outcome is taken as lost
+                    entry.overdue_resends += 1
+                    self._schedule_resend(entry)  # also when a backoff holds this flush back
+                await self._flush()
+                continue
+            next_at = min((entry.resend_at for entry in self.outbox.values()), default=None)
+            # New entries are due no sooner than resend_after from now: looking again at
+            # half of it is soon enough.
+            nap = self._resend_after / 2 if next_at is None else next_at - now
+            await asyncio.sleep(max(0.01, min(nap, self._resend_after / 2)))
+
     async def _flush(self) -> None:
-        """Send, in order, every message not yet confirmed (again, after a reconnect); while
-        probing after a transient failure, only the oldest, once its backoff has passed."""
+        """Send, in order, every message not yet confirmed and not awaiting its outcome (an
+        entry acknowledged PENDING waits for `message_confirmed`, `message_failed` or the
+        resend timer); while probing after a transient failure, only the oldest, once its
+        backoff has passed. Callbacks run after the flush lock is released, so a handler may
+        send."""
+        notices: list[tuple[str, Any]] = []
         async with self._flush_lock:
-            if asyncio.get_running_loop().time() < self._hold_until:
-                return  # the backoff timer flushes
-            for entry in list(self.outbox.values()):
-                if entry.confirmed.is_set() or entry.status == "FAILED":
-                    continue
-                if self._probing and entry.in_flight:
+            await self._send_outbox(notices)
+        for event, data in notices:
+            await self._emit_local(event, data)
+
+    async def _send_outbox(self, notices: list[tuple[str, Any]]) -> None:
+        if asyncio.get_running_loop().time() < self._hold_until:
+            return  # the backoff timer flushes
+        for entry in list(self.outbox.values()):
+            if entry.confirmed.is_set() or entry.status == "FAILED":
+                continue
+            if entry.in_flight:
+                if self._probing:
                     return  # the probe's outcome decides what goes next
-                socket = self._socket
-                if socket is None or not self.connected:
+                continue
+            socket = self._socket
+            if socket is None or not self.connected:
+                return
+            entry.attempts += 1
+            self._schedule_resend(entry)
+            try:
+                ack = await socket.call(
+                    "send_message",
+                    {
+                        "conversationId": entry.conversation_id,
+                        "content": entry.content,
+                        "clientMessageId": entry.client_message_id,
+                        **entry.extra,
+                    },
+                    timeout=self._timeout,
+                )
+            except (
+                socketio.exceptions.TimeoutError,
+                socketio.exceptions.BadNamespaceError,
+                socketio.exceptions.DisconnectedError,
+            ):
+                # No answer: the connection is going (the next one resends) or the server is
+                # slow (the resend timer resends); later entries wait behind this one.
+                return
+            if not ack.get("ok"):
+                if self._refused(entry, ack.get("error") or {}, notices):
                     return
-                entry.attempts += 1
-                try:
-                    ack = await socket.call(
-                        "send_message",
-                        {
-                            "conversationId": entry.conversation_id,
-                            "content": entry.content,
-                            "clientMessageId": entry.client_message_id,
-                            **entry.extra,
-                        },
-                        timeout=self._timeout,
-                    )
-                except (
-                    socketio.exceptions.TimeoutError,
-                    socketio.exceptions.BadNamespaceError,
-                    socketio.exceptions.DisconnectedError,
-                ):
-                    return  # the connection is going; the next one resends
-                if not ack.get("ok"):
-                    error = ack.get("error", {})
-                    kind = classify(error.get("code"))
-                    details = error.get("details") or {}
-                    if kind == WAIT or (kind == TRANSIENT and "retryAfterSeconds" in details):
-                        # Later messages wait behind this one, so the order holds.
-                        retry_ms = details.get("retryAfterMs")
-                        if retry_ms is None:
-                            retry_ms = 1000 * details.get("retryAfterSeconds", 1)
-                        self._flush_later(float(retry_ms) / 1000)
-                        return
-                    if kind == TRANSIENT:
-                        self._back_off()
-                        return
-                    if kind == RECONNECT:
-                        return  # the next connection (with a fresh token) resends
-                    await self._give_up(entry, error)  # retrying cannot help
-                    continue
-                message = ack["message"]
-                if message.get("status") not in ("PENDING", "FAILED"):
-                    # Stored before (a retry of a committed send): confirmed already.
-                    self._confirm(entry.client_message_id, message)
-                else:
-                    entry.in_flight = True
-                    if self._probing:
-                        return  # one probe at a time
+                continue
+            entry.internal_errors = 0
+            message = ack["message"]
+            if message.get("status") not in ("PENDING", "FAILED"):
+                # Stored before (a resend of a committed send): this answer is the confirmation.
+                payload = self._confirm(entry.client_message_id, message)
+                if payload is not None:
+                    notices.append((MESSAGE_CONFIRMED, payload))
+            else:
+                entry.in_flight = True
+                if self._probing:
+                    return  # one probe at a time
