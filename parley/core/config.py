@@ -83,6 +83,16 @@ def _fraction(name: str, raw: str) -> float:
 GC_POLICIES = ("freeze", "python")
 
 
+def _port(name: str, raw: str) -> int | None:
+    """A TCP port, or None when unset."""
+    if not raw.strip():
+        return None
+    port = _positive_int(name, raw)
+    if port > 65535:
+        raise ConfigError(f"{name}={raw!r} is not a port (1-65535)")
+    return port
+
+
 def _choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
     value = raw.strip().lower()
     if value not in choices:
@@ -171,6 +181,9 @@ class Settings:
     ws_max_connections_per_user: int = 20
     ws_connect_timeout_seconds: float = 5.0
     idempotency_key_ttl_seconds: float = 86400.0
+    metrics_token: str | None = None
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
     @property
     def is_sqlite(self) -> bool:
@@ -296,4 +309,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         idempotency_key_ttl_seconds=parse_duration_seconds(
             "IDEMPOTENCY_KEY_TTL", env.get("IDEMPOTENCY_KEY_TTL") or "24h"
         ),
+        metrics_token=env.get("METRICS_TOKEN") or None,
+        metrics_port=_port("METRICS_PORT", env.get("METRICS_PORT") or ""),
+        metrics_host=(env.get("METRICS_HOST") or "127.0.0.1").strip(),
     )
