@@ -248,6 +248,7 @@ def create_api(
             )
         remove_pool_sampler = metrics.add_sampler(_pool_sampler(db))
         sampler = asyncio.create_task(metrics.sample_periodically(), name="parley-metrics")
+        metrics.WORKER_UP.set(1)
         log.info(
             "parley started",
             extra={"database": settings.database_url.split("://")[0], "redis": bool(redis)},

@@ -26,7 +26,6 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
@@ -36,6 +35,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,12 @@ MODERATION_FLAGS = Counter(
     "parley_moderation_flags",
     "Texts the screening flagged, by outcome (flagged: delivered and queued; held)",
     ["outcome"],
+)
+
+WORKER_UP = Gauge(
+    "parley_worker_up",
+    "1 while this process serves (with --workers, one series per worker, labelled by pid)",
+    multiprocess_mode="liveall",
 )
 
 # Bound once: the hot path uses these.
@@ -279,7 +285,9 @@ def exposition(*, sample_here: bool = True) -> bytes:
     return generate_latest(registry)
 
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The 0.0.4 text format, which every Prometheus version reads (Parley's names and labels
+# need none of 1.0.0's escaping).
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 
 def authorized(header: str | None, token: str | None) -> bool:
