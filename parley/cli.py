@@ -20,6 +20,7 @@ from parley.core.config import ConfigError, Settings, load_settings
 from parley.main import create_app
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+WORKER_HEALTHCHECK_SECONDS = 30
 
 
 def _settings_or_exit() -> Settings:
@@ -109,6 +110,10 @@ def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=list(settings.trusted_proxies) or None,
         server_header=False,
+        # With --workers, uvicorn replaces a worker that does not answer its health ping in
+        # time; a new worker answers only once its imports are done, which on a busy host
+        # took longer than uvicorn's 5 s, so workers were replaced before they could start.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         # Longer than clients' and load balancers' idle keep-alive (httpx 5 s, nginx 60 s), so
         # the server never closes a connection a client is about to reuse.
         timeout_keep_alive=75,

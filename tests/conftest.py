@@ -125,7 +125,9 @@ def start_server(
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    process.kill()
+    # SIGTERM first: with --workers, uvicorn's parent stops its workers (a SIGKILL would
+    # leave them running).
+    Server(url=url, process=process, log_path=log_path).stop()
     raise RuntimeError(f"parley serve did not become healthy: {Path(log_path).read_text()}")
 
 
