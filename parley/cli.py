@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
 from alembic import command
 from alembic.config import Config
 
+from parley.core import metrics
 from parley.core.config import ConfigError, Settings, load_settings
 from parley.main import create_app
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+WORKER_HEALTHCHECK_SECONDS = 30
 
 
 def _settings_or_exit() -> Settings:
@@ -41,8 +48,47 @@ def _serve(args: argparse.Namespace) -> None:
             file=sys.stderr,
         )
         raise SystemExit(2)
+    if settings.metrics_port is not None and settings.metrics_port == args.port:
+        print(
+            f"parley: configuration error: METRICS_PORT={settings.metrics_port} is the port "
+            "the API serves on: pick another one, or unset it to serve /metrics with the API",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
     if not args.no_migrate:
         run_migrations(settings)
+    with _metrics_of_workers(args.workers):
+        metrics_server = (
+            metrics.serve_on_port(
+                settings.metrics_host, settings.metrics_port, settings.metrics_token
+            )
+            if settings.metrics_port is not None
+            else None
+        )
+        try:
+            _run_uvicorn(args, settings)
+        finally:
+            if metrics_server is not None:
+                metrics_server.shutdown()
+
+
+@contextmanager
+def _metrics_of_workers(workers: int) -> Iterator[None]:
+    """With several workers, a fresh PROMETHEUS_MULTIPROC_DIR for this start (the workers
+    inherit it; stale files from an earlier run would add old counts), removed at exit."""
+    if workers == 1:
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="parley-metrics-")
+    os.environ[metrics.MULTIPROC_DIR_ENV] = directory
+    try:
+        yield
+    finally:
+        os.environ.pop(metrics.MULTIPROC_DIR_ENV, None)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
     # Several workers: each process builds its app from the same environment.
     app: object = create_app(settings) if args.workers == 1 else "parley.main:create_app"
     uvicorn.run(
@@ -64,6 +110,10 @@ def _serve(args: argparse.Namespace) -> None:
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=list(settings.trusted_proxies) or None,
         server_header=False,
+        # With --workers, uvicorn replaces a worker that does not answer its health ping in
+        # time; a new worker answers only once its imports are done, which on a busy host
+        # took longer than uvicorn's 5 s, so workers were replaced before they could start.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         # Longer than clients' and load balancers' idle keep-alive (httpx 5 s, nginx 60 s), so
         # the server never closes a connection a client is about to reuse.
         timeout_keep_alive=75,

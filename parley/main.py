@@ -13,7 +13,7 @@ import socketio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -27,7 +27,7 @@ from parley.accounts.routes import router as accounts_router
 from parley.accounts.throttle import AuthThrottle
 from parley.audit.routes import router as audit_router
 from parley.conversations.routes import router as conversations_router
-from parley.core import runtime
+from parley.core import metrics, runtime
 from parley.core.cache import MemoryCache, RedisCache
 from parley.core.collector import freeze_startup_objects, keep_long_lived_objects_frozen
 from parley.core.config import Settings, load_settings
@@ -38,13 +38,14 @@ from parley.core.errors import (
     MethodNotAllowed,
     PayloadTooLarge,
     RouteNotFound,
+    Unauthorized,
     ValidationFailed,
     is_dependency_failure,
     unexpected,
 )
 from parley.core.logging import configure_logging
 from parley.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from parley.core.redis_pool import WaitingConnectionPool
+from parley.core.redis_pool import WaitingConnectionPool, count_round_trips
 from parley.core.runtime import EventPublisher
 from parley.core.schemas import ApiModel
 from parley.inbox.routes import router as inbox_router
@@ -151,6 +152,26 @@ async def _check(name: str, probe: Any) -> DependencyHealth:
     )
 
 
+def _pool_sampler(db: Database) -> Callable[[], None]:
+    pool = db.engine.pool
+
+    def sample() -> None:
+        metrics.DB_POOL_CHECKED_OUT.set(pool.checkedout())  # type: ignore[attr-defined]
+        metrics.DB_POOL_SIZE.set(pool.size())  # type: ignore[attr-defined]
+
+    return sample
+
+
+def _install_metrics_route(app: FastAPI, token: str | None) -> None:
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def metrics_text(request: Request) -> Response:
+        """Prometheus text format (docs/api.md, Metrics); a bearer token when METRICS_TOKEN
+        is set."""
+        if not metrics.authorized(request.headers.get("authorization"), token):
+            raise Unauthorized("This endpoint needs the metrics token")
+        return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
+
+
 def create_app(settings: Settings | None = None) -> Any:
     """The ASGI app: Socket.IO at /socket.io, everything else the HTTP API."""
     settings = settings or load_settings()
@@ -193,6 +214,8 @@ def create_api(
             if settings.redis_url
             else None
         )
+        if redis is not None:
+            count_round_trips(redis.connection_pool, "app")
         cache = RedisCache(redis, settings.redis_key_prefix) if redis else MemoryCache()
         state = runtime.Runtime(
             settings=settings, db=db, cache=cache, publisher=publisher, redis=redis
@@ -223,6 +246,9 @@ def create_api(
                 keep_long_lived_objects_frozen(lambda: presence.local_sockets),
                 name="parley-collector",
             )
+        remove_pool_sampler = metrics.add_sampler(_pool_sampler(db))
+        sampler = asyncio.create_task(metrics.sample_periodically(), name="parley-metrics")
+        metrics.WORKER_UP.set(1)
         log.info(
             "parley started",
             extra={"database": settings.database_url.split("://")[0], "redis": bool(redis)},
@@ -230,6 +256,8 @@ def create_api(
         try:
             yield
         finally:
+            sampler.cancel()
+            remove_pool_sampler()
             if collector is not None:
                 collector.cancel()
             if on_stop is not None:
@@ -240,6 +268,7 @@ def create_api(
             await db.dispose()
             if redis is not None:
                 await redis.aclose()
+            metrics.worker_exiting()
 
     app = FastAPI(
         title="Parley",
@@ -268,6 +297,9 @@ def create_api(
     app.include_router(audit_router)
     app.include_router(moderation_router)
     app.include_router(presence_router)
+
+    if settings.metrics_port is None:
+        _install_metrics_route(app, settings.metrics_token)
 
     @app.get(
         "/health",

@@ -100,12 +100,15 @@ def backend_env() -> Iterator[dict[str, str]]:
     subprocess.run(["rm", "-rf", data_dir], check=False)
 
 
-def start_server(env: dict[str, str], extra_env: dict[str, str] | None = None) -> Server:
+def start_server(
+    env: dict[str, str], extra_env: dict[str, str] | None = None, args: list[str] | None = None
+) -> Server:
+    """`parley serve` (plus `args`, e.g. `--workers 2`) on a free port, once healthy."""
     port = free_port()
     log_fd, log_path = tempfile.mkstemp(prefix="parley-server-", suffix=".log")
     with os.fdopen(log_fd, "wb") as log_file:
         process = subprocess.Popen(
-            [PARLEY, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [PARLEY, "serve", "--host", "127.0.0.1", "--port", str(port), *(args or [])],
             env={**env, **(extra_env or {})},
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -122,7 +125,9 @@ def start_server(env: dict[str, str], extra_env: dict[str, str] | None = None) -
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    process.kill()
+    # SIGTERM first: with --workers, uvicorn's parent stops its workers (a SIGKILL would
+    # leave them running).
+    Server(url=url, process=process, log_path=log_path).stop()
     raise RuntimeError(f"parley serve did not become healthy: {Path(log_path).read_text()}")
 
 

@@ -28,7 +28,7 @@ from limits.errors import StorageError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from parley.core import runtime
+from parley.core import metrics, runtime
 from parley.core.config import Settings
 from parley.core.errors import RateLimited
 from parley.core.limits import sliding_window_limiter
@@ -80,6 +80,7 @@ class AuthThrottle:
             return True
 
     async def _refuse(self, scope: AuthScope, item: RateLimitItem, identifier: str) -> None:
+        metrics.rate_limit_refused("auth_" + scope.lower())
         namespace = "auth-account" if scope == AuthScope.ACCOUNT else "auth-address"
         try:
             stats = await self._limiter.get_window_stats(item, namespace, identifier)

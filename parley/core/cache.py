@@ -19,18 +19,27 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.core import runtime
+from parley.core import metrics, runtime
 from parley.core.db import after_commit
 
 log = logging.getLogger(__name__)
 
 
 class CacheStats:
-    """Hit/miss counters for /metrics and benchmarks."""
+    """Hit/miss counts for benchmarks, and per layer (a key's prefix) for /metrics."""
 
-    def __init__(self) -> None:
+    def __init__(self, backend: str) -> None:
         self.hits = 0
         self.misses = 0
+        self._layers = metrics.CacheLayerCounters(backend, metrics.CACHE_LAYERS)
+
+    def hit(self, key: str) -> None:
+        self.hits += 1
+        self._layers.hit(key)
+
+    def miss(self, key: str) -> None:
+        self.misses += 1
+        self._layers.miss(key)
 
     @property
     def hit_rate(self) -> float:
@@ -44,16 +53,16 @@ class MemoryCache:
     def __init__(self, max_entries: int = 100_000) -> None:
         self._entries: dict[str, tuple[float, Any]] = {}
         self._max_entries = max_entries
-        self.stats = CacheStats()
+        self.stats = CacheStats("memory")
 
     async def get(self, key: str) -> Any | None:
         entry = self._entries.get(key)
         if entry is None or entry[0] < time.monotonic():
             if entry is not None:
                 del self._entries[key]
-            self.stats.misses += 1
+            self.stats.miss(key)
             return None
-        self.stats.hits += 1
+        self.stats.hit(key)
         return entry[1]
 
     async def get_many(self, keys: list[str]) -> list[Any | None]:
@@ -98,7 +107,7 @@ class RedisCache:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix + "cache:"
-        self.stats = CacheStats()
+        self.stats = CacheStats("redis")
         # Keys whose invalidation has not reached Redis yet -> a generation, bumped by each
         # failed delete, so a retry that raced a newer failure does not clear the newer one.
         self._dirty: dict[str, int] = {}
@@ -113,7 +122,7 @@ class RedisCache:
     async def get(self, key: str) -> Any | None:
         if key in self._dirty:
             # Redis may still hold the value the failed delete was meant to drop.
-            self.stats.misses += 1
+            self.stats.miss(key)
             return None
         try:
             raw = await self._redis.get(self._prefix + key)
@@ -121,9 +130,9 @@ class RedisCache:
             log.warning("cache get failed", extra={"error": str(error)})
             raw = None
         if raw is None:
-            self.stats.misses += 1
+            self.stats.miss(key)
             return None
-        self.stats.hits += 1
+        self.stats.hit(key)
         return orjson.loads(raw)
 
     async def get_many(self, keys: list[str]) -> list[Any | None]:
@@ -135,10 +144,10 @@ class RedisCache:
         values: list[Any | None] = []
         for key, raw in zip(keys, raws, strict=True):
             if raw is None or key in self._dirty:
-                self.stats.misses += 1
+                self.stats.miss(key)
                 values.append(None)
             else:
-                self.stats.hits += 1
+                self.stats.hit(key)
                 values.append(orjson.loads(raw))
         return values
 

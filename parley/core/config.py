@@ -83,6 +83,16 @@ def _fraction(name: str, raw: str) -> float:
 GC_POLICIES = ("freeze", "python")
 
 
+def _port(name: str, raw: str) -> int | None:
+    """A TCP port, or None when unset."""
+    if not raw.strip():
+        return None
+    port = _positive_int(name, raw)
+    if port > 65535:
+        raise ConfigError(f"{name}={raw!r} is not a port (1-65535)")
+    return port
+
+
 def _choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
     value = raw.strip().lower()
     if value not in choices:
@@ -172,6 +182,9 @@ class Settings:
     ws_connect_timeout_seconds: float = 5.0
     idempotency_key_ttl_seconds: float = 86400.0
     sqlite_readers: int = 4
+    metrics_token: str | None = None
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
     @property
     def is_sqlite(self) -> bool:
@@ -298,4 +311,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             "IDEMPOTENCY_KEY_TTL", env.get("IDEMPOTENCY_KEY_TTL") or "24h"
         ),
         sqlite_readers=_env_int(env, "SQLITE_READERS", "4"),
+        metrics_token=env.get("METRICS_TOKEN") or None,
+        metrics_port=_port("METRICS_PORT", env.get("METRICS_PORT") or ""),
+        metrics_host=(env.get("METRICS_HOST") or "127.0.0.1").strip(),
     )

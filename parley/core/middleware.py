@@ -1,5 +1,6 @@
-"""Request context: a request id on every log line and response, an access log line, and
-(when PARLEY_SQL_COUNT_HEADER is on) the number of SQL statements the request caused."""
+"""Request context: a request id on every log line and response, an access log line, the
+request's latency in /metrics (by route template), and (when PARLEY_SQL_COUNT_HEADER is on)
+the number of SQL statements the request caused."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from parley.core import metrics
 from parley.core.db import statement_counter
 from parley.core.errors import PayloadTooLarge
 from parley.core.logging import request_id_var
@@ -49,13 +51,20 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
+            elapsed = time.perf_counter() - started
+            # The router leaves the matched route in the scope: its template, never the raw
+            # path, labels the metric (ids would make a series per conversation).
+            route = scope.get("route")
+            metrics.http_request(
+                getattr(route, "path_format", None) or "unmatched", scope["method"], status, elapsed
+            )
             access_log.info(
                 "request",
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
-                    "durationMs": round((time.perf_counter() - started) * 1000, 2),
+                    "durationMs": round(elapsed * 1000, 2),
                 },
             )
             statement_counter.reset(count_token)

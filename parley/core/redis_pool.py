@@ -17,6 +17,8 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
 
+from parley.core import metrics
+
 
 class WaitingConnectionPool(ConnectionPool):
     def __init__(self, *, timeout: float, **kwargs: Any) -> None:
@@ -43,3 +45,31 @@ class WaitingConnectionPool(ConnectionPool):
     async def release(self, connection: AbstractConnection) -> None:
         await super().release(connection)
         self._released.set()
+
+
+_counted: dict[tuple[type[AbstractConnection], str], type[AbstractConnection]] = {}
+
+
+def counting_connection_class(
+    base: type[AbstractConnection], client: str
+) -> type[AbstractConnection]:
+    """`base` (plain, TLS or Unix socket connection) counting each command or pipeline it
+    sends in `parley_redis_round_trips_total{client}`: one add per round trip, nothing else."""
+    counted = _counted.get((base, client))
+    if counted is None:
+        round_trips = metrics.REDIS_ROUND_TRIPS.labels(client)
+
+        async def send_packed_command(
+            self: AbstractConnection, command: Any, check_health: bool = True
+        ) -> None:
+            round_trips.inc()
+            await base.send_packed_command(self, command, check_health)
+
+        counted = type(base.__name__, (base,), {"send_packed_command": send_packed_command})
+        _counted[(base, client)] = counted
+    return counted
+
+
+def count_round_trips(pool: ConnectionPool, client: str) -> None:
+    """Make the connections `pool` opens from now on count their round trips."""
+    pool.connection_class = counting_connection_class(pool.connection_class, client)

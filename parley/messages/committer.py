@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.accounts import service as accounts
 from parley.conversations import counters
+from parley.core import metrics
 from parley.core.db import Database, statement_counter, utcnow
 from parley.core.errors import AppError, CommitFailed, ConversationNotFound, ServiceUnavailable
 from parley.messages import idempotency
@@ -84,6 +86,7 @@ class PendingSend:
     failure: AppError | None = None  # why it was not stored (sent as `message_failed`)
     duplicate: bool = False  # another instance committed this clientMessageId first
     screening: Verdict | None = None  # flagged by moderation: queued in the same transaction
+    accepted_at: float = field(default_factory=time.perf_counter)  # for the latency metrics
 
     @property
     def id(self) -> uuid.UUID:
@@ -142,6 +145,15 @@ class Committer:
     def backlog(self) -> int:
         """Accepted sends not yet written."""
         return self._queue.qsize()
+
+    def sample_metrics(self) -> None:
+        """The pipeline's lag for /metrics: sends accepted and not yet committed, and the
+        age of the oldest (`by_id` keeps acceptance order)."""
+        metrics.PIPELINE_BACKLOG.set(len(self.by_id))
+        oldest = next(iter(self.by_id.values()), None)
+        metrics.PIPELINE_OLDEST_SECONDS.set(
+            0.0 if oldest is None else time.perf_counter() - oldest.accepted_at
+        )
 
     def submit(self, pending: PendingSend) -> None:
         key = pending.idempotency_key
@@ -317,7 +329,13 @@ class Committer:
         log.warning("send %s failed: %s", pending.id, describe_error(error))
 
     async def _finish(self, batch: list[PendingSend]) -> None:
+        finished_at = time.perf_counter()
         for pending in batch:
+            if pending.result is not None:
+                metrics.SENDS_COMMITTED.inc()
+                metrics.SEND_COMMIT_SECONDS.observe(finished_at - pending.accepted_at)
+            else:
+                metrics.SENDS_FAILED.inc()
             key = pending.idempotency_key
             if key is not None and self.by_key.get(key) is pending:
                 del self.by_key[key]

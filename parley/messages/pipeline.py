@@ -8,12 +8,13 @@ with `wait`), and after each commit announces `new_message`, `message_confirmed`
 
 from __future__ import annotations
 
+import time
 from enum import IntEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.conversations import access
-from parley.core import runtime
+from parley.core import metrics, runtime
 from parley.core.db import statement_counter
 from parley.core.errors import ServiceUnavailable
 from parley.core.events import conversation_room, emit, emit_after_commit, user_room
@@ -59,6 +60,7 @@ def make_committer() -> Committer:
     """The process's committer, with the after-commit events wired in."""
     instance = Committer(runtime.current().db, message_out)
     instance.on_committed(_publish_commit_result)
+    metrics.add_sampler(instance.sample_metrics)
     return instance
 
 
@@ -66,6 +68,7 @@ def submit(row: MessageRow, verdict: Verdict | None = None) -> PendingSend:
     """Queue an accepted send for the committer (503 past the backlog bound)."""
     instance = committer()
     if instance.backlog >= MAX_BACKLOG:
+        metrics.SENDS_REFUSED.inc()
         raise ServiceUnavailable(
             "Too many messages are waiting to be stored: try again shortly",
             retryAfterSeconds=1,
@@ -79,6 +82,7 @@ def submit(row: MessageRow, verdict: Verdict | None = None) -> PendingSend:
         screening=verdict,
     )
     instance.submit(pending)
+    metrics.SENDS_ACCEPTED.inc()
     return pending
 
 
@@ -120,6 +124,7 @@ async def _publish_commit_result(pending: PendingSend) -> None:
                 MessageEvent(message=withheld(pending.result) if held else pending.result),
                 rooms=[conversation_room(pending.row["conversation_id"])],
             )
+            metrics.SEND_DELIVERY_SECONDS.observe(time.perf_counter() - pending.accepted_at)
         await emit(
             MESSAGE_CONFIRMED,
             MessageConfirmedEvent(client_message_id=client_id, message=pending.result),

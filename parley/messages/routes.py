@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
 from parley.accounts.dependencies import CurrentUser
+from parley.core import metrics
 from parley.core.deps import ReadSessionDep, SessionDep
 from parley.core.idempotency import Answer, IdempotencyKey
 from parley.messages import queries
@@ -52,7 +54,10 @@ Cursor = Annotated[str | None, Query(max_length=40)]
 )
 async def send_message(body: MessageCreate, user: CurrentUser, wait: Wait = False) -> Response:
     """Send a message: 202 at once (optimistic), or 201 after the commit with `wait=true`."""
+    started = time.perf_counter()
     message, outcome = await send(sender_id=user.id, data=body, wait=wait)
+    if not wait:
+        metrics.ACK_REST.observe(time.perf_counter() - started)
     # Hot path: serialize once, skipping FastAPI's re-validation of the response model.
     return Response(
         message.model_dump_json(by_alias=True),

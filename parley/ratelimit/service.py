@@ -23,7 +23,7 @@ from limits.errors import StorageError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from parley.core import runtime
+from parley.core import metrics, runtime
 from parley.core.config import Settings
 from parley.core.errors import RateLimited
 from parley.core.events import emit, user_room
@@ -113,6 +113,7 @@ class RateLimiter:
         conversation_id: uuid.UUID | None = None,
         namespace: str = "messages",
     ) -> None:
+        metrics.rate_limit_refused(scope.lower())
         try:
             stats = await self._limiter.get_window_stats(item, namespace, *identifiers)
             retry_after = max(0.0, stats.reset_time - time.time())

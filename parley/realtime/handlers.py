@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from parley.accounts.dependencies import authenticate_token_until
 from parley.conversations import access
-from parley.core import runtime
+from parley.core import metrics, runtime
 from parley.core.config import Settings
 from parley.core.errors import (
     AppError,
@@ -131,6 +131,7 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
             await admission.refused(sid)
             raise socketio.exceptions.ConnectionRefusedError("UNAUTHORIZED: transport closed")
         connected.add(sid)
+        metrics.SOCKETS_CONNECTED.inc()
         await _presence().socket_connected(user_id)
 
     async def admit(sid: str, environ: dict[str, Any], auth: Any) -> tuple[uuid.UUID, float]:
@@ -161,6 +162,7 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
         if sid not in connected:
             return
         connected.discard(sid)
+        metrics.SOCKETS_CONNECTED.dec()
         session = await server.get_session(sid)
         await _presence().socket_disconnected(uuid.UUID(session["userId"]))
 
@@ -169,8 +171,11 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
 
     @event("send_message")
     async def send_message(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:
+        started = time.perf_counter()
         message, _ = await send(sender_id=user_id, data=_parse(MessageCreate, data), wait=False)
-        return {"ok": True, "message": message.model_dump(mode="json", by_alias=True)}
+        ack = {"ok": True, "message": message.model_dump(mode="json", by_alias=True)}
+        metrics.ACK_SOCKET.observe(time.perf_counter() - started)
+        return ack
 
     @event("join_conversation")
     async def join_conversation(sid: str, user_id: uuid.UUID, data: Any) -> Ack:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import socketio
+from redis.asyncio.connection import Connection, parse_url
 
 from parley.core.config import Settings
+from parley.core.redis_pool import counting_connection_class
 from parley.realtime.fanout import EncodeOnce, EncodeOnceRedisManager
 from parley.realtime.handlers import register_handlers
 
@@ -12,7 +14,16 @@ from parley.realtime.handlers import register_handlers
 def create_socket_server(settings: Settings) -> socketio.AsyncServer:
     """AsyncServer with the Redis manager when REDIS_URL is set (fan-out across instances)."""
     manager: socketio.AsyncManager = (
-        EncodeOnceRedisManager(settings.redis_url, channel=settings.redis_key_prefix + "socketio")
+        EncodeOnceRedisManager(
+            settings.redis_url,
+            channel=settings.redis_key_prefix + "socketio",
+            # Its publishes and subscriptions count in parley_redis_round_trips_total too.
+            redis_options={
+                "connection_class": counting_connection_class(
+                    parse_url(settings.redis_url).get("connection_class", Connection), "socketio"
+                )
+            },
+        )
         if settings.redis_url
         else EncodeOnce()
     )

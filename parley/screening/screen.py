@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 
 from parley.conversations.permissions import Action, Membership
-from parley.core import runtime
+from parley.core import metrics, runtime
 from parley.screening.scoring import Assessment, assess
 
 # Longer texts are scored in a worker thread so one long message does not stall the loop.
@@ -45,4 +45,5 @@ async def screen(content: str | None, *, membership: Membership, encrypted: bool
     held = assessment.score >= settings.moderation_hold_threshold and not membership.may(
         Action.REVIEW_FLAGGED_CONTENT
     )
+    (metrics.MODERATION_HELD if held else metrics.MODERATION_FLAGGED).inc()
     return Verdict(item_id=uuid.uuid4(), assessment=assessment, held=held)

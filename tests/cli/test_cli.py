@@ -131,6 +131,21 @@ def test_postgres_without_jwt_secret_is_refused(tmp_path: Path) -> None:
     assert "JWT_SECRET" in result.stderr
 
 
+def test_metrics_port_equal_to_the_api_port_is_refused(tmp_path: Path) -> None:
+    port = free_port()
+    result = subprocess.run(
+        [PARLEY, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=_env(tmp_path, METRICS_PORT=str(port)),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "METRICS_PORT" in result.stderr
+
+
 def test_short_jwt_secret_is_refused(tmp_path: Path) -> None:
     result = _serve(_env(tmp_path, JWT_SECRET="s" * 31))
     assert result.returncode == 2, result.stderr

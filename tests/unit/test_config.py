@@ -195,6 +195,8 @@ def test_postgres_url_is_normalized(env: dict[str, str]) -> None:
         ("RATE_LIMIT_MESSAGES", "-1"),
         ("LOG_LEVEL", "LOUD"),
         ("PARLEY_SQL_COUNT_HEADER", "maybe"),
+        ("METRICS_PORT", "metrics"),
+        ("METRICS_PORT", "70000"),
     ],
 )
 def test_bad_value_raises_config_error_naming_variable(
@@ -281,3 +283,22 @@ def test_report_rate_limit_defaults_to_20_and_names_its_variable(env: dict[str, 
     )
     with pytest.raises(ConfigError, match="RATE_LIMIT_REPORTS_PER_HOUR"):
         load_settings(environ={**env, "RATE_LIMIT_REPORTS_PER_HOUR": "0"})
+
+
+def test_metrics_are_open_on_the_api_by_default(env: dict[str, str]) -> None:
+    settings = load_settings(environ=env)
+    assert (settings.metrics_token, settings.metrics_port, settings.metrics_host) == (
+        None,
+        None,
+        "127.0.0.1",
+    )
+
+
+def test_metrics_settings_from_environment(env: dict[str, str]) -> None:
+    env.update(METRICS_TOKEN="scrape-me", METRICS_PORT="9464", METRICS_HOST="0.0.0.0")
+    settings = load_settings(environ=env)
+    assert (settings.metrics_token, settings.metrics_port, settings.metrics_host) == (
+        "scrape-me",
+        9464,
+        "0.0.0.0",
+    )
