@@ -7,14 +7,23 @@ import socketio
 from parley.core.config import Settings
 from parley.realtime.fanout import EncodeOnce, EncodeOnceRedisManager
 from parley.realtime.handlers import register_handlers
+from parley.realtime.room_index import IndexedRooms
+
+
+class _Manager(IndexedRooms, EncodeOnce):
+    pass
+
+
+class _RedisManager(IndexedRooms, EncodeOnceRedisManager):
+    pass
 
 
 def create_socket_server(settings: Settings) -> socketio.AsyncServer:
     """AsyncServer with the Redis manager when REDIS_URL is set (fan-out across instances)."""
     manager: socketio.AsyncManager = (
-        EncodeOnceRedisManager(settings.redis_url, channel=settings.redis_key_prefix + "socketio")
+        _RedisManager(settings.redis_url, channel=settings.redis_key_prefix + "socketio")
         if settings.redis_url
-        else EncodeOnce()
+        else _Manager()
     )
     server = socketio.AsyncServer(
         async_mode="asgi",
