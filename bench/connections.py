@@ -18,11 +18,21 @@ sockets cost. Server RSS and open descriptors come from /proc/<pid>, idle CPU fr
 socket, and in a second round (`--rounds 2`, the default) opens them all again and cuts them
 all at once, as a network failure would: after each, the server's RSS shows whether memory
 grows, and `GET /users/me` per user whether presence went OFFLINE.
+
+Then `--storms` reconnect storms (default 3): with every socket open, all are cut at once and
+reconnected as fast as the server lets, `--storm-concurrency` handshakes at a time; each
+prints the time until all are back, handshake p50 / p99, the server's CPU per reconnect
+(utime + stime from /proc/<pid>/stat over the reconnect, divided by the count; less sensitive
+to a busy machine than wall time) and its idle RSS per open socket. `--storm-only` skips the
+fan-out, idle and close rounds above: open, then the storms. Where two or more cores exist,
+the server is pinned to the last and the load generator to the others (`taskset`), so the
+server's CPU is its own.
 The server's stderr goes to `--server-log`. Prints one table; nothing is asserted.
 
     .venv/bin/python -m bench.connections                          # 10,000 sockets, PostgreSQL
     .venv/bin/python -m bench.connections --connections 2000 --rounds 1
     .venv/bin/python -m bench.connections --max-connections 10000 --connections 10200
+    .venv/bin/python -m bench.connections --storm-only --storms 3     # reconnect storms only
 """
 
 from __future__ import annotations
@@ -419,6 +429,7 @@ class Bench:
     report: Report
     deliveries: Deliveries = field(default_factory=Deliveries)
     rss_empty: int = 0
+    storm_figures: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def ws_url(self) -> str:
@@ -502,6 +513,56 @@ class Bench:
             f"{online} of {len(self.plan.user_tokens)}{later}",
         )
 
+    async def wait_closed(self) -> None:
+        """Until the server's side of every socket is gone (the HTTP client keeps one)."""
+        for _ in range(240):
+            if established_on(self.port) <= 2:
+                break
+            await asyncio.sleep(0.25)
+
+    async def storm(self, sockets: list[Socket], number: int) -> list[Socket]:
+        """Cuts every socket at once, lets the server see them go, then reconnects them all
+        `--storm-concurrency` at a time; returns the new sockets."""
+        gc.unfreeze()
+        cpu_before = cpu_seconds(self.pid)
+        await drop_sockets(sockets)
+        await self.wait_closed()
+        await asyncio.sleep(2)  # the server's disconnect work (presence) settles
+        cpu_drop = cpu_seconds(self.pid) - cpu_before
+        rss_before = rss_kib(self.pid)
+        gc.collect()
+        cpu_before = cpu_seconds(self.pid)
+        opened, phase = await open_sockets(
+            self.ws_url, self.plan.tokens, self.deliveries, self.args.storm_concurrency
+        )
+        cpu = cpu_seconds(self.pid) - cpu_before
+        gc.collect()
+        gc.freeze()
+        await asyncio.sleep(2)
+        rss = rss_kib(self.pid)
+        label = f"storm {number}"
+        self.report.add(
+            f"{label}: reconnected / cut, time to all back, connects/s",
+            f"{len(opened)} / {len(sockets)}, {phase.seconds:.2f} s, "
+            f"{len(opened) / phase.seconds:.0f}/s ({self.args.storm_concurrency} at a time)",
+        )
+        self.report.add(f"{label}: handshake p50 / p99 / max", _ms(phase.handshakes_ms))
+        per_connect = cpu / max(1, len(opened)) * 1000
+        self.report.add(
+            f"{label}: server CPU per reconnect / per disconnect",
+            f"{per_connect:.2f} ms / {cpu_drop / max(1, len(sockets)) * 1000:.2f} ms",
+        )
+        self.report.add(
+            f"{label}: server RSS, idle per open socket",
+            f"{rss / 1024:.0f} MiB ({rss_before / 1024:.0f} MiB with none open), "
+            f"{(rss - self.rss_empty) / max(1, len(opened)):.1f} KiB per socket over the "
+            "first empty server",
+        )
+        for failure, count in phase.failures.most_common():
+            self.report.add(f"  failed: {failure}", str(count))
+        self.storm_figures.append((phase.seconds, per_connect))
+        return opened
+
     async def online_users(self) -> int:
         count = 0
         for token in self.plan.user_tokens:
@@ -532,71 +593,101 @@ async def run(url: str, pid: int, args: argparse.Namespace, report: Report) -> N
         fds_empty = open_fds(pid)
         await bench.probe("none open")
 
-        # Open in three steps, measuring fan-out after the first two: the reference group's
-        # sockets, then the large group's, then the rest.
         reference_count = reference_users * per_user
         group_count = group_users * per_user
-        bounds = [0, reference_count, group_count, len(plan.tokens)]
-        sockets: list[Socket] = []
-        phases: list[Phase] = []
-        for stage, (start, stop) in enumerate(itertools.pairwise(bounds)):
-            if stop > start:
-                opened, phase = await bench.open(plan.tokens[start:stop])
-                sockets += opened
-                phases.append(phase)
-            if stage == 0:
-                await bench.fanout(
-                    plan.reference_conversation, reference_count, len(sockets), " (reference)"
-                )
-            elif stage == 1:
-                await bench.fanout(plan.group_conversation, group_count, len(sockets), "")
-
-        handshakes = [ms for phase in phases for ms in phase.handshakes_ms]
-        failures = sum((phase.failures for phase in phases), collections.Counter[str]())
-        connect_seconds = sum(phase.seconds for phase in phases)
-        report.add(
-            "connections established / attempted",
-            f"{len(sockets)} / {sum(phase.attempted for phase in phases)} "
-            f"(server's side, counted by the kernel: {established_on(bench.port)})",
-        )
-        report.add(
-            "time to open them, fan-out pauses excluded",
-            f"{connect_seconds:.1f} s, {len(sockets) / connect_seconds:.0f} connections/s, "
-            f"server CPU {sum(p.server_cpu for p in phases) / max(1, len(sockets)) * 1000:.1f} ms"
-            " per connection",
-        )
-        report.add(f"handshake, {args.concurrency} at a time: p50 / p99 / max", _ms(handshakes))
-        for failure, count in failures.most_common():
-            report.add(f"  failed: {failure}", str(count))
-
-        await asyncio.sleep(2)
-        rss_full = rss_kib(pid)
-        report.add(
-            "server RSS: none open -> all open",
-            f"{bench.rss_empty / 1024:.0f} MiB -> {rss_full / 1024:.0f} MiB, "
-            f"{(rss_full - bench.rss_empty) / max(1, len(sockets)):.1f} KiB per connection",
-        )
-        report.add("server open descriptors", f"{fds_empty} -> {open_fds(pid)}")
-        await bench.idle(sockets)
-        await bench.probe(f"{len(sockets)} open")
-        await bench.fanout(plan.reference_conversation, reference_count, len(sockets), "")
-        await bench.fanout(plan.group_conversation, group_count, len(sockets), "")
-        report.add(
-            "sockets closed by the server meanwhile",
-            f"{sum(socket.dropped for socket in sockets)} "
-            f"(pings answered in all: {sum(socket.pings for socket in sockets)})",
-        )
-        await bench.close_all(sockets, "round 1", drop=False)
-
-        for round_number in range(2, args.rounds + 1):
-            opened, phase = await bench.open(plan.tokens)
-            await asyncio.sleep(2)
+        if args.storm_only:
+            sockets, phase = await bench.open(plan.tokens)
             report.add(
-                f"round {round_number}: established, time, server RSS",
-                f"{len(opened)} / {phase.attempted}, {phase.seconds:.1f} s, "
-                f"{rss_kib(pid) / 1024:.0f} MiB",
+                "opened before the storms: established / attempted, time, server CPU per connect",
+                f"{len(sockets)} / {phase.attempted}, {phase.seconds:.1f} s, "
+                f"{phase.server_cpu / max(1, len(sockets)) * 1000:.2f} ms",
             )
-            await bench.close_all(opened, f"round {round_number}", drop=True)
+            for failure, count in phase.failures.most_common():
+                report.add(f"  failed: {failure}", str(count))
+        else:
+            await measure_all(bench, fds_empty, reference_count, group_count)
+            sockets = (await bench.open(plan.tokens))[0] if args.storms else []
+        for number in range(1, args.storms + 1):
+            sockets = await bench.storm(sockets, number)
+        if bench.storm_figures:
+            seconds = sorted(figure[0] for figure in bench.storm_figures)
+            per_connect = sorted(figure[1] for figure in bench.storm_figures)
+            report.add(
+                f"storms: time to all back / server CPU per reconnect (median of {len(seconds)})",
+                f"{seconds[len(seconds) // 2]:.2f} s / {per_connect[len(per_connect) // 2]:.2f} ms",
+            )
+        await close_sockets(sockets, args.concurrency)
+
+
+async def measure_all(bench: Bench, fds_empty: int, reference_count: int, group_count: int) -> None:
+    """Fan-out with the reference group, the large group and everyone open; idle CPU; memory
+    over `--rounds` open/close rounds. Leaves every socket closed."""
+    plan = bench.plan
+    # Open in three steps, measuring fan-out after the first two: the reference group's
+    # sockets, then the large group's, then the rest.
+    bounds = [0, reference_count, group_count, len(plan.tokens)]
+    sockets: list[Socket] = []
+    phases: list[Phase] = []
+    for stage, (start, stop) in enumerate(itertools.pairwise(bounds)):
+        if stop > start:
+            opened, phase = await bench.open(plan.tokens[start:stop])
+            sockets += opened
+            phases.append(phase)
+        if stage == 0:
+            await bench.fanout(
+                plan.reference_conversation, reference_count, len(sockets), " (reference)"
+            )
+        elif stage == 1:
+            await bench.fanout(plan.group_conversation, group_count, len(sockets), "")
+
+    handshakes = [ms for phase in phases for ms in phase.handshakes_ms]
+    failures = sum((phase.failures for phase in phases), collections.Counter[str]())
+    connect_seconds = sum(phase.seconds for phase in phases)
+    bench.report.add(
+        "connections established / attempted",
+        f"{len(sockets)} / {sum(phase.attempted for phase in phases)} "
+        f"(server's side, counted by the kernel: {established_on(bench.port)})",
+    )
+    bench.report.add(
+        "time to open them, fan-out pauses excluded",
+        f"{connect_seconds:.1f} s, {len(sockets) / connect_seconds:.0f} connections/s, "
+        f"server CPU {sum(p.server_cpu for p in phases) / max(1, len(sockets)) * 1000:.1f} ms"
+        " per connection",
+    )
+    bench.report.add(
+        f"handshake, {bench.args.concurrency} at a time: p50 / p99 / max", _ms(handshakes)
+    )
+    for failure, count in failures.most_common():
+        bench.report.add(f"  failed: {failure}", str(count))
+
+    await asyncio.sleep(2)
+    rss_full = rss_kib(bench.pid)
+    bench.report.add(
+        "server RSS: none open -> all open",
+        f"{bench.rss_empty / 1024:.0f} MiB -> {rss_full / 1024:.0f} MiB, "
+        f"{(rss_full - bench.rss_empty) / max(1, len(sockets)):.1f} KiB per connection",
+    )
+    bench.report.add("server open descriptors", f"{fds_empty} -> {open_fds(bench.pid)}")
+    await bench.idle(sockets)
+    await bench.probe(f"{len(sockets)} open")
+    await bench.fanout(plan.reference_conversation, reference_count, len(sockets), "")
+    await bench.fanout(plan.group_conversation, group_count, len(sockets), "")
+    bench.report.add(
+        "sockets closed by the server meanwhile",
+        f"{sum(socket.dropped for socket in sockets)} "
+        f"(pings answered in all: {sum(socket.pings for socket in sockets)})",
+    )
+    await bench.close_all(sockets, "round 1", drop=False)
+
+    for round_number in range(2, bench.args.rounds + 1):
+        opened, phase = await bench.open(plan.tokens)
+        await asyncio.sleep(2)
+        bench.report.add(
+            f"round {round_number}: established, time, server RSS",
+            f"{len(opened)} / {phase.attempted}, {phase.seconds:.1f} s, "
+            f"{rss_kib(bench.pid) / 1024:.0f} MiB",
+        )
+        await bench.close_all(opened, f"round {round_number}", drop=True)
 
 
 def _revision() -> str:
@@ -612,13 +703,33 @@ def _revision() -> str:
         return "unknown"
 
 
-def print_report(report: Report, args: argparse.Namespace, log_path: Path, revision: str) -> None:
+def pin(server_pid: int) -> str:
+    """The server (every thread) on the last core, this load generator on the others, so
+    neither steals the other's core; a one-core machine shares it."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return "not pinned: one core"
+    try:
+        subprocess.run(
+            ["taskset", "--all-tasks", "--cpu-list", "--pid", str(cores[-1]), str(server_pid)],
+            check=True,
+            capture_output=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as error:
+        return f"not pinned: {error}"
+    os.sched_setaffinity(0, cores[:-1])
+    return f"server pinned to core {cores[-1]}, client to {cores[:-1]}"
+
+
+def print_report(
+    report: Report, args: argparse.Namespace, log_path: Path, revision: str, pinning: str
+) -> None:
     print(
         f"\nParley Socket.IO connection benchmark at {revision}: backend={args.backend}, "
         "1 worker, "
         f"target {args.connections} sockets over {args.users} users, "
         f"WS_MAX_CONNECTIONS={args.max_connections}, cpus={os.cpu_count()} "
-        "(client on the same machine)"
+        f"(client on the same machine; {pinning})"
     )
     reference = _percentile(report.fanouts[0].completions_ms, 0.5) if report.fanouts else 1.0
     print(
@@ -670,6 +781,13 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=20, help="handshakes one at a time")
     parser.add_argument("--idle", type=float, default=30.0, help="seconds of idle CPU sampling")
     parser.add_argument("--rounds", type=int, default=2, help="open/close rounds (memory)")
+    parser.add_argument("--storms", type=int, default=3, help="reconnect storms, all open")
+    parser.add_argument(
+        "--storm-concurrency", type=int, default=1000, help="reconnect handshakes at a time"
+    )
+    parser.add_argument(
+        "--storm-only", action="store_true", help="skip fan-out, idle and rounds; storms only"
+    )
     parser.add_argument("--server-log", type=Path, default=None)
     args = parser.parse_args()
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -680,6 +798,7 @@ def main() -> None:
     revision = _revision()
     with stderr_to(log_path):
         process, url, cleanup = start_server(args.backend, 1)
+    pinning = pin(process.pid)
     report = Report()
     gc.callbacks.append(pauses := PauseClock())
     try:
@@ -691,7 +810,9 @@ def main() -> None:
             "client's own full GC pauses: count, max",
             f"{len(pauses.pauses_ms)}, {max(pauses.pauses_ms, default=0):.0f} ms",
         )
-        print_report(report, args, log_path, revision)  # also what was measured before a failure
+        print_report(
+            report, args, log_path, revision, pinning
+        )  # also what was measured before a failure
 
 
 def _runner() -> asyncio.Runner:

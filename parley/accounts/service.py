@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -162,6 +163,30 @@ async def get_public_user_cached(
             raise InvalidToken("The token was revoked: log in again")
     if cached is not None:
         return UserOut.model_validate(cached)
+    # One load per user at a time: a user's sockets reconnect together (after a deploy or
+    # a network cut), and each would otherwise miss and query.
+    loading = _user_loads.get(user_id)
+    if loading is None:
+        loading = asyncio.ensure_future(_load_public_user(user_id))
+        _user_loads[user_id] = loading
+        loading.add_done_callback(_load_finished(user_id))
+    return await asyncio.shield(loading)
+
+
+_user_loads: dict[uuid.UUID, asyncio.Future[UserOut | None]] = {}
+
+
+def _load_finished(user_id: uuid.UUID) -> Callable[[asyncio.Future[UserOut | None]], None]:
+    def finished(loading: asyncio.Future[UserOut | None]) -> None:
+        _user_loads.pop(user_id, None)
+        if not loading.cancelled():
+            loading.exception()  # retrieved: its waiters, if any are left, raise it
+
+    return finished
+
+
+async def _load_public_user(user_id: uuid.UUID) -> UserOut | None:
+    rt = runtime.current()
     async with rt.db.reads() as session:
         user = await session.get(User, user_id)
         if user is None:

@@ -1,8 +1,10 @@
 """Membership reads that every domain uses: who belongs to a conversation, in which role.
 
-`get_membership` is the access check of the hot paths (send, typing, pages), served from the
-cache; the cache entries are deleted after commit by the actions that change them
-(`member_key`, `conversation_key`).
+`get_membership` is the access check of the hot paths (send, typing, pages), and
+`active_conversation_ids` the rooms of every socket connect, both served from the cache; the
+cache entries are deleted after commit by the actions that change them (`membership_keys`
+for a member's row, `conversation_key` for the conversation, `user_conversations_key` of
+every member when the conversation's status changes).
 """
 
 from __future__ import annotations
@@ -37,6 +39,16 @@ def conversation_key(conversation_id: uuid.UUID | str) -> str:
 
 def member_key(conversation_id: uuid.UUID | str, user_id: uuid.UUID | str) -> str:
     return f"member:{conversation_id}:{user_id}"
+
+
+def user_conversations_key(user_id: uuid.UUID | str) -> str:
+    return f"user-conversations:{user_id}"
+
+
+def membership_keys(conversation_id: uuid.UUID | str, user_id: uuid.UUID | str) -> list[str]:
+    """What a change to one member's row makes stale: their access here, and their list of
+    conversations (which rooms their next socket joins)."""
+    return [member_key(conversation_id, user_id), user_conversations_key(user_id)]
 
 
 async def get_membership(
@@ -106,7 +118,15 @@ async def get_membership(
 
 
 async def active_conversation_ids(session: AsyncSession, *, user_id: uuid.UUID) -> list[uuid.UUID]:
-    """The conversations whose events a user's sockets hear (active or muted membership)."""
+    """The conversations whose events a user's sockets hear (active or muted membership).
+
+    Read on every socket connect, so served from the cache (a reconnect storm would otherwise
+    be a query per socket); the session is used only on a miss."""
+    rt = runtime.current()
+    key = user_conversations_key(user_id)
+    cached = await rt.cache.get(key)
+    if cached is not None:
+        return [uuid.UUID(conversation_id) for conversation_id in cached]
     rows = await session.scalars(
         select(Participant.conversation_id)
         .join(Conversation, Conversation.id == Participant.conversation_id)
@@ -115,6 +135,16 @@ async def active_conversation_ids(session: AsyncSession, *, user_id: uuid.UUID) 
             Participant.status.in_(visible_statuses()),
             Conversation.status != ConversationStatus.DELETED,
         )
+    )
+    conversation_ids = list(rows.all())
+    await rt.cache.set(key, [str(c) for c in conversation_ids], rt.settings.cache_ttl_seconds)
+    return conversation_ids
+
+
+async def member_ids(session: AsyncSession, *, conversation_id: uuid.UUID) -> list[uuid.UUID]:
+    """Everyone with a row in the conversation, former members included."""
+    rows = await session.scalars(
+        select(Participant.user_id).where(Participant.conversation_id == conversation_id)
     )
     return list(rows.all())
 

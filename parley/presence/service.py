@@ -41,6 +41,10 @@ class Presence:
         self._prefix = prefix + "presence:"
         self._instance = uuid.uuid4().hex
         self._sockets: Counter[uuid.UUID] = Counter()
+        # Users with sockets here whose going online this instance has announced (or found
+        # announced): their next sockets change nothing.
+        self._announced: set[uuid.UUID] = set()
+        self._going_online: dict[uuid.UUID, asyncio.Future[None]] = {}
         self._task: asyncio.Task[None] | None = None
         # Users whose going offline failed (Redis or the database busy or down, as when
         # thousands of sockets drop at once): retried until it succeeds.
@@ -70,6 +74,7 @@ class Presence:
                     await task
         users = [*self._sockets, *self._leaving]
         self._sockets.clear()
+        self._announced.clear()
         self._leaving.clear()
         for user_id in users:  # an orderly stop takes its users offline at once
             await self._left_everywhere(user_id)
@@ -77,16 +82,37 @@ class Presence:
     async def socket_connected(self, user_id: uuid.UUID) -> None:
         self._leaving.discard(user_id)
         self._sockets[user_id] += 1
-        if self._sockets[user_id] == 1 and self._redis is not None:
-            await self._redis.hset(self._key(user_id), self._instance, time.time() + self._ttl)
-            await self._redis.sadd(self._prefix + "online", str(user_id))
-        await self._announce(user_id, online=True)
+        if user_id in self._announced:
+            # Online here already, announced by an earlier socket: nothing changes, so no
+            # Redis write, transaction or broadcast (a reconnect storm is mostly these).
+            return
+        pending = self._going_online.get(user_id)
+        if pending is not None:
+            # Another socket of the user is announcing: wait for it rather than repeat it
+            # (in a storm a user's sockets arrive together). If it fails, the next one retries.
+            await asyncio.shield(pending)
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._going_online[user_id] = done
+        try:
+            if self._redis is not None:
+                pipeline = self._redis.pipeline(transaction=False)
+                pipeline.hset(self._key(user_id), self._instance, time.time() + self._ttl)
+                pipeline.sadd(self._prefix + "online", str(user_id))
+                await pipeline.execute()
+            await self._announce(user_id, online=True)
+            if user_id in self._sockets:  # not all gone meanwhile
+                self._announced.add(user_id)
+        finally:
+            del self._going_online[user_id]
+            done.set_result(None)
 
     async def socket_disconnected(self, user_id: uuid.UUID) -> None:
         self._sockets[user_id] -= 1
         if self._sockets[user_id] > 0:
             return
         del self._sockets[user_id]
+        self._announced.discard(user_id)
         try:
             await self._left_everywhere(user_id)
         except Exception as error:

@@ -9,12 +9,21 @@ from parley.core.config import Settings
 from parley.core.redis_pool import counting_connection_class
 from parley.realtime.fanout import EncodeOnce, EncodeOnceRedisManager
 from parley.realtime.handlers import register_handlers
+from parley.realtime.room_index import IndexedRooms
+
+
+class _Manager(IndexedRooms, EncodeOnce):
+    pass
+
+
+class _RedisManager(IndexedRooms, EncodeOnceRedisManager):
+    pass
 
 
 def create_socket_server(settings: Settings) -> socketio.AsyncServer:
     """AsyncServer with the Redis manager when REDIS_URL is set (fan-out across instances)."""
     manager: socketio.AsyncManager = (
-        EncodeOnceRedisManager(
+        _RedisManager(
             settings.redis_url,
             channel=settings.redis_key_prefix + "socketio",
             # Its publishes and subscriptions count in parley_redis_round_trips_total too.
@@ -25,7 +34,7 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
             },
         )
         if settings.redis_url
-        else EncodeOnce()
+        else _Manager()
     )
     server = socketio.AsyncServer(
         async_mode="asgi",

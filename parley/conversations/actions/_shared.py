@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.accounts.schemas import UserOut
-from parley.conversations.access import load_participant, load_visible, member_key
+from parley.conversations.access import load_participant, load_visible, membership_keys
 from parley.conversations.events import PARTICIPANT_REMOVED, PARTICIPANT_UPDATED
 from parley.conversations.models import Conversation, Participant
 from parley.conversations.permissions import has_roles
@@ -74,7 +74,9 @@ async def finish_change(
     for participant in changed:
         participant.updated_at = now
     await session.flush()
-    invalidate_after_commit(session, *(member_key(conversation.id, p.user_id) for p in changed))
+    invalidate_after_commit(
+        session, *(key for p in changed for key in membership_keys(conversation.id, p.user_id))
+    )
     announce(session, PARTICIPANT_REMOVED if removed else PARTICIPANT_UPDATED, conversation, target)
     return participant_out(target, conversation, viewer=viewer)
 

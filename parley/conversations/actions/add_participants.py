@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.accounts import service as accounts
 from parley.accounts.schemas import UserOut
-from parley.conversations.access import load_visible, member_key
+from parley.conversations.access import load_visible, membership_keys
 from parley.conversations.actions._shared import announce
 from parley.conversations.events import PARTICIPANT_ADDED
 from parley.conversations.models import Participant
@@ -110,7 +110,7 @@ async def add_participants(
             details={"role": str(role)},
         )
         result.append(participant_out(participant, conversation, viewer=actor, user=users[uid]))
-        invalidate_after_commit(session, member_key(conversation_id, uid))
+        invalidate_after_commit(session, *membership_keys(conversation_id, uid))
         announce(session, PARTICIPANT_ADDED, conversation, participant, users[uid])
     await session.flush()
     return result

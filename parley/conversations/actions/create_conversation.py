@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.accounts import service as accounts
 from parley.accounts.schemas import UserOut
-from parley.conversations.access import member_key
+from parley.conversations.access import membership_keys
 from parley.conversations.events import PARTICIPANT_ADDED
 from parley.conversations.models import Conversation, Participant
 from parley.conversations.permissions import (
@@ -127,7 +127,9 @@ async def create_conversation(
             target_user_id=participant.user_id,
             details={"role": participant.role},
         )
-    invalidate_after_commit(session, *(member_key(conversation.id, uid) for uid, _ in members))
+    invalidate_after_commit(
+        session, *(key for uid, _ in members for key in membership_keys(conversation.id, uid))
+    )
     by_user = {user.id: UserOut.model_validate(user) for user in found}
     for participant in participants:
         emit_after_commit(
@@ -178,7 +180,7 @@ async def _existing_direct(
             conversation_id=conversation.id,
             target_user_id=creator_id,
         )
-        invalidate_after_commit(session, member_key(conversation.id, creator_id))
+        invalidate_after_commit(session, *membership_keys(conversation.id, creator_id))
     elif not sees_conversation(participant.status):
         raise PermissionDenied("You can no longer write to this person here")
     return conversation_out(conversation, participant)

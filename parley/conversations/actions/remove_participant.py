@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.conversations.access import load_participant, load_visible, member_key
+from parley.conversations.access import load_participant, load_visible, membership_keys
 from parley.conversations.actions._shared import announce
 from parley.conversations.events import PARTICIPANT_REMOVED
 from parley.conversations.models import Participant
@@ -68,7 +68,7 @@ async def remove_participant(
         target_user_id=target.user_id,
     )
     await session.flush()
-    invalidate_after_commit(session, member_key(conversation_id, target.user_id))
+    invalidate_after_commit(session, *membership_keys(conversation_id, target.user_id))
     announce(session, PARTICIPANT_REMOVED, conversation, target)
     return participant_out(target, conversation, viewer=actor)
 

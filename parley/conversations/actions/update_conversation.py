@@ -7,7 +7,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.conversations.access import DEFAULT_SETTINGS, conversation_key, load_visible
+from parley.conversations.access import (
+    DEFAULT_SETTINGS,
+    conversation_key,
+    load_visible,
+    member_ids,
+    user_conversations_key,
+)
 from parley.conversations.events import CONVERSATION_UPDATED
 from parley.conversations.permissions import Action, ConversationType, Role, has_roles, require_role
 from parley.conversations.render import conversation_out
@@ -71,7 +77,11 @@ async def update_conversation(
             conversation_id=conversation.id,
             details=changes,
         )
-        invalidate_after_commit(session, conversation_key(conversation.id))
+        stale = [conversation_key(conversation.id)]
+        if "status" in changes:  # a deleted conversation leaves its members' socket rooms
+            members = await member_ids(session, conversation_id=conversation.id)
+            stale += [user_conversations_key(user_id) for user_id in members]
+        invalidate_after_commit(session, *stale)
         emit_after_commit(
             session,
             CONVERSATION_UPDATED,
