@@ -5,14 +5,18 @@ from __future__ import annotations
 import socketio
 
 from parley.core.config import Settings
-from parley.realtime.fanout import EncodeOnce, EncodeOnceRedisManager
+from parley.realtime.fanout import EncodeOnce, LocalFirstRedisManager
 from parley.realtime.handlers import register_handlers
 
 
 def create_socket_server(settings: Settings) -> socketio.AsyncServer:
     """AsyncServer with the Redis manager when REDIS_URL is set (fan-out across instances)."""
     manager: socketio.AsyncManager = (
-        EncodeOnceRedisManager(settings.redis_url, channel=settings.redis_key_prefix + "socketio")
+        LocalFirstRedisManager(
+            settings.redis_url,
+            channel=settings.redis_key_prefix + "socketio",
+            password=settings.redis_password,
+        )
         if settings.redis_url
         else EncodeOnce()
     )
