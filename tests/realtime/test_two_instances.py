@@ -79,12 +79,14 @@ async def test_each_message_reaches_local_and_remote_sockets_once_and_in_order(
     local = await _connect(sockets, server, bob)
     remote = await _connect(sockets, second_server, carol)
 
-    sent = [await send(client, alice, conversation["id"], f"m{n}", wait=False) for n in range(20)]
+    texts = [f"m{n} — déjà vu ✓" for n in range(20)]
+    sent = [await send(client, alice, conversation["id"], text, wait=False) for text in texts]
     marker = await send(client, alice, other["id"], "marker")
 
     for recorder in (local, remote):
-        received = [(await recorder.next_of("new_message"))["message"]["id"] for _ in sent]
-        assert received == [message["id"] for message in sent]
+        received = [(await recorder.next_of("new_message"))["message"] for _ in sent]
+        assert [message["id"] for message in received] == [message["id"] for message in sent]
+        assert [message["content"] for message in received] == texts
         # Nothing twice: the next event is the marker, sent after all of them.
         assert (await recorder.next_of("new_message"))["message"]["id"] == marker["id"]
 
