@@ -1,23 +1,32 @@
-"""CPU of the Redis fan-out's message format, per emit, in microseconds: python-socketio's
-pub/sub manager (a JSON message that every instance, the sender included, decodes, and whose
-packet each receiver encodes again) against `parley.realtime.fanout`'s (the encoded packet
-behind a small header; the sender drops its own by comparing 32 bytes). Only encode and
-decode are timed, in this process: no Redis, no sockets. Prints one table; nothing asserted.
+"""The Redis fan-out's cost per emit, python-socketio's pub/sub manager against Parley's
+(`parley.realtime.fanout`).
+
+First the CPU of the message format, in microseconds, in this process (no Redis, no sockets):
+the library sends a JSON message that every instance, the sender included, decodes, and whose
+packet each receiver encodes again; Parley sends the encoded packet behind a small header, and
+the sender drops its own by comparing 32 bytes. Then emits one after the other (as the
+committer's announcer makes them) through each manager to the machine's Redis, on a channel of
+their own, until Redis has taken the last one: the library awaits a PUBLISH per emit, Parley
+queues it and pipelines. Prints two tables; nothing is asserted.
 
     .venv/bin/python -m bench.fanout_codec
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import time
 import timeit
 import uuid
 from typing import Any
 
 import orjson
+import socketio
 from socketio import packet
 
-from parley.realtime.fanout import skip_rooms
+from parley.realtime.fanout import LocalFirstRedisManager, skip_rooms
 
 HOST = uuid.uuid4().hex
 OTHER = uuid.uuid4().hex.encode()
@@ -136,6 +145,30 @@ def main() -> None:
         f"(of which the packet's JSON, stdlib json: {stdlib_packet:.2f} us; "
         f"the same body through orjson: {orjson_body:.2f} us)"
     )
+
+    asyncio.run(_sequential_emits(payload, os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")))
+
+
+async def _sequential_emits(payload: dict[str, Any], url: str, count: int = 3000) -> None:
+    channel = f"bench-fanout-{uuid.uuid4().hex}"
+    managers: dict[str, Any] = {
+        "python-socketio AsyncRedisManager": socketio.AsyncRedisManager(url, channel=channel),
+        "parley LocalFirstRedisManager": LocalFirstRedisManager(url, channel=channel),
+    }
+    print(f"\n{count} emits one after the other to a room of another instance, Redis at {url}")
+    print(f"{'manager':<36}{'emits/s':>10}{'us per emit':>13}")
+    for _round in range(3):
+        for name, manager in managers.items():
+            socketio.AsyncServer(async_mode="asgi", client_manager=manager)
+            started = time.perf_counter()
+            for _ in range(count):
+                await manager.emit("new_message", payload, namespace="/", room="conversation:x")
+            if isinstance(manager, LocalFirstRedisManager):
+                await manager.flush()
+            elapsed = time.perf_counter() - started
+            print(f"{name:<36}{count / elapsed:>10.0f}{elapsed / count * 1e6:>13.1f}")
+    for manager in managers.values():
+        await manager.redis.aclose()
 
 
 if __name__ == "__main__":
