@@ -5,7 +5,8 @@ conversation of `--members` users, connects one python-socketio client per membe
 transport), then sends `--messages` messages from one member, `--rate` per second, and times
 each delivery. Latency is measured from the moment the send request starts, so it includes the
 ack, the group commit and the fan-out; the 202 ack latency of the same sends is the reference.
-Prints one table; nothing is asserted.
+Also prints the server's CPU time per message over the sending phase (its process only; the
+clients run on the same machine). Prints one table; nothing is asserted.
 
     .venv/bin/python -m bench.fanout
     .venv/bin/python -m bench.fanout --members 50 --messages 300 --rate 50
@@ -19,6 +20,7 @@ import contextlib
 import os
 import secrets
 import time
+from pathlib import Path
 
 import httpx
 import socketio
@@ -31,7 +33,12 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def run(url: str, members: int, messages: int, rate: float) -> None:
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run(url: str, pid: int, members: int, messages: int, rate: float) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         users = []
         for index in range(members):
@@ -76,6 +83,7 @@ async def run(url: str, members: int, messages: int, rate: float) -> None:
             sockets.append(socket)
 
         acks: list[float] = []
+        cpu_before = _cpu_seconds(pid)
         began = time.perf_counter()
         for index in range(messages):
             started = time.perf_counter()
@@ -90,6 +98,7 @@ async def run(url: str, members: int, messages: int, rate: float) -> None:
             await asyncio.sleep(max(0.0, began + (index + 1) / rate - time.perf_counter()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(done.wait(), 60)
+        cpu_ms_per_message = (_cpu_seconds(pid) - cpu_before) * 1000 / messages
         for socket in sockets:
             await socket.disconnect()
 
@@ -107,6 +116,7 @@ async def run(url: str, members: int, messages: int, rate: float) -> None:
             f"{_percentile(values, 0.99):>9.1f}{max(values):>9.1f}"
         )
     print(f"deliveries: {len(delivered)} of {expected} expected")
+    print(f"server CPU: {cpu_ms_per_message:.2f} ms per message")
 
 
 def main() -> None:
@@ -120,7 +130,7 @@ def main() -> None:
     args = parser.parse_args()
     process, url, cleanup = start_server(args.backend, 1)
     try:
-        asyncio.run(run(url, args.members, args.messages, args.rate))
+        asyncio.run(run(url, process.pid, args.members, args.messages, args.rate))
     finally:
         stop_server(process, cleanup)
 

@@ -178,9 +178,7 @@ def create_app(settings: Settings | None = None) -> Any:
     configure_logging(settings.log_level)
     socket_server = create_socket_server(settings)
     publisher = SocketPublisher(socket_server)
-    api = create_api(
-        settings, publisher, on_start=publisher.rooms.start, on_stop=publisher.rooms.stop
-    )
+    api = create_api(settings, publisher, on_stop=publisher.stop)
     return socketio.ASGIApp(socket_server, other_asgi_app=api, socketio_path="socket.io")
 
 
@@ -260,11 +258,11 @@ def create_api(
             remove_pool_sampler()
             if collector is not None:
                 collector.cancel()
-            if on_stop is not None:
-                await on_stop()
             await presence.stop()
             await quota.stop()
             await committer.stop()
+            if on_stop is not None:
+                await on_stop()  # after the committer's last announcements
             await db.dispose()
             if redis is not None:
                 await redis.aclose()

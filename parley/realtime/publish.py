@@ -7,13 +7,15 @@ an added member hears the conversation at once and a removed one stops hearing i
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 import socketio
 
 from parley.conversations.permissions import sees_conversation
 from parley.core.events import EventName
-from parley.realtime.fanout import skip_rooms
+from parley.realtime.fanout import LocalFirstRedisManager, skip_rooms
 from parley.realtime.rooms import RoomMover
 
 _MEMBERSHIP_EVENTS = frozenset(
@@ -26,6 +28,15 @@ class SocketPublisher:
         self._server = server
         self.rooms = RoomMover(server)
 
+    async def stop(self) -> None:
+        """Hand the last events to Redis before the process exits (bounded: Redis may be
+        down)."""
+        manager = self._server.manager
+        if isinstance(manager, LocalFirstRedisManager):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await manager.flush()
+
     async def emit(
         self,
         event: str,
@@ -34,7 +45,8 @@ class SocketPublisher:
         rooms: list[str],
         except_rooms: list[str] | None = None,
     ) -> None:
-        # `skip_sid` travels with the emit to every instance (fanout.EncodeOnce reads it there).
+        # `skip_sid` travels with the emit to every instance (read there by
+        # fanout.EncodeOnce.deliver).
         skip = skip_rooms(except_rooms) if except_rooms else None
         if event in _MEMBERSHIP_EVENTS:
             participant = payload.get("participant") or {}

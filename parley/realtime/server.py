@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 import socketio
 from redis.asyncio.connection import Connection, parse_url
 
 from parley.core.config import Settings
 from parley.core.redis_pool import counting_connection_class
-from parley.realtime.fanout import EncodeOnce, EncodeOnceRedisManager
+from parley.realtime.fanout import EncodeOnce, LocalFirstRedisManager
 from parley.realtime.handlers import register_handlers
 from parley.realtime.room_index import IndexedRooms
 
@@ -16,8 +19,23 @@ class _Manager(IndexedRooms, EncodeOnce):
     pass
 
 
-class _RedisManager(IndexedRooms, EncodeOnceRedisManager):
+class _RedisManager(IndexedRooms, LocalFirstRedisManager):
     pass
+
+
+class OrjsonText:
+    """The `json` module python-socketio and engine.io call (`dumps` -> str, `loads`), backed by
+    orjson: encoding a `new_message` packet took 36 us with the standard library and 0.7 us
+    with orjson (`bench/fanout_codec.py`), once per emit and once per client event. Output is
+    the same compact JSON, with non-ASCII text as UTF-8 instead of escapes."""
+
+    @staticmethod
+    def dumps(value: Any, **_options: Any) -> str:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+    @staticmethod
+    def loads(text: str | bytes, **_options: Any) -> Any:
+        return orjson.loads(text)
 
 
 def create_socket_server(settings: Settings) -> socketio.AsyncServer:
@@ -26,6 +44,7 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
         _RedisManager(
             settings.redis_url,
             channel=settings.redis_key_prefix + "socketio",
+            password=settings.redis_password,
             # Its publishes and subscriptions count in parley_redis_round_trips_total too.
             redis_options={
                 "connection_class": counting_connection_class(
@@ -45,6 +64,7 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
         ping_interval=settings.ws_heartbeat_interval_ms / 1000,
         max_http_buffer_size=1024 * 1024,
         http_compression=False,
+        json=OrjsonText,
         logger=False,
         engineio_logger=False,
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+import socketio
 
 from tests.conftest import BACKEND, start_server
 from tests.realtime.sockets import Recorder
@@ -60,6 +61,54 @@ async def test_message_sent_on_one_instance_reaches_a_socket_on_the_other(
     message = await send(client, alice, conversation["id"], "across instances")
 
     assert (await receiver.next_of("new_message"))["message"]["id"] == message["id"]
+
+
+async def test_each_message_reaches_local_and_remote_sockets_once_and_in_order(
+    server: Server,
+    second_server: Server,
+    client: httpx.AsyncClient,
+    sockets: list[Recorder],
+    alice: User,
+    bob: User,
+    carol: User,
+) -> None:
+    # Bob's socket is on the sending instance (delivered there without Redis), Carol's on the
+    # other one (through Redis); the sending instance also reads its own publications back.
+    conversation = await create_conversation(client, alice, [bob, carol])
+    other = await create_conversation(client, alice, [bob, carol])
+    local = await _connect(sockets, server, bob)
+    remote = await _connect(sockets, second_server, carol)
+
+    texts = [f"m{n} — déjà vu ✓" for n in range(20)]
+    sent = [await send(client, alice, conversation["id"], text, wait=False) for text in texts]
+    marker = await send(client, alice, other["id"], "marker")
+
+    for recorder in (local, remote):
+        received = [(await recorder.next_of("new_message"))["message"] for _ in sent]
+        assert [message["id"] for message in received] == [message["id"] for message in sent]
+        assert [message["content"] for message in received] == texts
+        # Nothing twice: the next event is the marker, sent after all of them.
+        assert (await recorder.next_of("new_message"))["message"]["id"] == marker["id"]
+
+
+async def test_an_emit_in_python_socketios_own_format_is_delivered(
+    server: Server, backend_env: dict[str, str], sockets: list[Recorder], bob: User
+) -> None:
+    # What an older Parley or an external write-only manager publishes is still understood.
+    receiver = await _connect(sockets, server, bob)
+    external = socketio.AsyncRedisManager(
+        backend_env["REDIS_URL"],
+        channel=backend_env["REDIS_KEY_PREFIX"] + "socketio",
+        write_only=True,
+    )
+    try:
+        await external.emit(
+            "notice", {"text": "from outside"}, namespace="/", room=f"user:{bob.id}"
+        )
+    finally:
+        await external.redis.aclose()
+
+    assert await receiver.next_of("notice") == {"text": "from outside"}
 
 
 async def test_typing_crosses_instances(
