@@ -171,6 +171,8 @@ class Settings:
     ws_max_connections_per_user: int = 20
     ws_connect_timeout_seconds: float = 5.0
     idempotency_key_ttl_seconds: float = 86400.0
+    send_backlog_budget_seconds: float = 0.05
+    send_admission_wait_seconds: float = 1.5
 
     @property
     def is_sqlite(self) -> bool:
@@ -295,5 +297,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         idempotency_key_ttl_seconds=parse_duration_seconds(
             "IDEMPOTENCY_KEY_TTL", env.get("IDEMPOTENCY_KEY_TTL") or "24h"
+        ),
+        send_backlog_budget_seconds=parse_duration_seconds(
+            "SEND_BACKLOG_BUDGET", env.get("SEND_BACKLOG_BUDGET") or "50", "ms"
+        ),
+        send_admission_wait_seconds=parse_duration_seconds(
+            "SEND_ADMISSION_WAIT", env.get("SEND_ADMISSION_WAIT") or "1500", "ms"
         ),
     )

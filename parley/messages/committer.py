@@ -28,6 +28,7 @@ from parley.conversations import counters
 from parley.core.db import Database, statement_counter, utcnow
 from parley.core.errors import AppError, CommitFailed, ConversationNotFound, ServiceUnavailable
 from parley.messages import idempotency
+from parley.messages.backpressure import Backpressure
 from parley.messages.models import Hashtag, Mention, Message
 from parley.messages.schemas import MessageOut
 from parley.screening import queue
@@ -102,8 +103,16 @@ class PendingSend:
 class Committer:
     """Per-process queue and writer task for new messages."""
 
-    def __init__(self, db: Database, to_out: Callable[[Mapping[str, Any]], MessageOut]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        to_out: Callable[[Mapping[str, Any]], MessageOut],
+        backpressure: Backpressure,
+    ) -> None:
         self._db = db
+        # Told of each send accepted and of each batch announced: it bounds what is accepted
+        # but not yet announced by time (`backpressure.py`).
+        self.backpressure = backpressure
         self._to_out = to_out
         self._queue: asyncio.Queue[PendingSend] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -148,6 +157,7 @@ class Committer:
         if key is not None:
             self.by_key[key] = pending
         self.by_id[pending.id] = pending
+        self.backpressure.accepted(pending.id)
         self._queue.put_nowait(pending)
 
     async def _run(self) -> None:
@@ -348,6 +358,7 @@ class Committer:
                         except Exception:
                             log.exception("after-commit listener failed")
             finally:
+                self.backpressure.drained([pending.id for pending in batch])
                 self._announcements.task_done()
 
 

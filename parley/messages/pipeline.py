@@ -1,9 +1,9 @@
 """From an accepted send to its durable commit and the events that follow.
 
-The committer (committer.py) writes; this module wires it into the process: it hands accepted
-sends to it (refusing past the backlog bound), answers the sender (pending now, or committed
-with `wait`), and after each commit announces `new_message`, `message_confirmed` or
-`message_failed`, and the reviewers' `moderation.flagged`.
+The committer (committer.py) writes; this module wires it into the process: it admits new
+sends by the pipeline's lag (`wait_for_room`, backpressure.py), hands accepted sends to it,
+answers the sender (pending now, or committed with `wait`), and after each commit announces
+`new_message`, `message_confirmed` or `message_failed`, and the reviewers' `moderation.flagged`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from parley.core import runtime
 from parley.core.db import statement_counter
 from parley.core.errors import ServiceUnavailable
 from parley.core.events import conversation_room, emit, emit_after_commit, user_room
+from parley.messages.backpressure import Backpressure, PipelineFigures
 from parley.messages.committer import Committer, MessageRow, PendingSend, could_not_store
 from parley.messages.events import (
     MESSAGE_CONFIRMED,
@@ -35,8 +36,8 @@ from parley.messages.schemas import (
 )
 from parley.screening.screen import Verdict
 
-# Past this many accepted-but-unwritten sends, new ones are refused (503, Retry-After) rather
-# than promised: a 202 is a promise to try, and the queue must stay a moment long, not minutes.
+# The last guard behind the time bound (`wait_for_room`): past this many accepted-but-unwritten
+# sends, new ones are refused (503, Retry-After) whatever the measured rate says.
 MAX_BACKLOG = 20_000
 
 
@@ -57,13 +58,33 @@ def committer() -> Committer:
 
 def make_committer() -> Committer:
     """The process's committer, with the after-commit events wired in."""
-    instance = Committer(runtime.current().db, message_out)
+    settings = runtime.current().settings
+    backpressure = Backpressure(
+        budget_seconds=settings.send_backlog_budget_seconds,
+        wait_seconds=settings.send_admission_wait_seconds,
+    )
+    instance = Committer(runtime.current().db, message_out, backpressure)
     instance.on_committed(_publish_commit_result)
     return instance
 
 
+async def wait_for_room() -> None:
+    """Backpressure before the ack: wait until the pipeline's estimated lag leaves room for
+    one more send (at once when it is idle or within `SEND_BACKLOG_BUDGET`); 503 with
+    Retry-After past `SEND_ADMISSION_WAIT`. Every new send awaits it, then calls `submit`
+    with no await in between."""
+    await committer().backpressure.wait_for_room()
+
+
+def pipeline_figures() -> PipelineFigures:
+    """Outstanding sends, drain rate, estimated lag (read-only, for metrics): see
+    `backpressure.PipelineFigures`."""
+    return committer().backpressure.figures()
+
+
 def submit(row: MessageRow, verdict: Verdict | None = None) -> PendingSend:
-    """Queue an accepted send for the committer (503 past the backlog bound)."""
+    """Queue an accepted send for the committer (after `wait_for_room`; 503 past the hard
+    backlog bound)."""
     instance = committer()
     if instance.backlog >= MAX_BACKLOG:
         raise ServiceUnavailable(

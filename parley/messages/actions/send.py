@@ -32,7 +32,7 @@ from parley.messages import extract, idempotency
 from parley.messages.committer import MessageRow, PendingSend
 from parley.messages.gate import admit, checked_content, require_envelope_policy, require_may_send
 from parley.messages.models import Message
-from parley.messages.pipeline import SendOutcome, answer, committer, submit
+from parley.messages.pipeline import SendOutcome, answer, committer, submit, wait_for_room
 from parley.messages.queries import load_visible
 from parley.messages.render import render
 from parley.messages.schemas import (
@@ -102,6 +102,8 @@ async def send_message(
     verdict = await admit(
         sender_id=sender_id, membership=membership, content=content, encrypted=data.encrypted
     )
+    # Backpressure: the ack waits here while the pipeline is behind (or is refused, 503).
+    await wait_for_room()
     # Re-check after the awaits above (no await from here to the submit): a concurrent retry
     # may have registered meanwhile, or committed between our lookup and now.
     if key is not None:
@@ -191,6 +193,7 @@ async def forward_message(
             content=source.content,
             encrypted=source.encrypted,
         )
+        await wait_for_room()  # backpressure, as for a send; no await from here to the submit
         if (known := _known_copy(user_id, client_id, stored)) is not None:
             submitted.append(known)  # a concurrent retry got through the awaits first
             continue
@@ -260,8 +263,8 @@ def _known_copy(
 
 
 def _accept(row: MessageRow, verdict: Verdict | None) -> PendingSend:
-    """The step send and forward share once the gate has passed: a held text is stored as
-    MODERATED, and the row goes to the committer."""
+    """The step send and forward share once the gate has passed and `wait_for_room` has
+    given room: a held text is stored as MODERATED, and the row goes to the committer."""
     if verdict is not None and verdict.held:
         row["status"] = str(MessageStatus.MODERATED)
     return submit(row, verdict)
