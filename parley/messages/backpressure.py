@@ -72,7 +72,8 @@ class Backpressure:
         self.wait_seconds = wait_seconds
         self._outstanding: dict[uuid.UUID, float] = {}  # id -> accepted at (monotonic)
         self._waiters: deque[asyncio.Future[None]] = deque()
-        # Waiters woken with room who have not yet run: their room is theirs.
+        # Rooms given and not yet used or released (sends between admission and the
+        # committer, through the rate limits and screening): counted as outstanding.
         self._reserved = 0
         self._drained_messages = 0.0  # decayed sums: rate = messages / busy seconds
         self._busy_seconds = 0.0
@@ -109,13 +110,13 @@ class Backpressure:
             refused_total=self.refused_total,
         )
 
-    async def wait_for_room(self) -> None:
-        """Return when one more send fits in the budget; 503 past the admission wait.
-
-        The caller must hand its send to the committer without awaiting in between (the
-        room it was given is not held for it past that)."""
+    async def wait_for_room(self) -> Room:
+        """Room for one more send (at once when there is some and nobody waits before it);
+        503 SERVICE_UNAVAILABLE with Retry-After past the admission wait. The room counts
+        as outstanding until the send is accepted or the room released."""
         if not self._waiters and self._has_room():
-            return
+            self._reserved += 1
+            return Room(self)
         self.waited_total += 1
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(future)
@@ -124,25 +125,23 @@ class Backpressure:
                 await future
         except TimeoutError:
             if future.done() and not future.cancelled():
-                self._reserved -= 1  # room came as the wait ran out: take it
-                return
+                return Room(self)  # room came as the wait ran out: take it
             self._leave(future)
             self.refused_total += 1
             raise ServiceUnavailable(
-                "The server is busy storing messages: try again shortly",
+                "The server is busy delivering messages: try again shortly",
                 retryAfterSeconds=max(1, math.ceil(self.estimated_lag())),
             ) from None
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
-                self._reserved -= 1  # woken, then gone (client left): pass the room on
-                self._wake()
+                self.give_back(used=False)  # woken, then gone (the client left): pass the room on
             else:
                 self._leave(future)
             raise
-        self._reserved -= 1
+        return Room(self)
 
     def accepted(self, send_id: uuid.UUID) -> None:
-        """A send was handed to the committer (acknowledged from here on)."""
+        """A send was handed to the committer (acknowledged from here on; its room used)."""
         if not self._outstanding:
             self._interval_start = time.monotonic()  # idle time is not drain time
         self._outstanding[send_id] = time.monotonic()
@@ -157,6 +156,13 @@ class Backpressure:
         self._interval_start = now
         self._wake()
 
+    def give_back(self, *, used: bool) -> None:
+        """A room's end (`Room.use`, `Room.release`): used, its send is now outstanding;
+        released, it goes to the next waiting send."""
+        self._reserved -= 1
+        if not used:
+            self._wake()
+
     def _has_room(self) -> bool:
         if self.outstanding + self._reserved == 0:
             return True
@@ -169,8 +175,32 @@ class Backpressure:
             if future.done():  # its wait ended meanwhile
                 continue
             future.set_result(None)
-            self._reserved += 1
+            self._reserved += 1  # held for it until it runs: newcomers cannot take it
 
     def _leave(self, future: asyncio.Future[None]) -> None:
         with contextlib.suppress(ValueError):
             self._waiters.remove(future)
+
+
+class Room:
+    """One send's place in the pipeline, from admission until the committer takes it
+    (`use`) or the send ends otherwise (`release`: refused by a rate limit, or a retry
+    answered with the message already known). Either one is final."""
+
+    __slots__ = ("_backpressure", "_held")
+
+    def __init__(self, backpressure: Backpressure) -> None:
+        self._backpressure = backpressure
+        self._held = True
+
+    def use(self) -> None:
+        """The send goes to the committer now (which counts it as outstanding)."""
+        if self._held:
+            self._held = False
+            self._backpressure.give_back(used=True)
+
+    def release(self) -> None:
+        """The send will not be submitted: give the room to the next one waiting."""
+        if self._held:
+            self._held = False
+            self._backpressure.give_back(used=False)

@@ -1,13 +1,15 @@
 """From an accepted send to its durable commit and the events that follow.
 
 The committer (committer.py) writes; this module wires it into the process: it admits new
-sends by the pipeline's lag (`wait_for_room`, backpressure.py), hands accepted sends to it,
+sends by the pipeline's lag (`room_to_send`, backpressure.py), hands accepted sends to it,
 answers the sender (pending now, or committed with `wait`), and after each commit announces
 `new_message`, `message_confirmed` or `message_failed`, and the reviewers' `moderation.flagged`.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from enum import IntEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +19,7 @@ from parley.core import runtime
 from parley.core.db import statement_counter
 from parley.core.errors import ServiceUnavailable
 from parley.core.events import conversation_room, emit, emit_after_commit, user_room
-from parley.messages.backpressure import Backpressure, PipelineFigures
+from parley.messages.backpressure import Backpressure, PipelineFigures, Room
 from parley.messages.committer import Committer, MessageRow, PendingSend, could_not_store
 from parley.messages.events import (
     MESSAGE_CONFIRMED,
@@ -36,7 +38,7 @@ from parley.messages.schemas import (
 )
 from parley.screening.screen import Verdict
 
-# The last guard behind the time bound (`wait_for_room`): past this many accepted-but-unwritten
+# The last guard behind the time bound (`room_to_send`): past this many accepted-but-unwritten
 # sends, new ones are refused (503, Retry-After) whatever the measured rate says.
 MAX_BACKLOG = 20_000
 
@@ -68,12 +70,17 @@ def make_committer() -> Committer:
     return instance
 
 
-async def wait_for_room() -> None:
-    """Backpressure before the ack: wait until the pipeline's estimated lag leaves room for
-    one more send (at once when it is idle or within `SEND_BACKLOG_BUDGET`); 503 with
-    Retry-After past `SEND_ADMISSION_WAIT`. Every new send awaits it, then calls `submit`
-    with no await in between."""
-    await committer().backpressure.wait_for_room()
+@asynccontextmanager
+async def room_to_send() -> AsyncIterator[Room]:
+    """Backpressure before the ack: room for one new send in the pipeline, given at once when
+    it is idle or its estimated lag is within `SEND_BACKLOG_BUDGET`, else after a wait; 503
+    with Retry-After past `SEND_ADMISSION_WAIT`. Pass the room to `submit`; a send that ends
+    otherwise inside the block (refused by the gate, a retry answered) gives it back."""
+    room = await committer().backpressure.wait_for_room()
+    try:
+        yield room
+    finally:
+        room.release()
 
 
 def pipeline_figures() -> PipelineFigures:
@@ -82,9 +89,9 @@ def pipeline_figures() -> PipelineFigures:
     return committer().backpressure.figures()
 
 
-def submit(row: MessageRow, verdict: Verdict | None = None) -> PendingSend:
-    """Queue an accepted send for the committer (after `wait_for_room`; 503 past the hard
-    backlog bound)."""
+def submit(row: MessageRow, verdict: Verdict | None, room: Room) -> PendingSend:
+    """Queue an accepted send for the committer, in the room `room_to_send` gave it (503 past
+    the hard backlog bound)."""
     instance = committer()
     if instance.backlog >= MAX_BACKLOG:
         raise ServiceUnavailable(
@@ -99,6 +106,7 @@ def submit(row: MessageRow, verdict: Verdict | None = None) -> PendingSend:
         counter=statement_counter.get(),
         screening=verdict,
     )
+    room.use()
     instance.submit(pending)
     return pending
 

@@ -295,3 +295,23 @@ async def _forward(
         json={"conversationIds": [target_id]},
         headers=user.headers,
     )
+
+
+async def test_a_send_refused_for_lack_of_room_is_not_counted_by_the_rate_limit(
+    tight: Server, backend_env: dict[str, str], alice: User, bob: User
+) -> None:
+    async with session_with(tight, alice) as (http, sender):
+        conversation = await create_conversation(http, alice, [bob], rateLimit=2)
+        cid = conversation["id"]
+
+        async with commit_held(backend_env, cid):
+            first = await post_message(http, alice, cid, "one")
+            refused = await post_message(http, alice, cid, "not counted")
+        assert first.status_code == 202, first.text
+        _assert_refused(refused)
+        await _confirmed(sender, first.json()["id"])
+
+        second = await post_message(http, alice, cid, "two")
+        assert second.status_code == 202, second.text
+        await _confirmed(sender, second.json()["id"])
+        assert_error(await post_message(http, alice, cid, "three"), 429, "RATE_LIMITED")
