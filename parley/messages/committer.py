@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -117,7 +118,8 @@ class Committer:
         self._queue: asyncio.Queue[PendingSend] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._announcer: asyncio.Task[None] | None = None
-        self._announcements: asyncio.Queue[list[PendingSend]] = asyncio.Queue()
+        # Each batch with the seconds its commit took (the backpressure's drain measure).
+        self._announcements: asyncio.Queue[tuple[list[PendingSend], float]] = asyncio.Queue()
         self._listeners: list[OnCommitted] = []
         self.by_key: dict[tuple[str, str], PendingSend] = {}
         self.by_id: dict[uuid.UUID, PendingSend] = {}
@@ -165,6 +167,7 @@ class Committer:
             batch = [await self._queue.get()]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            started = time.monotonic()
             try:
                 await self._commit(batch)
             except Exception:  # never let the writer die
@@ -173,7 +176,7 @@ class Committer:
                     if pending.result is None and pending.failure is None:
                         pending.failure = could_not_store()
             finally:
-                await self._finish(batch)
+                await self._finish(batch, time.monotonic() - started)
                 for _ in batch:
                     self._queue.task_done()
 
@@ -326,7 +329,7 @@ class Committer:
             )
         log.warning("send %s failed: %s", pending.id, describe_error(error))
 
-    async def _finish(self, batch: list[PendingSend]) -> None:
+    async def _finish(self, batch: list[PendingSend], commit_seconds: float) -> None:
         for pending in batch:
             key = pending.idempotency_key
             if key is not None and self.by_key.get(key) is pending:
@@ -345,11 +348,12 @@ class Committer:
             pending.done.set()
         # Events go out from their own task, in commit order, so the next batch does not wait
         # for this one's fan-out.
-        self._announcements.put_nowait(batch)
+        self._announcements.put_nowait((batch, commit_seconds))
 
     async def _announce(self) -> None:
         while True:
-            batch = await self._announcements.get()
+            batch, commit_seconds = await self._announcements.get()
+            started = time.monotonic()
             try:
                 for pending in batch:
                     for listener in self._listeners:
@@ -358,7 +362,11 @@ class Committer:
                         except Exception:
                             log.exception("after-commit listener failed")
             finally:
-                self.backpressure.drained([pending.id for pending in batch])
+                # The two stages run side by side: the slower one sets the pace.
+                self.backpressure.drained(
+                    [pending.id for pending in batch],
+                    service_seconds=max(commit_seconds, time.monotonic() - started),
+                )
                 self._announcements.task_done()
 
 
