@@ -185,6 +185,8 @@ class Settings:
     metrics_token: str | None = None
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
+    send_backlog_budget_seconds: float = 0.05
+    send_admission_wait_seconds: float = 1.5
 
     @property
     def is_sqlite(self) -> bool:
@@ -314,4 +316,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         metrics_token=env.get("METRICS_TOKEN") or None,
         metrics_port=_port("METRICS_PORT", env.get("METRICS_PORT") or ""),
         metrics_host=(env.get("METRICS_HOST") or "127.0.0.1").strip(),
+        send_backlog_budget_seconds=parse_duration_seconds(
+            "SEND_BACKLOG_BUDGET", env.get("SEND_BACKLOG_BUDGET") or "50", "ms"
+        ),
+        send_admission_wait_seconds=parse_duration_seconds(
+            "SEND_ADMISSION_WAIT", env.get("SEND_ADMISSION_WAIT") or "1500", "ms"
+        ),
     )

@@ -30,6 +30,7 @@ from parley.core import metrics
 from parley.core.db import Database, statement_counter, utcnow
 from parley.core.errors import AppError, CommitFailed, ConversationNotFound, ServiceUnavailable
 from parley.messages import idempotency
+from parley.messages.backpressure import Backpressure
 from parley.messages.models import Hashtag, Mention, Message
 from parley.messages.schemas import MessageOut
 from parley.screening import queue
@@ -105,13 +106,22 @@ class PendingSend:
 class Committer:
     """Per-process queue and writer task for new messages."""
 
-    def __init__(self, db: Database, to_out: Callable[[Mapping[str, Any]], MessageOut]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        to_out: Callable[[Mapping[str, Any]], MessageOut],
+        backpressure: Backpressure,
+    ) -> None:
         self._db = db
+        # Told of each send accepted and of each batch announced: it bounds what is accepted
+        # but not yet announced by time (`backpressure.py`).
+        self.backpressure = backpressure
         self._to_out = to_out
         self._queue: asyncio.Queue[PendingSend] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._announcer: asyncio.Task[None] | None = None
-        self._announcements: asyncio.Queue[list[PendingSend]] = asyncio.Queue()
+        # Each batch with the seconds its commit took (the backpressure's drain measure).
+        self._announcements: asyncio.Queue[tuple[list[PendingSend], float]] = asyncio.Queue()
         self._listeners: list[OnCommitted] = []
         self.by_key: dict[tuple[str, str], PendingSend] = {}
         self.by_id: dict[uuid.UUID, PendingSend] = {}
@@ -160,6 +170,7 @@ class Committer:
         if key is not None:
             self.by_key[key] = pending
         self.by_id[pending.id] = pending
+        self.backpressure.accepted(pending.id)
         self._queue.put_nowait(pending)
 
     async def _run(self) -> None:
@@ -167,6 +178,7 @@ class Committer:
             batch = [await self._queue.get()]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            started = time.monotonic()
             try:
                 await self._commit(batch)
             except Exception:  # never let the writer die
@@ -175,7 +187,7 @@ class Committer:
                     if pending.result is None and pending.failure is None:
                         pending.failure = could_not_store()
             finally:
-                await self._finish(batch)
+                await self._finish(batch, time.monotonic() - started)
                 for _ in batch:
                     self._queue.task_done()
 
@@ -328,7 +340,7 @@ class Committer:
             )
         log.warning("send %s failed: %s", pending.id, describe_error(error))
 
-    async def _finish(self, batch: list[PendingSend]) -> None:
+    async def _finish(self, batch: list[PendingSend], commit_seconds: float) -> None:
         finished_at = time.perf_counter()
         for pending in batch:
             if pending.result is not None:
@@ -353,11 +365,12 @@ class Committer:
             pending.done.set()
         # Events go out from their own task, in commit order, so the next batch does not wait
         # for this one's fan-out.
-        self._announcements.put_nowait(batch)
+        self._announcements.put_nowait((batch, commit_seconds))
 
     async def _announce(self) -> None:
         while True:
-            batch = await self._announcements.get()
+            batch, commit_seconds = await self._announcements.get()
+            started = time.monotonic()
             try:
                 for pending in batch:
                     for listener in self._listeners:
@@ -366,6 +379,11 @@ class Committer:
                         except Exception:
                             log.exception("after-commit listener failed")
             finally:
+                # The two stages run side by side: the slower one sets the pace.
+                self.backpressure.drained(
+                    [pending.id for pending in batch],
+                    service_seconds=max(commit_seconds, time.monotonic() - started),
+                )
                 self._announcements.task_done()
 
 

@@ -1,14 +1,16 @@
 """From an accepted send to its durable commit and the events that follow.
 
-The committer (committer.py) writes; this module wires it into the process: it hands accepted
-sends to it (refusing past the backlog bound), answers the sender (pending now, or committed
-with `wait`), and after each commit announces `new_message`, `message_confirmed` or
-`message_failed`, and the reviewers' `moderation.flagged`.
+The committer (committer.py) writes; this module wires it into the process: it admits new
+sends by the pipeline's lag (`room_to_send`, backpressure.py), hands accepted sends to it,
+answers the sender (pending now, or committed with `wait`), and after each commit announces
+`new_message`, `message_confirmed` or `message_failed`, and the reviewers' `moderation.flagged`.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from enum import IntEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +20,7 @@ from parley.core import metrics, runtime
 from parley.core.db import statement_counter
 from parley.core.errors import ServiceUnavailable
 from parley.core.events import conversation_room, emit, emit_after_commit, user_room
+from parley.messages.backpressure import Backpressure, PipelineFigures, Room
 from parley.messages.committer import Committer, MessageRow, PendingSend, could_not_store
 from parley.messages.events import (
     MESSAGE_CONFIRMED,
@@ -36,8 +39,8 @@ from parley.messages.schemas import (
 )
 from parley.screening.screen import Verdict
 
-# Past this many accepted-but-unwritten sends, new ones are refused (503, Retry-After) rather
-# than promised: a 202 is a promise to try, and the queue must stay a moment long, not minutes.
+# The last guard behind the time bound (`room_to_send`): past this many accepted-but-unwritten
+# sends, new ones are refused (503, Retry-After) whatever the measured rate says.
 MAX_BACKLOG = 20_000
 
 
@@ -58,14 +61,39 @@ def committer() -> Committer:
 
 def make_committer() -> Committer:
     """The process's committer, with the after-commit events wired in."""
-    instance = Committer(runtime.current().db, message_out)
+    settings = runtime.current().settings
+    backpressure = Backpressure(
+        budget_seconds=settings.send_backlog_budget_seconds,
+        wait_seconds=settings.send_admission_wait_seconds,
+    )
+    instance = Committer(runtime.current().db, message_out, backpressure)
     instance.on_committed(_publish_commit_result)
     metrics.add_sampler(instance.sample_metrics)
     return instance
 
 
-def submit(row: MessageRow, verdict: Verdict | None = None) -> PendingSend:
-    """Queue an accepted send for the committer (503 past the backlog bound)."""
+@asynccontextmanager
+async def room_to_send() -> AsyncIterator[Room]:
+    """Backpressure before the ack: room for one new send in the pipeline, given at once when
+    it is idle or its estimated lag is within `SEND_BACKLOG_BUDGET`, else after a wait; 503
+    with Retry-After past `SEND_ADMISSION_WAIT`. Pass the room to `submit`; a send that ends
+    otherwise inside the block (refused by the gate, a retry answered) gives it back."""
+    room = await committer().backpressure.wait_for_room()
+    try:
+        yield room
+    finally:
+        room.release()
+
+
+def pipeline_figures() -> PipelineFigures:
+    """Outstanding sends, drain rate, estimated lag (read-only, for metrics): see
+    `backpressure.PipelineFigures`."""
+    return committer().backpressure.figures()
+
+
+def submit(row: MessageRow, verdict: Verdict | None, room: Room) -> PendingSend:
+    """Queue an accepted send for the committer, in the room `room_to_send` gave it (503 past
+    the hard backlog bound)."""
     instance = committer()
     if instance.backlog >= MAX_BACKLOG:
         metrics.SENDS_REFUSED.inc()
@@ -81,6 +109,7 @@ def submit(row: MessageRow, verdict: Verdict | None = None) -> PendingSend:
         counter=statement_counter.get(),
         screening=verdict,
     )
+    room.use()
     instance.submit(pending)
     metrics.SENDS_ACCEPTED.inc()
     return pending

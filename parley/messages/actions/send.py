@@ -29,10 +29,11 @@ from parley.core.errors import (
     ValidationFailed,
 )
 from parley.messages import extract, idempotency
+from parley.messages.backpressure import Room
 from parley.messages.committer import MessageRow, PendingSend
 from parley.messages.gate import admit, checked_content, require_envelope_policy, require_may_send
 from parley.messages.models import Message
-from parley.messages.pipeline import SendOutcome, answer, committer, submit
+from parley.messages.pipeline import SendOutcome, answer, committer, room_to_send, submit
 from parley.messages.queries import load_visible
 from parley.messages.render import render
 from parley.messages.schemas import (
@@ -99,30 +100,34 @@ async def send_message(
             session, uploader_id=sender_id, attachment_ids=data.attachments
         )
 
-    verdict = await admit(
-        sender_id=sender_id, membership=membership, content=content, encrypted=data.encrypted
-    )
-    # Re-check after the awaits above (no await from here to the submit): a concurrent retry
-    # may have registered meanwhile, or committed between our lookup and now.
-    if key is not None:
-        if (pending := committer().by_key.get(key)) is not None:
-            return await answer(pending, wait=wait)
-        if (recent := committer().recent.get(key)) is not None:
+    # Backpressure: the ack waits here while the pipeline is behind (503 past the wait), before
+    # the gate, so a refused send is neither counted by the rate limits nor screened.
+    async with room_to_send() as room:
+        verdict = await admit(
+            sender_id=sender_id, membership=membership, content=content, encrypted=data.encrypted
+        )
+        # Re-check after the awaits above (no await from here to the submit): a concurrent
+        # retry may have registered meanwhile, or committed between our lookup and now.
+        pending = committer().by_key.get(key) if key is not None else None
+        recent = committer().recent.get(key) if key is not None and pending is None else None
+        if recent is not None:
             _require_same_conversation(recent.conversation_id, data, client_id)
             return recent, SendOutcome.STORED_BEFORE
-    row = new_row(
-        sender_id=sender_id,
-        conversation_id=data.conversation_id,
-        message_type=message_type,
-        content=content,
-        encrypted=data.encrypted,
-        client_message_id=client_id,
-        client_timestamp=data.client_timestamp,
-        reply_to_id=reply_to_id,
-        thread_id=thread_id,
-        attachments=[dict(a) for a in attachments],
-    )
-    return await answer(_accept(row, verdict), wait=wait)
+        if pending is None:
+            row = new_row(
+                sender_id=sender_id,
+                conversation_id=data.conversation_id,
+                message_type=message_type,
+                content=content,
+                encrypted=data.encrypted,
+                client_message_id=client_id,
+                client_timestamp=data.client_timestamp,
+                reply_to_id=reply_to_id,
+                thread_id=thread_id,
+                attachments=[dict(a) for a in attachments],
+            )
+            pending = _accept(row, verdict, room)
+    return await answer(pending, wait=wait)
 
 
 async def forward_message(
@@ -185,29 +190,30 @@ async def forward_message(
         if (known := _known_copy(user_id, client_id, stored)) is not None:
             submitted.append(known)  # a retry: neither counted nor screened again
             continue
-        verdict = await admit(
-            sender_id=user_id,
-            membership=membership,
-            content=source.content,
-            encrypted=source.encrypted,
-        )
-        if (known := _known_copy(user_id, client_id, stored)) is not None:
-            submitted.append(known)  # a concurrent retry got through the awaits first
-            continue
-        row = new_row(
-            sender_id=user_id,
-            conversation_id=target,
-            message_type=MessageType.FORWARD,
-            content=source.content,
-            encrypted=source.encrypted,
-            client_message_id=client_id,
-            forwarded_from_id=source.id,
-            attachments=list(source.attachments or []),
-            metadata=dict(metadata),
-        )
-        if copy_id is not None:
-            row["id"] = copy_id
-        submitted.append(_accept(row, verdict))
+        async with room_to_send() as room:  # backpressure, as for a send
+            verdict = await admit(
+                sender_id=user_id,
+                membership=membership,
+                content=source.content,
+                encrypted=source.encrypted,
+            )
+            if (known := _known_copy(user_id, client_id, stored)) is not None:
+                submitted.append(known)  # a concurrent retry got through the awaits first
+                continue
+            row = new_row(
+                sender_id=user_id,
+                conversation_id=target,
+                message_type=MessageType.FORWARD,
+                content=source.content,
+                encrypted=source.encrypted,
+                client_message_id=client_id,
+                forwarded_from_id=source.id,
+                attachments=list(source.attachments or []),
+                metadata=dict(metadata),
+            )
+            if copy_id is not None:
+                row["id"] = copy_id
+            submitted.append(_accept(row, verdict, room))
     items = [
         item if isinstance(item, MessageOut) else (await answer(item, wait=wait))[0]
         for item in submitted
@@ -259,12 +265,12 @@ def _known_copy(
     return committer().by_key.get(key) or committer().recent.get(key) or stored.get(client_id)
 
 
-def _accept(row: MessageRow, verdict: Verdict | None) -> PendingSend:
-    """The step send and forward share once the gate has passed: a held text is stored as
-    MODERATED, and the row goes to the committer."""
+def _accept(row: MessageRow, verdict: Verdict | None, room: Room) -> PendingSend:
+    """The step send and forward share once `room_to_send` has given room and the gate has
+    passed: a held text is stored as MODERATED, and the row goes to the committer."""
     if verdict is not None and verdict.held:
         row["status"] = str(MessageStatus.MODERATED)
-    return submit(row, verdict)
+    return submit(row, verdict, room)
 
 
 def new_row(
