@@ -61,28 +61,18 @@ async def test_reads_and_acks_answer_while_the_writer_waits(
     async with httpx.AsyncClient(base_url=own_server.url, timeout=ANSWER_WITHIN_SECONDS) as client:
         write_lock.execute("BEGIN IMMEDIATE")
         # The first send is accepted and the committer starts its write: it now waits for
-        # the lock, holding the writer connection.
-        first = await client.post(
-            "/messages",
-            json={
-                "conversationId": conversation["id"],
-                "content": "during the lock",
-                "clientMessageId": new_client_id(),
-            },
-            headers=alice.headers,
-        )
-        assert first.status_code == 202, first.text
-        # Every one of these needs the database while the writer is stuck.
-        second = await client.post(
-            "/messages",
-            json={
-                "conversationId": conversation["id"],
-                "content": "still during the lock",
-                "clientMessageId": new_client_id(),
-            },
-            headers=alice.headers,
-        )
-        assert second.status_code == 202, second.text
+        # the lock, holding the writer connection. The second needs the database meanwhile.
+        for content in ("during the lock", "still during the lock"):
+            accepted = await client.post(
+                "/messages",
+                json={
+                    "conversationId": conversation["id"],
+                    "content": content,
+                    "clientMessageId": new_client_id(),
+                },
+                headers=alice.headers,
+            )
+            assert accepted.status_code == 202, accepted.text
         history = await client.get(
             f"/messages/conversation/{conversation['id']}", headers=alice.headers
         )
