@@ -125,44 +125,21 @@ def _create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         # One connection: SQLite has one writer, and queueing in asyncio beats SQLite's
         # sleeping busy handler. Nothing may hold a session while awaiting another one.
-        engine = create_async_engine(
-            settings.database_url,
-            poolclass=AsyncAdaptedQueuePool,
-            pool_size=1,
-            max_overflow=0,
-            pool_timeout=30,
-            connect_args={"timeout": 30},
-            # Errors never carry the statement's parameters (message content) into a log.
-            hide_parameters=True,
+        return _sqlite_engine(
+            settings,
+            connections=1,
+            pragmas=("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"),
         )
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            # Let SQLAlchemy, not the driver, begin transactions, so SAVEPOINT works
-            # (SQLAlchemy's documented recipe for pysqlite/aiosqlite).
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _sqlite_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN")
-    else:
-        engine = create_async_engine(
-            settings.database_url,
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_pool_size,
-            # A connection that died while idle (a PostgreSQL restart) is replaced before
-            # use: one ping per checkout, sent by the driver, not counted as a statement.
-            pool_pre_ping=True,
-            pool_timeout=30,
-            hide_parameters=True,
-        )
-
+    engine = create_async_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        # A connection that died while idle (a PostgreSQL restart) is replaced before
+        # use: one ping per checkout, sent by the driver, not counted as a statement.
+        pool_pre_ping=True,
+        pool_timeout=30,
+        hide_parameters=True,
+    )
     _count_statements(engine)
     return engine
 
@@ -170,26 +147,35 @@ def _create_engine(settings: Settings) -> AsyncEngine:
 def _create_sqlite_reader(settings: Settings) -> AsyncEngine:
     """Read-only connections to the same SQLite file (`SQLITE_READERS` of them). `query_only`
     makes a write through one fail loudly instead of slipping past the single writer."""
+    return _sqlite_engine(settings, connections=settings.sqlite_readers, pragmas=("query_only=ON",))
+
+
+def _sqlite_engine(
+    settings: Settings, *, connections: int, pragmas: tuple[str, ...]
+) -> AsyncEngine:
     engine = create_async_engine(
         settings.database_url,
         poolclass=AsyncAdaptedQueuePool,
-        pool_size=settings.sqlite_readers,
+        pool_size=connections,
         max_overflow=0,
         pool_timeout=30,
         connect_args={"timeout": 30},
+        # Errors never carry the statement's parameters (message content) into a log.
         hide_parameters=True,
     )
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, begin transactions, so SAVEPOINT works
+        # (SQLAlchemy's documented recipe for pysqlite/aiosqlite).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA query_only=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        for pragma in (*pragmas, "busy_timeout=30000"):
+            cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
-    def _reader_begin(connection: Any) -> None:
+    def _sqlite_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN")
 
     _count_statements(engine)
