@@ -33,7 +33,6 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-PARLEY = ROOT / ".venv" / "bin" / "parley"
 POSTGRES = os.environ.get("PARLEY_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("PARLEY_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 
@@ -91,9 +90,17 @@ async def _postgres(sql: str) -> None:
 
 
 def start_server(
-    backend: str, workers: int, *, command_prefix: Sequence[str] = ()
+    backend: str,
+    workers: int,
+    *,
+    command_prefix: Sequence[str] = (),
+    checkout: Path = ROOT,
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
-    """Start `parley serve` on a fresh database; `command_prefix` runs it under e.g. `taskset`."""
+    """Start `parley serve` on a fresh database; `command_prefix` runs it under e.g. `taskset`,
+    `checkout` is the tree whose `.venv` runs (another commit, for before/after in one run;
+    without a `.venv` of its own, this one's runs its sources) and
+    `extra_env` overrides settings (a variant)."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     data_dir = tempfile.mkdtemp(prefix="parley-bench-")
     # The hourly limit is lifted (the limiter still runs: its cost is part of the figures);
@@ -118,11 +125,16 @@ def start_server(
             JWT_SECRET=secrets.token_urlsafe(48),
         )
         cleanup.update(database=database, prefix=prefix)
+    env.update(extra_env or {})
+    venv = checkout / ".venv"
+    if not venv.exists():  # a bare worktree of another commit: this venv, its sources
+        venv = ROOT / ".venv"
+        env["PYTHONPATH"] = str(checkout)
     port = _free_port()
     process = subprocess.Popen(
         [
             *command_prefix,
-            str(PARLEY),
+            str(venv / "bin" / "parley"),
             "serve",
             "--host",
             "127.0.0.1",
@@ -132,7 +144,7 @@ def start_server(
             str(workers),
         ],
         env=env,
-        cwd=ROOT,
+        cwd=checkout,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):

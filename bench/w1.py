@@ -27,6 +27,9 @@ the repeats per system and Parley's throughput over each bare server's. Nothing 
     .venv/bin/python -m bench.w1 --messages 500 --repeat 1  # a short run
     .venv/bin/python -m bench.w1 --senders 2               # light load
     .venv/bin/python -m bench.w1 --systems parley-postgres,python-socketio --json w1.json
+    # variants in the same run: another checkout (`@DIR`, with its own .venv), other settings
+    .venv/bin/python -m bench.w1 --systems parley-postgres,parley-postgres@/tmp/before
+    .venv/bin/python -m bench.w1 --systems parley-postgres,parley-postgres+SEND_BACKLOG_BUDGET=100
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ class Target:
     conversation_id: str
     tokens: list[str]
     expect_confirm: bool
+    pid: int  # the server process, whose CPU time is read from /proc
 
 
 @dataclass
@@ -94,6 +98,14 @@ class Figures:
     duplicates: int
     disconnects: int
     send_errors: dict[str, int] = field(default_factory=dict)
+    server_cpu_seconds: float | None = None  # from "go" until the last delivery or drain
+
+    @property
+    def cpu_ms_per_message(self) -> float | None:
+        """Server CPU per acked message: steadier than throughput on a shared machine."""
+        if self.server_cpu_seconds is None or not self.acked:
+            return None
+        return 1000 * self.server_cpu_seconds / self.acked
 
     @property
     def lost(self) -> int:
@@ -114,6 +126,15 @@ def split_messages(total: int, senders: int) -> list[int]:
     """`total` sends shared as evenly as possible among `senders` (the first take the rest)."""
     share, rest = divmod(total, senders)
     return [share + (1 if index < rest else 0) for index in range(senders)]
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), None where it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def summarize(
@@ -200,6 +221,21 @@ def pinning(server_cpus: str | None, client_cpus: str | None, enabled: bool) -> 
 # --- systems ---------------------------------------------------------------------------------
 
 
+def parse_variant(system: str) -> tuple[str, Path, dict[str, str]]:
+    """`parley-postgres@/tmp/before+SEND_BACKLOG_BUDGET=100` -> the base system, the checkout
+    whose `.venv` runs it (this one unless `@DIR`) and settings to override (`+KEY=VALUE`):
+    another commit or another setting next to this one in the same run."""
+    head, *settings = system.split("+")
+    base, _, directory = head.partition("@")
+    extra: dict[str, str] = {}
+    for setting in settings:
+        key, equals, value = setting.partition("=")
+        if not equals or not key:
+            raise ValueError(f"{system}: a variant's settings are +KEY=VALUE")
+        extra[key] = value
+    return base, Path(directory).resolve() if directory else ROOT, extra
+
+
 def _wait_for_socketio(url: str, process: subprocess.Popen[bytes]) -> None:
     for _ in range(300):
         if process.poll() is not None:
@@ -236,15 +272,18 @@ def running(system: str, members: int, prefix: Sequence[str]) -> Iterator[Target
         try:
             _wait_for_socketio(url, process)
             # Bare servers check no token: the room comes from auth.conversationId.
-            yield Target(url, f"w1-{secrets.token_hex(4)}", ["-"] * members, False)
+            yield Target(url, f"w1-{secrets.token_hex(4)}", ["-"] * members, False, process.pid)
         finally:
             _stop(process)
         return
-    backend = "postgres" if system == "parley-postgres" else "sqlite"
-    parley, url, cleanup = start_server(backend, 1, command_prefix=prefix)
+    base, checkout, extra_env = parse_variant(system)
+    backend = "postgres" if base == "parley-postgres" else "sqlite"
+    parley, url, cleanup = start_server(
+        backend, 1, command_prefix=prefix, checkout=checkout, extra_env=extra_env
+    )
     try:
         tokens, conversations = asyncio.run(setup(url, members, 1))
-        yield Target(url, conversations[0], tokens, True)
+        yield Target(url, conversations[0], tokens, True, parley.pid)
     finally:
         stop_server(parley, cleanup)
 
@@ -311,8 +350,9 @@ async def drive(
     *,
     ack_timeout: float,
     drain_timeout: float,
-) -> list[dict[str, Any]]:
-    """Run the members against `target` and return their records."""
+) -> tuple[list[dict[str, Any]], float | None]:
+    """Run the members against `target`; return their records and the server's CPU seconds
+    from "go" until every member is done."""
     workdir = Path(tempfile.mkdtemp(prefix="parley-w1-"))
     config = workdir / "config.json"
     config.write_text(
@@ -351,6 +391,7 @@ async def drive(
     try:
         if missing := await members.until("ready", 120):
             raise MemberFailed(f"members {missing} did not connect")
+        cpu_before = process_cpu_seconds(target.pid)
         members.tell("go")
         # Each send is bounded by the ack timeout, so the senders finish.
         await members.until("sent", None, among=[i for i, count in enumerate(per_member) if count])
@@ -360,9 +401,13 @@ async def drive(
             members.tell("stop", only=stragglers)
             if await members.until("done", 30):
                 raise MemberFailed("members did not stop")
+        cpu_after = process_cpu_seconds(target.pid)
         for process in processes:
             await process.wait()
-        return [json.loads(output.read_text()) for output in outputs if output.exists()]
+        records = [json.loads(output.read_text()) for output in outputs if output.exists()]
+        if cpu_before is None or cpu_after is None:
+            return records, None
+        return records, cpu_after - cpu_before
     finally:
         for process in processes:
             if process.returncode is None:
@@ -382,6 +427,7 @@ def _ms(value: float | None) -> str:
 
 MEDIAN_FIELDS = (
     "throughput",
+    "cpu_ms_per_message",
     "ack_p50",
     "ack_p99",
     "confirm_p50",
@@ -403,7 +449,9 @@ def medians(runs: Sequence[Figures]) -> dict[str, float | None]:
 def ratios(by_system: dict[str, dict[str, float | None]]) -> dict[str, dict[str, float]]:
     """Parley's median throughput over each bare server's, for the systems that ran."""
     result: dict[str, dict[str, float]] = {}
-    for parley in PARLEY_SYSTEMS:
+    for parley in by_system:
+        if parse_variant(parley)[0] not in PARLEY_SYSTEMS:
+            continue
         mine = by_system.get(parley, {}).get("throughput")
         if not mine:
             continue
@@ -420,9 +468,11 @@ def print_report(
     heading: str,
 ) -> None:
     print("\n" + heading)
+    width = max(16, *(len(system) + 2 for system in by_system))
     header = (
-        f"{'system':<16}{'run':>7}{'msg/s':>8}{'ack p50':>9}{'ack p99':>9}{'conf p50':>10}"
-        f"{'conf p99':>10}{'dlv p50':>9}{'dlv p99':>9}{'delivered/expected':>22}{'lost':>7}"
+        f"{'system':<{width}}{'run':>7}{'msg/s':>8}{'ack p50':>9}{'ack p99':>9}{'conf p50':>10}"
+        f"{'conf p99':>10}{'dlv p50':>9}{'dlv p99':>9}{'cpu ms/msg':>11}"
+        f"{'delivered/expected':>22}{'lost':>7}"
     )
     print(header)
     for system, figures in by_system.items():
@@ -431,17 +481,18 @@ def print_report(
             counts = (("duplicates", run.duplicates), ("disconnects", run.disconnects))
             extras = "".join(f"  {name} {count}" for name, count in counts if count)
             print(
-                f"{system:<16}{run.repeat:>7}{run.throughput:>8.0f}{_ms(run.ack_p50):>9}"
+                f"{system:<{width}}{run.repeat:>7}{run.throughput:>8.0f}{_ms(run.ack_p50):>9}"
                 f"{_ms(run.ack_p99):>9}{_ms(run.confirm_p50):>10}{_ms(run.confirm_p99):>10}"
                 f"{_ms(run.delivery_p50):>9}{_ms(run.delivery_p99):>9}"
+                f"{_ms(run.cpu_ms_per_message):>11}"
                 f"{f'{run.delivered}/{run.expected}':>22}{run.lost:>7}{errors}{extras}"
             )
         throughput = figures["throughput"]
         print(
-            f"{system:<16}{'median':>7}{throughput or 0:>8.0f}{_ms(figures['ack_p50']):>9}"
+            f"{system:<{width}}{'median':>7}{throughput or 0:>8.0f}{_ms(figures['ack_p50']):>9}"
             f"{_ms(figures['ack_p99']):>9}{_ms(figures['confirm_p50']):>10}"
             f"{_ms(figures['confirm_p99']):>10}{_ms(figures['delivery_p50']):>9}"
-            f"{_ms(figures['delivery_p99']):>9}"
+            f"{_ms(figures['delivery_p99']):>9}{_ms(figures['cpu_ms_per_message']):>11}"
         )
     for parley, against in ratios(by_system).items():
         print(
@@ -499,7 +550,7 @@ def main() -> None:
     args = parser.parse_args()
 
     systems = [name.strip() for name in args.systems.split(",") if name.strip()]
-    if unknown := set(systems) - set(SYSTEMS):
+    if unknown := {parse_variant(name)[0] for name in systems} - set(SYSTEMS):
         parser.error(f"unknown systems {sorted(unknown)}; choose from {', '.join(SYSTEMS)}")
     if not 1 <= args.senders <= args.members or args.messages < args.senders:
         parser.error("need 1 <= senders <= members and at least one message per sender")
@@ -512,7 +563,7 @@ def main() -> None:
     for repeat in range(1, args.repeat + 1):
         for system in systems:
             with running(system, args.members, pins.server) as target:
-                records = asyncio.run(
+                records, cpu_seconds = asyncio.run(
                     drive(
                         target,
                         per_member,
@@ -522,6 +573,7 @@ def main() -> None:
                     )
                 )
             figures = summarize(system, repeat, args.members, records, target.expect_confirm)
+            figures.server_cpu_seconds = cpu_seconds
             runs.append(figures)
             print(
                 f"{system} run {repeat}: {figures.throughput:.0f} acked msg/s, "
@@ -551,7 +603,16 @@ def main() -> None:
                         "cpus": os.cpu_count(),
                     },
                     "versions": found,
-                    "runs": [_json_safe({**asdict(run), "lost": run.lost}) for run in runs],
+                    "runs": [
+                        _json_safe(
+                            {
+                                **asdict(run),
+                                "lost": run.lost,
+                                "cpu_ms_per_message": run.cpu_ms_per_message,
+                            }
+                        )
+                        for run in runs
+                    ],
                     "medians": by_system,
                     "ratios": ratios(by_system),
                 },
