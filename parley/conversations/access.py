@@ -10,6 +10,8 @@ every member when the conversation's status changes).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,9 +60,24 @@ async def get_membership(
 
     Served from the cache (two keys, one round trip); the session is used only on a miss.
     """
+    membership, _ = await get_membership_and(
+        session, conversation_id=conversation_id, user_id=user_id, also=()
+    )
+    return membership
+
+
+async def get_membership_and(
+    session: AsyncSession,
+    *,
+    conversation_id: uuid.UUID,
+    user_id: uuid.UUID,
+    also: Sequence[str],
+) -> tuple[Membership, list[Any]]:
+    """`get_membership`, with the cache keys `also` read in the same round trip (the send
+    path's idempotency key): their values (None where absent) in order."""
     rt = runtime.current()
     keys = conversation_key(conversation_id), member_key(conversation_id, user_id)
-    cached_conversation, cached_member = await rt.cache.get_many(list(keys))
+    cached_conversation, cached_member, *extra = await rt.cache.get_many([*keys, *also])
     if cached_conversation is None or cached_member is None:
         row = (
             await session.execute(
@@ -101,7 +118,7 @@ async def get_membership(
     ):
         raise ConversationNotFound(conversationId=str(conversation_id))
     settings = cached_conversation.get("settings") or DEFAULT_SETTINGS
-    return Membership(
+    membership = Membership(
         conversation_id=str(conversation_id),
         user_id=str(user_id),
         conversation_type=ConversationType(cached_conversation["type"]),
@@ -115,6 +132,7 @@ async def get_membership(
         moderation=bool(settings.get("moderation", True)),
         end_to_end_encryption=bool(settings.get("endToEndEncryption", False)),
     )
+    return membership, extra
 
 
 async def active_conversation_ids(session: AsyncSession, *, user_id: uuid.UUID) -> list[uuid.UUID]:

@@ -25,12 +25,18 @@ def _key(sender_id: uuid.UUID | str, client_message_id: str) -> str:
     return f"sent:{sender_id}:{client_message_id}"
 
 
-async def may_be_committed(sender_id: uuid.UUID, client_message_id: str) -> bool:
-    """False only when it is certain no message with this pair was committed."""
-    cache = runtime.current().cache
-    if not cache.shared:
-        return True
-    return await cache.get(_key(sender_id, client_message_id)) is not None
+def ledger_key(sender_id: uuid.UUID, client_message_id: str) -> str | None:
+    """The cache key that vouches for this pair, None where no shared cache can (then the
+    pair may always be committed): read by the send path with its other cache keys."""
+    if not runtime.current().cache.shared:
+        return None
+    return _key(sender_id, client_message_id)
+
+
+def may_be_committed(entry: object, *, key: str | None) -> bool:
+    """From the value read at `ledger_key` (`entry`): False only when it is certain no message
+    with this pair was committed."""
+    return key is None or entry is not None
 
 
 async def remember(pairs: dict[tuple[str, str], str]) -> None:

@@ -27,7 +27,7 @@ from parley.core import metrics, runtime
 from parley.core.config import Settings
 from parley.core.errors import RateLimited
 from parley.core.events import emit, user_room
-from parley.core.limits import sliding_window_limiter
+from parley.core.limits import LimitChain, sliding_window_limiter
 from parley.ratelimit.events import RATE_LIMIT_EXCEEDED
 from parley.ratelimit.schemas import RateLimitExceededEvent, Scope
 
@@ -35,11 +35,13 @@ log = logging.getLogger(__name__)
 
 
 class RateLimiter:
-    """The process's limiter; one Redis round trip (a Lua script) per limit checked."""
+    """The process's limiter; one Redis round trip (a Lua script) per check: a send's two
+    limits are one chain."""
 
     def __init__(self, settings: Settings, redis: Redis | None) -> None:
         self._settings = settings
         self._limiter = sliding_window_limiter(settings, redis)
+        self._chain = LimitChain(self._limiter, redis)
         self._per_hour = RateLimitItemPerHour(settings.rate_limit_messages_per_hour)
         self._reports_per_hour = RateLimitItemPerHour(settings.rate_limit_reports_per_hour)
         self._per_conversation_of: dict[Scope, RateLimitItem] = {
@@ -52,17 +54,21 @@ class RateLimiter:
     ) -> None:
         """Count one message; raise `RateLimited` when either scope is spent."""
         per_conversation = RateLimitItemPerMinute(per_minute or self._settings.rate_limit_messages)
-        user = str(user_id)
-        # One after the other: a send the conversation refuses does not use the hour's allowance.
-        if not await self._hit(per_conversation, "messages", user, str(conversation_id)):
+        user, conversation = str(user_id), str(conversation_id)
+        # In this order: a send the conversation refuses does not use the hour's allowance.
+        refused = await self._hit_chain(
+            (per_conversation, ("messages", user, conversation)),
+            (self._per_hour, ("messages", user)),
+        )
+        if refused == 0:
             await self._refuse(
                 Scope.CONVERSATION,
                 per_conversation,
-                (user, str(conversation_id)),
+                (user, conversation),
                 user_id=user_id,
                 conversation_id=conversation_id,
             )
-        if not await self._hit(self._per_hour, "messages", user):
+        if refused == 1:
             await self._refuse(Scope.USER, self._per_hour, (user,), user_id=user_id)
 
     async def check_report(self, *, user_id: uuid.UUID) -> None:
@@ -102,6 +108,13 @@ class RateLimiter:
             # Fail open: a Redis outage must not stop every conversation.
             log.warning("rate limit not checked: %s", error)
             return True
+
+    async def _hit_chain(self, *limits: tuple[RateLimitItem, tuple[str, ...]]) -> int | None:
+        try:
+            return await self._chain.hit(*limits)
+        except (RedisError, StorageError, OSError) as error:
+            log.warning("rate limit not checked: %s", error)  # fail open, as `_hit`
+            return None
 
     async def _refuse(
         self,

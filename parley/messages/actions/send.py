@@ -63,13 +63,20 @@ async def send_message(
 
     # A short session of its own: nothing is held while the commit is awaited.
     async with runtime.current().db.reads() as session:
-        membership = await access.get_membership(
-            session, conversation_id=data.conversation_id, user_id=sender_id
+        # The idempotency ledger's key is read with the membership: one cache round trip.
+        ledger_key = idempotency.ledger_key(sender_id, key[1]) if key is not None else None
+        membership, ledger = await access.get_membership_and(
+            session,
+            conversation_id=data.conversation_id,
+            user_id=sender_id,
+            also=[ledger_key] if ledger_key is not None else [],
         )
         message_type = data.type or (MessageType.REPLY if data.reply_to_id else MessageType.TEXT)
         require_may_send(membership, message_type)
         require_envelope_policy(membership, encrypted=data.encrypted, content=content)
-        if key is not None and await idempotency.may_be_committed(sender_id, key[1]):
+        if key is not None and idempotency.may_be_committed(
+            ledger[0] if ledger else None, key=ledger_key
+        ):
             stored = await session.scalar(
                 select(Message).where(
                     Message.sender_id == sender_id, Message.client_message_id == client_id
