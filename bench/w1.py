@@ -40,6 +40,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 import statistics
@@ -79,6 +80,15 @@ class Target:
 
 
 @dataclass
+class Run:
+    """What one drive of the members returns."""
+
+    records: list[dict[str, Any]]
+    cpu_seconds: float | None
+    cache_hit_rates: dict[str, float]
+
+
+@dataclass
 class Figures:
     system: str
     repeat: int
@@ -99,6 +109,7 @@ class Figures:
     disconnects: int
     send_errors: dict[str, int] = field(default_factory=dict)
     server_cpu_seconds: float | None = None  # from "go" until the last delivery or drain
+    cache_hit_rates: dict[str, float] = field(default_factory=dict)  # per layer, over the run
 
     @property
     def cpu_ms_per_message(self) -> float | None:
@@ -126,6 +137,46 @@ def split_messages(total: int, senders: int) -> list[int]:
     """`total` sends shared as evenly as possible among `senders` (the first take the rest)."""
     share, rest = divmod(total, senders)
     return [share + (1 if index < rest else 0) for index in range(senders)]
+
+
+_CACHE_SAMPLE = re.compile(r"^parley_cache_(hits|misses)_total\{([^}]*)\} (\S+)$", re.M)
+_CACHE_LABEL = re.compile(r'cache="([^"]+)"')
+
+
+def cache_counts(metrics_text: str) -> dict[str, tuple[float, float]]:
+    """Hits and misses per cache layer from a /metrics page (both backends summed)."""
+    counts: dict[str, list[float]] = {}
+    for kind, labels, value in _CACHE_SAMPLE.findall(metrics_text):
+        if (layer := _CACHE_LABEL.search(labels)) is not None:
+            counts.setdefault(layer.group(1), [0.0, 0.0])[0 if kind == "hits" else 1] += float(
+                value
+            )
+    return {layer: (hits, misses) for layer, (hits, misses) in counts.items()}
+
+
+async def read_cache_counts(url: str) -> dict[str, tuple[float, float]] | None:
+    """The server's cache counters now (None for a server without Parley's /metrics)."""
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            response = await http.get(url + "/metrics")
+    except httpx.HTTPError:
+        return None
+    return cache_counts(response.text) if response.status_code == 200 else None
+
+
+def cache_hit_rates(
+    before: dict[str, tuple[float, float]] | None, after: dict[str, tuple[float, float]] | None
+) -> dict[str, float]:
+    """Per layer, hits / lookups between two readings (layers with no lookup left out)."""
+    if before is None or after is None:
+        return {}
+    rates: dict[str, float] = {}
+    for layer, (hits, misses) in after.items():
+        hits_before, misses_before = before.get(layer, (0.0, 0.0))
+        lookups = hits - hits_before + misses - misses_before
+        if lookups > 0:
+            rates[layer] = (hits - hits_before) / lookups
+    return rates
 
 
 def process_cpu_seconds(pid: int) -> float | None:
@@ -350,9 +401,9 @@ async def drive(
     *,
     ack_timeout: float,
     drain_timeout: float,
-) -> tuple[list[dict[str, Any]], float | None]:
-    """Run the members against `target`; return their records and the server's CPU seconds
-    from "go" until every member is done."""
+) -> Run:
+    """Run the members against `target`: their records, the server's CPU seconds from "go"
+    until every member is done, and its cache hit rates per layer over that span."""
     workdir = Path(tempfile.mkdtemp(prefix="parley-w1-"))
     config = workdir / "config.json"
     config.write_text(
@@ -391,6 +442,7 @@ async def drive(
     try:
         if missing := await members.until("ready", 120):
             raise MemberFailed(f"members {missing} did not connect")
+        caches_before = await read_cache_counts(target.url) if target.expect_confirm else None
         cpu_before = process_cpu_seconds(target.pid)
         members.tell("go")
         # Each send is bounded by the ack timeout, so the senders finish.
@@ -402,12 +454,12 @@ async def drive(
             if await members.until("done", 30):
                 raise MemberFailed("members did not stop")
         cpu_after = process_cpu_seconds(target.pid)
+        caches_after = await read_cache_counts(target.url) if target.expect_confirm else None
         for process in processes:
             await process.wait()
         records = [json.loads(output.read_text()) for output in outputs if output.exists()]
-        if cpu_before is None or cpu_after is None:
-            return records, None
-        return records, cpu_after - cpu_before
+        cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+        return Run(records, cpu, cache_hit_rates(caches_before, caches_after))
     finally:
         for process in processes:
             if process.returncode is None:
@@ -500,6 +552,19 @@ def print_report(
             + ", ".join(f"{ratio:.2f}x {bare}" for bare, ratio in against.items())
             + " (medians)"
         )
+    for system in by_system:
+        layers: dict[str, list[float]] = {}
+        for run in (r for r in runs if r.system == system):
+            for layer, rate in run.cache_hit_rates.items():
+                layers.setdefault(layer, []).append(rate)
+        if layers:
+            print(
+                f"{system} cache hit rate per layer (median of runs): "
+                + ", ".join(
+                    f"{layer} {100 * statistics.median(rates):.1f} %"
+                    for layer, rates in sorted(layers.items())
+                )
+            )
     lost = sum(run.lost for run in runs)
     print("every message delivered to every member" if lost == 0 else f"LOST: {lost} deliveries")
 
@@ -563,7 +628,7 @@ def main() -> None:
     for repeat in range(1, args.repeat + 1):
         for system in systems:
             with running(system, args.members, pins.server) as target:
-                records, cpu_seconds = asyncio.run(
+                run = asyncio.run(
                     drive(
                         target,
                         per_member,
@@ -572,8 +637,9 @@ def main() -> None:
                         drain_timeout=args.drain_timeout,
                     )
                 )
-            figures = summarize(system, repeat, args.members, records, target.expect_confirm)
-            figures.server_cpu_seconds = cpu_seconds
+            figures = summarize(system, repeat, args.members, run.records, target.expect_confirm)
+            figures.server_cpu_seconds = run.cpu_seconds
+            figures.cache_hit_rates = run.cache_hit_rates
             runs.append(figures)
             print(
                 f"{system} run {repeat}: {figures.throughput:.0f} acked msg/s, "
