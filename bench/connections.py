@@ -789,6 +789,12 @@ def main() -> None:
         "--storm-only", action="store_true", help="skip fan-out, idle and rounds; storms only"
     )
     parser.add_argument("--server-log", type=Path, default=None)
+    parser.add_argument(
+        "--checkout",
+        type=Path,
+        default=ROOT,
+        help="the tree whose parley runs (another commit, for before/after; see bench/send.py)",
+    )
     args = parser.parse_args()
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < args.connections + 100:
@@ -797,7 +803,7 @@ def main() -> None:
     os.environ["WS_MAX_CONNECTIONS"] = str(args.max_connections)
     revision = _revision()
     with stderr_to(log_path):
-        process, url, cleanup = start_server(args.backend, 1)
+        process, url, cleanup = start_server(args.backend, 1, checkout=args.checkout.resolve())
     pinning = pin(process.pid)
     report = Report()
     gc.callbacks.append(pauses := PauseClock())

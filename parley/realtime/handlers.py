@@ -6,6 +6,7 @@ through the acknowledgement, `{ok: true, ...}` or `{ok: false, error: {code, mes
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -81,6 +82,9 @@ def _presence() -> Presence:
     return runtime.current().component(Presence)
 
 
+CONCURRENT_ADMISSIONS = 64  # sockets being admitted at once (see `connect`)
+
+
 def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
     connected: set[str] = set()
     admission = Admission(server, settings)
@@ -117,22 +121,29 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
 
         return register
 
+    # Admissions in progress at once. Each takes a few cache and database round trips; in a
+    # reconnect storm thousands arrive together, and unbounded they all crawl (handshake p50
+    # of seconds, the Redis pool emptied) where in turn each is quick: the rest wait here,
+    # first come first served, within their transports' connect deadline.
+    admitting = asyncio.Semaphore(CONCURRENT_ADMISSIONS)
+
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         # Places (WS_MAX_CONNECTIONS) are taken by transports at their handshake, so a burst
         # of concurrent handshakes cannot overshoot the limit (realtime/admission.py).
         admission.take_place(sid)
-        try:
-            user_id, expires_at = await admit(sid, environ, auth)
-        except BaseException:
-            await admission.refused(sid)
-            raise
-        if not admission.admitted(sid, expires_at):
-            # The transport closed (or timed out) while the socket was being admitted.
-            await admission.refused(sid)
-            raise socketio.exceptions.ConnectionRefusedError("UNAUTHORIZED: transport closed")
-        connected.add(sid)
-        metrics.SOCKETS_CONNECTED.inc()
-        await _presence().socket_connected(user_id)
+        async with admitting:
+            try:
+                user_id, expires_at = await admit(sid, environ, auth)
+            except BaseException:
+                await admission.refused(sid)
+                raise
+            if not admission.admitted(sid, expires_at):
+                # The transport closed (or timed out) while the socket was being admitted.
+                await admission.refused(sid)
+                raise socketio.exceptions.ConnectionRefusedError("UNAUTHORIZED: transport closed")
+            connected.add(sid)
+            metrics.SOCKETS_CONNECTED.inc()
+            await _presence().socket_connected(user_id)
 
     async def admit(sid: str, environ: dict[str, Any], auth: Any) -> tuple[uuid.UUID, float]:
         token = _token(environ, auth)
