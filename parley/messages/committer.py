@@ -39,6 +39,11 @@ from parley.screening.screen import Verdict
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
+# Built once: every batch runs them (a statement built per batch is keyed for the compiled
+# cache again each time).
+_INSERT_MESSAGES = insert(Message.__table__)  # type: ignore[arg-type]
+_INSERT_MENTIONS = insert(Mention.__table__)  # type: ignore[arg-type]
+_INSERT_HASHTAGS = insert(Hashtag.__table__)  # type: ignore[arg-type]
 FAILED_KEPT = 10_000
 RECENT_KEPT = 10_000
 
@@ -220,66 +225,82 @@ class Committer:
 
     async def _write(self, batch: list[PendingSend]) -> None:
         now = utcnow()
-        await idempotency.remember(
-            {key: str(pending.id) for pending in batch if (key := pending.idempotency_key)}
-        )
-        async with self._db.sessions() as session, session.begin():
-            by_conversation: dict[uuid.UUID, list[PendingSend]] = {}
-            for pending in batch:
-                by_conversation.setdefault(pending.row["conversation_id"], []).append(pending)
-            rows: list[dict[str, Any]] = []
-            pointers: dict[tuple[uuid.UUID, uuid.UUID], counters.ReadPointer] = {}
-            # Sorted: committers on other instances lock conversation rows in the same order.
-            for conversation_id in sorted(by_conversation, key=str):
-                items = by_conversation[conversation_id]
-                last_seq = await counters.advance_counters(
-                    session,
-                    conversation_id=conversation_id,
-                    count=len(items),
-                    last_message_id=items[-1].id,
-                    at=now,
-                )
-                if last_seq is None:
-                    raise _ConversationGone(conversation_id)
-                for offset, pending in enumerate(items):
-                    seq = last_seq - len(items) + 1 + offset
-                    pending.seq = seq
-                    rows.append(pending.values())
-                    sender = pending.row["sender_id"]
-                    pointers[(conversation_id, sender)] = counters.ReadPointer(
-                        conversation_id=conversation_id,
-                        user_id=sender,
-                        seq=seq,
-                        message_id=pending.id,
-                        at=now,
-                    )
-            mention_rows, hashtag_rows = await self._index_rows(session, batch, now)
-            connection = await session.connection()
-            await connection.execute(insert(Message.__table__), rows)  # type: ignore[arg-type]
-            if mention_rows:
-                await connection.execute(insert(Mention.__table__), mention_rows)  # type: ignore[arg-type]
-            if hashtag_rows:
-                await connection.execute(insert(Hashtag.__table__), hashtag_rows)  # type: ignore[arg-type]
-            await queue.add_to_queue(
-                connection,
-                [
-                    queue.queue_row(
-                        pending.screening,
-                        message_id=pending.id,
-                        conversation_id=pending.row["conversation_id"],
-                        sender_id=pending.row["sender_id"],
-                        message_version=1,
-                        content=pending.row["content"],
-                        at=now,
-                    )
-                    for pending in batch
-                    if pending.screening is not None
-                ],
+        # The ledger must hold the batch's keys before the batch commits (idempotency.py). It
+        # is written beside the transaction's statements rather than before them: a round
+        # trip less on the way from the ack to the delivery.
+        ledger = asyncio.ensure_future(
+            idempotency.remember(
+                {key: str(pending.id) for pending in batch if (key := pending.idempotency_key)}
             )
-            await counters.move_read_pointers(session, pointers=list(pointers.values()))
+        )
+        try:
+            async with self._db.sessions() as session, session.begin():
+                await self._write_rows(session, batch, now)
+                await ledger
+        finally:
+            if not ledger.done():
+                ledger.cancel()
+            elif not ledger.cancelled():
+                ledger.exception()  # retrieved: a failure here is the statements' to report
         for pending in batch:
             pending.result = self._to_out(pending.values())
         self.committed += len(batch)
+
+    async def _write_rows(self, session: AsyncSession, batch: list[PendingSend], now: Any) -> None:
+        """The batch's statements, in the caller's transaction."""
+        by_conversation: dict[uuid.UUID, list[PendingSend]] = {}
+        for pending in batch:
+            by_conversation.setdefault(pending.row["conversation_id"], []).append(pending)
+        rows: list[dict[str, Any]] = []
+        pointers: dict[tuple[uuid.UUID, uuid.UUID], counters.ReadPointer] = {}
+        # Sorted: committers on other instances lock conversation rows in the same order.
+        for conversation_id in sorted(by_conversation, key=str):
+            items = by_conversation[conversation_id]
+            last_seq = await counters.advance_counters(
+                session,
+                conversation_id=conversation_id,
+                count=len(items),
+                last_message_id=items[-1].id,
+                at=now,
+            )
+            if last_seq is None:
+                raise _ConversationGone(conversation_id)
+            for offset, pending in enumerate(items):
+                seq = last_seq - len(items) + 1 + offset
+                pending.seq = seq
+                rows.append(pending.values())
+                sender = pending.row["sender_id"]
+                pointers[(conversation_id, sender)] = counters.ReadPointer(
+                    conversation_id=conversation_id,
+                    user_id=sender,
+                    seq=seq,
+                    message_id=pending.id,
+                    at=now,
+                )
+        mention_rows, hashtag_rows = await self._index_rows(session, batch, now)
+        connection = await session.connection()
+        await connection.execute(_INSERT_MESSAGES, rows)
+        if mention_rows:
+            await connection.execute(_INSERT_MENTIONS, mention_rows)
+        if hashtag_rows:
+            await connection.execute(_INSERT_HASHTAGS, hashtag_rows)
+        await queue.add_to_queue(
+            connection,
+            [
+                queue.queue_row(
+                    pending.screening,
+                    message_id=pending.id,
+                    conversation_id=pending.row["conversation_id"],
+                    sender_id=pending.row["sender_id"],
+                    message_version=1,
+                    content=pending.row["content"],
+                    at=now,
+                )
+                for pending in batch
+                if pending.screening is not None
+            ],
+        )
+        await counters.move_read_pointers(session, pointers=list(pointers.values()))
 
     async def _index_rows(
         self, session: AsyncSession, batch: list[PendingSend], now: Any
