@@ -15,6 +15,7 @@ from bench.w2 import (
     assign_members,
     cache_counters,
     cache_hit_rates,
+    cache_lookups,
     conversation_sizes,
     highest_rate,
     layers_under_goal,
@@ -153,3 +154,12 @@ def test_hit_rates_over_a_step_and_the_layers_under_the_goal() -> None:
     assert rates["conversation"] is None  # no lookups in the step
     # `sent` is a negative lookup (a new clientMessageId): its misses are the normal answer.
     assert layers_under_goal(rates) == ["member"]
+
+
+def test_lookups_per_layer_over_a_step() -> None:
+    assert cache_lookups(cache_counters(METRICS_BEFORE), cache_counters(METRICS_AFTER)) == {
+        "conversation": 0,
+        "member": 100,
+        "sent": 100,
+        "user": 1000,
+    }
