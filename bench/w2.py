@@ -33,6 +33,14 @@ Workload (all drawn from `--seed`, so two runs build the same one):
   close, reconnect (handshake timed) and read a history page of one of their conversations
   (`GET /messages/conversation/{id}?limit=50`, timed). Deliveries a socket was still owed when
   it closed are excused, not lost; a socket takes sends and deliveries again once back.
+- Before the steps, every member checks its membership of each of its conversations once
+  (`join_conversation` over its first socket: it is in the room already), so the
+  conversation and member cache layers start warm, as on a server that has been up (skip it
+  with `--cold-caches`: first lookups then dominate the member layer). Entries live CACHE_TTL
+  (300 s) from that moment and are not renewed by hits: with K member keys (about 14,000 here)
+  a member layer in steady state misses about K / CACHE_TTL times a second, so at R sends a
+  second its hit rate tends to 1 - K / (CACHE_TTL * R); a run longer than CACHE_TTL shows it
+  (`--server-env CACHE_TTL=1h` moves it out of the run).
 - After each step's sends, a drain: until every ack, confirmation and expected delivery is in
   or `--drain-timeout`; what has not come by then is lost (late acks: `unacked`).
   A `--warmup` at the first rate comes first and is not reported.
@@ -328,11 +336,13 @@ class Conn:
         self.up = False
         self.expecting: set[str] = set()  # keys this socket is owed a new_message for
         self.acks: dict[int, str] = {}  # ack id -> key
+        self.calls: dict[int, asyncio.Future[str]] = {}  # ack id -> other events' answers
         self.next_ack = 0
 
     def attach(self, connection: ClientConnection) -> None:
         self.connection = connection
         self.acks = {}
+        self.calls = {}
         self.next_ack = 0
         self.up = True
         self.task = asyncio.create_task(self._read(connection))
@@ -358,7 +368,12 @@ class Conn:
                             step.deliveries.append(at - due)
                 elif frame.startswith("43"):
                     bracket = frame.find("[")
-                    key = self.acks.pop(int(frame[2:bracket]), None)
+                    ack = int(frame[2:bracket])
+                    call = self.calls.pop(ack, None)
+                    if call is not None:
+                        call.set_result(_ack_status(frame[bracket:]))
+                        continue
+                    key = self.acks.pop(ack, None)
                     if key is not None and key in step.due:
                         status = _ack_status(frame[bracket:])
                         step.acks[key] = (at, status)
@@ -394,6 +409,15 @@ class Conn:
             f'"content":"W2 {key}","clientMessageId":"{key}"}}]'
         )
         self.run.spawn(self.connection.send(frame))
+
+    async def call(self, event: str, payload: dict[str, Any]) -> str:
+        """Emit `event` with an ack and wait for it: its status ("ok" or the error code)."""
+        assert self.connection is not None
+        ack = self.next_ack
+        self.next_ack += 1
+        answer = self.calls[ack] = asyncio.get_running_loop().create_future()
+        await self.connection.send(f"42{ack}" + orjson.dumps([event, payload]).decode())
+        return await answer
 
     async def close(self) -> None:
         self.down()
@@ -480,6 +504,34 @@ class Run:
 
         await asyncio.gather(*(one(conn) for conn in self.conns))
         return sum(conn.up for conn in self.conns), failures
+
+    async def warm_caches(self, concurrency: int) -> Counter[str]:
+        """Every member asks to join each of its conversations once over its first socket
+        (a membership check, already in the room): the conversation and member cache keys
+        are filled before the steps, as traffic would have filled them on a server long up."""
+        limit = asyncio.Semaphore(concurrency)
+        answers: Counter[str] = Counter()
+
+        async def one(conn: Conn, conversation_id: str) -> None:
+            async with limit:
+                try:
+                    async with asyncio.timeout(30):
+                        status = await conn.call(
+                            "join_conversation", {"conversationId": conversation_id}
+                        )
+                except (TimeoutError, ConnectionClosed):
+                    status = "TIMEOUT"
+                answers[status] += 1
+
+        await asyncio.gather(
+            *(
+                one(self.conns[self.plan.user_sockets(user)[0]], self.plan.conversation_ids[number])
+                for number, members in enumerate(self.plan.members)
+                for user in members
+                if self.conns[self.plan.user_sockets(user)[0]].up
+            )
+        )
+        return answers
 
     def send_one(self, due: float) -> None:
         plan, rng, step = self.plan, self.rng, self.step
@@ -708,6 +760,14 @@ async def run_all(url: str, pid: int, args: argparse.Namespace) -> tuple[list[St
         print(description, flush=True)
         for failure, count in failures.most_common(3):
             print(f"  failed to open: {count} x {failure}")
+        if not args.cold_caches:
+            began = time.perf_counter()
+            answers = await run.warm_caches(args.concurrency)
+            print(
+                f"caches warmed: {sum(answers.values())} membership checks "
+                f"({dict(answers)}), {time.perf_counter() - began:.0f} s",
+                flush=True,
+            )
         steps: list[StepFigures] = []
         if args.warmup > 0:
             warm = await run_step(run, client, pid, args.rates[0], args, args.warmup)
@@ -844,6 +904,11 @@ def main() -> None:
     parser.add_argument("--rates", default=DEFAULT_RATES, help="messages/s per step, ascending")
     parser.add_argument("--step-seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds at the first rate")
+    parser.add_argument(
+        "--cold-caches",
+        action="store_true",
+        help="skip the membership check per member and conversation before the steps",
+    )
     parser.add_argument("--drain-timeout", type=float, default=10.0)
     parser.add_argument("--reconnect-share", type=float, default=0.01, help="of sockets, a step")
     parser.add_argument("--give-up-ms", type=float, default=2000.0)
