@@ -4,9 +4,10 @@ fixed rate raised step by step; the highest rate that keeps ack p99 < 20 ms and 
 
 Starts one `parley serve` (bench/send.py's `start_server`: a fresh PostgreSQL database and
 Redis key prefix, or SQLite; rate limits lifted, WS_MAX_CONNECTIONS above `--sockets`). With two
-or more cores the server is pinned to the first and this load generator to the others
-(`taskset` for the server, `sched_setaffinity` for this process); PostgreSQL and Redis are the
-machine's shared services and are not pinned.
+or more cores, once the users and conversations exist, the server (every thread) is pinned to
+the first core and this load generator to the others (`taskset --all-tasks` for the server,
+`sched_setaffinity` for this process; the registrations' argon2 hashes meanwhile use every
+core); PostgreSQL and Redis are the machine's shared services and are not pinned.
 
 Workload (all drawn from `--seed`, so two runs build the same one):
 
@@ -38,9 +39,9 @@ Workload (all drawn from `--seed`, so two runs build the same one):
   conversation and member cache layers start warm, as on a server that has been up (skip it
   with `--cold-caches`: first lookups then dominate the member layer). Entries live CACHE_TTL
   (300 s) from that moment and are not renewed by hits: with K member keys (about 14,000 here)
-  a member layer in steady state misses about K / CACHE_TTL times a second, so at R sends a
-  second its hit rate tends to 1 - K / (CACHE_TTL * R); a run longer than CACHE_TTL shows it
-  (`--server-env CACHE_TTL=1h` moves it out of the run).
+  touched evenly, each key misses once per CACHE_TTL + K / R seconds, so at R sends a second
+  the member layer's hit rate tends to 1 - K / (K + CACHE_TTL * R) (68 % at 100/s); a run
+  longer than CACHE_TTL shows it (`--server-env CACHE_TTL=1h` moves it out of the run).
 - After each step's sends, a drain: until every ack, confirmation and expected delivery is in
   or `--drain-timeout`; what has not come by then is lost (late acks: `unacked`).
   A `--warmup` at the first rate comes first and is not reported.
@@ -79,6 +80,7 @@ import re
 import resource
 import secrets
 import shutil
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -682,9 +684,11 @@ async def make_plan(
             response.raise_for_status()
             return str(response.json()["id"])
 
+    began = time.perf_counter()
     conversation_ids = await asyncio.gather(
         *(create(number, group) for number, group in enumerate(members))
     )
+    print(f"{len(members)} conversations made in {time.perf_counter() - began:.0f} s", flush=True)
     per_user = math.ceil(sockets / users)
     return Plan(tokens, list(conversation_ids), members, per_user, sockets)
 
@@ -738,7 +742,9 @@ async def run_step(
     return figures
 
 
-async def run_all(url: str, pid: int, args: argparse.Namespace) -> tuple[list[StepFigures], str]:
+async def run_all(
+    url: str, pid: int, args: argparse.Namespace
+) -> tuple[list[StepFigures], str, str]:
     rng = random.Random(args.seed)
     per_user = math.ceil(args.sockets / args.users)
     users = math.ceil(args.sockets / per_user)  # every user holds at least one socket
@@ -748,6 +754,7 @@ async def run_all(url: str, pid: int, args: argparse.Namespace) -> tuple[list[St
         began = time.perf_counter()
         plan = await make_plan(client, users, args.sockets, sizes, rng, args.setup_concurrency)
         setup_seconds = time.perf_counter() - began
+        pinning = pin(pid, not args.no_pin)
         run = Run(url, plan, rng)
         began = time.perf_counter()
         opened, failures = await run.open_all(args.concurrency)
@@ -780,7 +787,7 @@ async def run_all(url: str, pid: int, args: argparse.Namespace) -> tuple[list[St
                 print(f"  p99 over {args.give_up_ms:g} ms: not raising the rate further")
                 break
         await asyncio.gather(*(conn.close() for conn in run.conns))
-        return steps, description
+        return steps, description, pinning
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -882,13 +889,22 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def pin_cores(enabled: bool) -> tuple[list[str], str]:
-    """The server's taskset prefix (first core); this process moves to the others."""
+def pin(server_pid: int, enabled: bool) -> str:
+    """The server (every thread) onto the first core, this process onto the others. Done after
+    the setup, so the users' argon2 hashes use every core meanwhile."""
     cores = sorted(os.sched_getaffinity(0))
     if not enabled or shutil.which("taskset") is None or len(cores) < 2:
-        return [], f"not pinned ({len(cores)} cpus)"
+        return f"not pinned ({len(cores)} cpus)"
+    try:
+        subprocess.run(
+            ["taskset", "--all-tasks", "--cpu-list", "--pid", str(cores[0]), str(server_pid)],
+            check=True,
+            capture_output=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as error:
+        return f"not pinned: {error}"
     os.sched_setaffinity(0, cores[1:])
-    return ["taskset", "-c", str(cores[0])], f"server on cpu {cores[0]}, client on {cores[1:]}"
+    return f"server on cpu {cores[0]}, client on {','.join(map(str, cores[1:]))} (after setup)"
 
 
 def main() -> None:
@@ -944,13 +960,10 @@ def main() -> None:
         if not equals or not key:
             parser.error("--server-env takes KEY=VALUE")
         server_env[key] = value
-    prefix, pinning = pin_cores(not args.no_pin)
-    process, url, cleanup = start_server(
-        args.backend, 1, command_prefix=prefix, extra_env=server_env
-    )
+    process, url, cleanup = start_server(args.backend, 1, extra_env=server_env)
     try:
         with _runner() as runner:
-            steps, description = runner.run(run_all(url, process.pid, args))
+            steps, description, pinning = runner.run(run_all(url, process.pid, args))
     finally:
         stop_server(process, cleanup)
 
