@@ -81,6 +81,7 @@ import resource
 import secrets
 import shutil
 import subprocess
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -93,7 +94,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from bench.connections import Deliveries, _runner, cpu_seconds, open_socket, rss_kib
+from bench.connections import Deliveries, _runner, cpu_seconds, open_socket, rss_kib, stderr_to
 from bench.send import ROOT, start_server, stop_server
 from bench.w1 import percentile
 
@@ -152,7 +153,7 @@ class StepRecord:
     lags: list[float] = field(default_factory=list)  # send time - due time
     acks: dict[str, tuple[float, str]] = field(default_factory=dict)  # key -> (at, status)
     confirms: dict[str, float] = field(default_factory=dict)
-    failures: int = 0  # message_failed
+    failed: set[str] = field(default_factory=set)  # keys with a message_failed
     deliveries: list[float] = field(default_factory=list)  # latencies, seconds
     expected: int = 0
     excused: int = 0  # owed to a socket that closed for its reconnect
@@ -386,7 +387,10 @@ class Conn:
                     if key is not None and key in step.due and key not in step.confirms:
                         step.confirms[key] = at
                 elif frame.startswith(FAILED):
-                    step.failures += 1
+                    key = _key_in(frame, marker)
+                    if key is not None and key in step.due and key not in step.failed:
+                        step.failed.add(key)
+                        run.refused(key)  # accepted, then not stored: nobody gets it
         if self.connection is connection:
             self.down()
 
@@ -397,7 +401,10 @@ class Conn:
         self.up = False
         step = self.run.step
         step.excused += len(self.expecting)
-        step.acks_cut += sum(1 for key in self.acks.values() if key in step.due)
+        for key in self.acks.values():
+            if key in step.due:  # its outcome is unknown: accepted, or refused unseen
+                step.acks_cut += 1
+                self.run.uncertain.add(key)
         self.expecting.clear()
         self.acks.clear()
 
@@ -469,6 +476,7 @@ class Run:
         self.sequence = 0
         self.tasks: set[asyncio.Task[Any]] = set()
         self.owed: dict[str, list[Conn]] = {}  # key -> the sockets owed its delivery
+        self.uncertain: set[str] = set()  # keys whose ack was cut by a reconnect
         self.conns = [
             Conn(self, index, index // plan.per_user, plan.tokens[index // plan.per_user])
             for index in range(plan.sockets)
@@ -617,7 +625,14 @@ class Run:
         waiting_acks = sum(len(conn.acks) for conn in self.conns)
         acked = sum(1 for _, status in step.acks.values() if status == "ok")
         owed = step.expected - len(step.deliveries) - step.excused
-        return waiting_acks + max(0, acked - len(step.confirms) - step.failures) + max(0, owed)
+        owed -= self.uncertain_owed()
+        return waiting_acks + max(0, acked - len(step.confirms) - len(step.failed)) + max(0, owed)
+
+    def uncertain_owed(self) -> int:
+        """Deliveries still owed for sends whose ack was cut by their socket's reconnect."""
+        return sum(
+            1 for key in self.uncertain for conn in self.owed.get(key, ()) if key in conn.expecting
+        )
 
     async def drain(self, seconds: float) -> None:
         deadline = time.perf_counter() + seconds
@@ -629,7 +644,9 @@ class Run:
     def end_step(self) -> StepRecord:
         """The finished step's record; sockets forget what they were owed."""
         record = self.step
+        record.excused += self.uncertain_owed()  # never told whether they were accepted
         self.owed = {}
+        self.uncertain = set()
         for conn in self.conns:
             conn.expecting.clear()
             conn.acks.clear()
@@ -732,11 +749,11 @@ async def run_step(
     metrics_after = cache_counters((await client.get("/metrics")).text)
     figures.cache_hit_rates = cache_hit_rates(metrics_before, metrics_after)
     figures.cache_lookups = cache_lookups(metrics_before, metrics_after)
-    if record.skipped or record.reconnect_errors or record.history_errors or record.failures:
+    if record.skipped or record.reconnect_errors or record.history_errors or record.failed:
         print(
             f"  rate {rate:g}: {record.skipped} sends skipped (no open socket), "
             f"{record.reconnect_errors} reconnects failed, {record.history_errors} history "
-            f"reads failed, {record.failures} message_failed",
+            f"reads failed, {len(record.failed)} message_failed",
             flush=True,
         )
     return figures
@@ -786,7 +803,13 @@ async def run_all(
             if figures.ack_p99 > args.give_up_ms or not figures.delivery_p99 <= args.give_up_ms:
                 print(f"  p99 over {args.give_up_ms:g} ms: not raising the rate further")
                 break
-        await asyncio.gather(*(conn.close() for conn in run.conns))
+        limit = asyncio.Semaphore(args.concurrency)
+
+        async def close(conn: Conn) -> None:
+            async with limit:
+                await conn.close()
+
+        await asyncio.gather(*(close(conn) for conn in run.conns))
         return steps, description, pinning
 
 
@@ -889,6 +912,25 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def server_log_summary(path: Path) -> str:
+    """Counts of the server's log lines by level, and its most frequent message."""
+    levels: Counter[str] = Counter()
+    messages: Counter[str] = Counter()
+    with contextlib.suppress(OSError):
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                levels["not JSON"] += 1
+                continue
+            levels[str(entry.get("level", "?"))] += 1
+            messages[str(entry.get("message"))[:80]] += 1
+    if not levels:
+        return "empty"
+    top = ", most: " + " x ".join(map(str, messages.most_common(1)[0][::-1])) if messages else ""
+    return ", ".join(f"{count} {level}" for level, count in levels.most_common()) + top
+
+
 def pin(server_pid: int, enabled: bool) -> str:
     """The server (every thread) onto the first core, this process onto the others. Done after
     the setup, so the users' argon2 hashes use every core meanwhile."""
@@ -943,6 +985,9 @@ def main() -> None:
     parser.add_argument("--no-pin", action="store_true")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "w2.png")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--server-log", type=Path, help="the server's stderr (default: a temp file)"
+    )
     args = parser.parse_args()
     try:
         args.rates = parse_rates(args.rates)
@@ -960,7 +1005,9 @@ def main() -> None:
         if not equals or not key:
             parser.error("--server-env takes KEY=VALUE")
         server_env[key] = value
-    process, url, cleanup = start_server(args.backend, 1, extra_env=server_env)
+    log_path = args.server_log or Path(tempfile.mkstemp(prefix="parley-w2-", suffix=".log")[1])
+    with stderr_to(log_path):
+        process, url, cleanup = start_server(args.backend, 1, extra_env=server_env)
     try:
         with _runner() as runner:
             steps, description, pinning = runner.run(run_all(url, process.pid, args))
@@ -969,6 +1016,7 @@ def main() -> None:
 
     goals = (args.ack_goal, args.delivery_goal)
     best = highest_rate(steps, *goals)
+    print(f"\nserver log {log_path}: {server_log_summary(log_path)}")
     heading = (
         f"W2 open loop, backend={args.backend}, {description}; {args.step_seconds:g} s steps, "
         f"{args.reconnect_share:.1%} of sockets reconnect per step; {pinning}; "
