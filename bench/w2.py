@@ -43,7 +43,9 @@ Workload (all drawn from `--seed`, so two runs build the same one):
   the member layer's hit rate tends to 1 - K / (K + CACHE_TTL * R) (68 % at 100/s); a run
   longer than CACHE_TTL shows it (`--server-env CACHE_TTL=1h` moves it out of the run).
 - After each step's sends, a drain: until every ack, confirmation and expected delivery is in
-  or `--drain-timeout`; what has not come by then is lost (late acks: `unacked`).
+  or `--drain-timeout`; what has not come by then is lost (late acks: `unacked`). A send
+  refused in its ack, or failed after it (`message_failed`), owes no deliveries; one whose ack
+  a reconnect cut (accepted or not, unknown) has its missing deliveries excused.
   A `--warmup` at the first rate comes first and is not reported.
 
 Per step it prints: target and achieved send rate, ack / confirm / delivery / history p50 and
@@ -57,8 +59,10 @@ miss is the normal answer (`sent`: a new clientMessageId is in no idempotency le
 It stops raising the rate once a step's ack or delivery p99 passes `--give-up-ms`. At the end:
 the highest step rate within the goals (ack p99 < `--ack-goal`, delivery p99 <
 `--delivery-goal`, nothing lost, at least 95 % of the target rate sent), a PNG of p50/p99 ack
-and delivery latency over the rate (matplotlib, `--plot`, default docs/w2.png) and, with
-`--json`, every figure. The client's garbage collector is off while a step runs
+and delivery latency over the rate (matplotlib, `--plot`, default docs/w2.png; the latencies
+are of accepted sends, and a step with refusals says what share was refused) and, with
+`--json`, every figure. The server's log goes to `--server-log` (a temporary file by default),
+summarised at the end. The client's garbage collector is off while a step runs
 (collected and frozen between steps): its pauses would read as server latency.
 
     make bench-w2                                       # 10,000 sockets, 2,000 conversations
@@ -882,6 +886,17 @@ def plot(
     for label, name, colour, style in series:
         values = [getattr(step, name) for step in steps]
         axes.plot(rates, values, style, color=colour, marker="o", label=label)
+    for step in steps:  # latencies are of accepted sends: say how many were refused
+        refused = sum(step.send_errors.values())
+        if refused and not math.isnan(step.ack_p99):
+            axes.annotate(
+                f"{refused / max(1, step.sent):.0%} refused",
+                (step.rate, step.ack_p99),
+                textcoords="offset points",
+                xytext=(0, -14),
+                ha="center",
+                fontsize=7,
+            )
     axes.axhline(goals[0], color="tab:blue", linestyle=":", linewidth=1, label="ack p99 goal")
     axes.axhline(
         goals[1], color="tab:orange", linestyle=":", linewidth=1, label="delivery p99 goal"

@@ -10,8 +10,11 @@ from collections import Counter
 import pytest
 
 from bench.w2 import (
+    CLIENT_MESSAGE_ID,
     StepFigures,
     StepRecord,
+    _ack_status,
+    _key_in,
     assign_members,
     cache_counters,
     cache_hit_rates,
@@ -163,3 +166,19 @@ def test_lookups_per_layer_over_a_step() -> None:
         "sent": 100,
         "user": 1000,
     }
+
+
+def test_keys_are_found_in_frames_as_text_and_acks_read_their_status() -> None:
+    marker = CLIENT_MESSAGE_ID + "w2ab12"
+    new_message = (
+        '42["new_message",{"message":{"id":"m1","content":"W2 w2ab12-7",'
+        '"clientMessageId":"w2ab12-7","replyTo":null}}]'
+    )
+    assert _key_in(new_message, marker) == "w2ab12-7"
+    assert _key_in('42["message_confirmed",{"clientMessageId":"w2ab12-8"}]', marker) == "w2ab12-8"
+    assert _key_in('42["new_message",{"message":{"clientMessageId":"other-1"}}]', marker) is None
+    assert _ack_status('[{"ok":true,"message":{"status":"PENDING"}}]') == "ok"
+    assert _ack_status('[{"ok":false,"error":{"code":"SERVICE_UNAVAILABLE"}}]') == (
+        "SERVICE_UNAVAILABLE"
+    )
+    assert _ack_status("[]") == "BAD_ACK"
