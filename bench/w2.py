@@ -428,7 +428,8 @@ class Conn:
         assert self.connection is not None
         ack = self.next_ack
         self.next_ack += 1
-        answer = self.calls[ack] = asyncio.get_running_loop().create_future()
+        answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.calls[ack] = answer
         await self.connection.send(f"42{ack}" + orjson.dumps([event, payload]).decode())
         return await answer
 
