@@ -17,7 +17,7 @@ Workload (all drawn from `--seed`, so two runs build the same one):
   holds 10,000 of them on one core, where python-socketio's client could not.
 - `--conversations` GROUP conversations of 2 to 50 members (`--largest`); sizes follow a
   truncated power law, P(size = s) proportional to s ** -`--size-exponent` (1.8: about half have
-  2 or 3 members, 1 in 30 has 30 or more; mean about 7), members drawn uniformly without
+  2 or 3 members, 1 in 30 has 30 or more; mean about 6.5), members drawn uniformly without
   replacement; the first member creates it with `rateLimit` 10,000. Every socket is in its
   user's conversation rooms (the server joins them on connect).
 - Open loop: a scheduler sends `--rates` messages per second for `--step-seconds` each, the
@@ -38,9 +38,9 @@ Workload (all drawn from `--seed`, so two runs build the same one):
   (`join_conversation` over its first socket: it is in the room already), so the
   conversation and member cache layers start warm, as on a server that has been up (skip it
   with `--cold-caches`: first lookups then dominate the member layer). Entries live CACHE_TTL
-  (300 s) from that moment and are not renewed by hits: with K member keys (about 14,000 here)
+  (300 s) from that moment and are not renewed by hits: with K member keys (about 13,000 here)
   touched evenly, each key misses once per CACHE_TTL + K / R seconds, so at R sends a second
-  the member layer's hit rate tends to 1 - K / (K + CACHE_TTL * R) (68 % at 100/s); a run
+  the member layer's hit rate tends to 1 - K / (K + CACHE_TTL * R) (70 % at 100/s); a run
   longer than CACHE_TTL shows it (`--server-env CACHE_TTL=1h` moves it out of the run).
 - After each step's sends, a drain: until every ack, confirmation and expected delivery is in
   or `--drain-timeout`; what has not come by then is lost (late acks: `unacked`). A send
@@ -109,7 +109,8 @@ ACK_GOAL_MS = 20.0
 DELIVERY_GOAL_MS = 30.0
 CACHE_GOAL = 0.99
 # Layers whose miss is the normal answer: a new clientMessageId is in no idempotency ledger
-# (`sent`), a live token is not revoked (`revoked-token`; `revoked` is its old name, unused).
+# (`sent`), a live token is not revoked (`revoked-token`; `revoked` is listed in
+# parley.core.metrics.CACHE_LAYERS, but no key has that prefix today).
 NEGATIVE_LAYERS = ("sent", "revoked-token", "revoked")
 DEFAULT_RATES = "25,50,100,150,200,300,400,600,800"
 
