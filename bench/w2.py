@@ -163,6 +163,7 @@ class StepRecord:
     expected: int = 0
     excused: int = 0  # owed to a socket that closed for its reconnect
     skipped: int = 0  # the chosen member had no open socket
+    dropped: int = 0  # sockets the server (or the network) closed
     acks_cut: int = 0  # sends whose socket closed before their ack (reconnects)
     reconnects: list[float] = field(default_factory=list)  # handshake, seconds
     reconnect_errors: int = 0
@@ -396,7 +397,8 @@ class Conn:
                     if key is not None and key in step.due and key not in step.failed:
                         step.failed.add(key)
                         run.refused(key)  # accepted, then not stored: nobody gets it
-        if self.connection is connection:
+        if self.connection is connection:  # not closed by this client: it stays closed
+            run.step.dropped += 1
             self.down()
 
     def down(self) -> None:
@@ -493,7 +495,8 @@ class Run:
                 self.user_conversations[user].append(conversation)
 
     def refused(self, key: str) -> None:
-        """A send refused in its ack is stored nowhere: nobody is owed its delivery."""
+        """A send refused in its ack, or failed after it, is stored nowhere: nobody is owed its
+        delivery."""
         for conn in self.owed.pop(key, ()):
             if key in conn.expecting:
                 conn.expecting.discard(key)
@@ -755,9 +758,16 @@ async def run_step(
     metrics_after = cache_counters((await client.get("/metrics")).text)
     figures.cache_hit_rates = cache_hit_rates(metrics_before, metrics_after)
     figures.cache_lookups = cache_lookups(metrics_before, metrics_after)
-    if record.skipped or record.reconnect_errors or record.history_errors or record.failed:
+    if (
+        record.skipped
+        or record.dropped
+        or record.reconnect_errors
+        or record.history_errors
+        or record.failed
+    ):
         print(
-            f"  rate {rate:g}: {record.skipped} sends skipped (no open socket), "
+            f"  rate {rate:g}: {record.dropped} sockets closed by the server, "
+            f"{record.skipped} sends skipped (no open socket), "
             f"{record.reconnect_errors} reconnects failed, {record.history_errors} history "
             f"reads failed, {len(record.failed)} message_failed",
             flush=True,
