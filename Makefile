@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run migrate test test-deps test-sqlite test-postgres lint format bench bench-connections bench-chaos bench-w1 services clean
+.PHONY: install run migrate test test-deps test-sqlite test-postgres lint format bench bench-connections bench-chaos bench-w1 bench-w2 services clean
 
 install: $(STAMP)
 
@@ -82,6 +82,13 @@ $(BENCH_NODE)/node_modules/.installed-stamp: $(BENCH_NODE)/package-lock.json
 
 bench-w1: install services $(BENCH_NODE)/node_modules/.installed-stamp
 	$(BIN)/python -m bench.w1 $(W1_ARGS)
+
+# W2 (issue 11): 10,000 sockets (2,000 users) in 2,000 conversations of 2 to 50 members, sends
+# open loop at rising rates, 1 % of the sockets reconnecting per step; per-step latencies, server
+# CPU/RSS and cache hit rates, the highest rate within ack p99 < 20 ms and delivery p99 < 30 ms,
+# and docs/w2.png (~15-25 minutes on a quiet machine). More options: W2_ARGS="--rates 50,100".
+bench-w2: install services
+	$(BIN)/python -m bench.w2 $(W2_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
