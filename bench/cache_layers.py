@@ -2,7 +2,7 @@
 present (a hit) and with them deleted just before (a miss), issue 11 point 6.
 
 Starts one `parley serve` on PostgreSQL + Redis (bench/send.py's `start_server`), registers
-two users in a group, then sends `--requests` REST messages one after the other in phases:
+two users in a group, then sends `--requests` REST messages (`POST /messages`) one after the other in phases:
 
 - `all hits`: every cache entry present (the steady state; W1 shows > 99 % hits);
 - `<layer> missed`: before each request that layer's keys for the caller are deleted in
@@ -66,8 +66,12 @@ async def _phase(
         before = process_cpu_seconds(pid) or 0.0
         started = time.perf_counter()
         response = await http.post(
-            f"/conversations/{conversation}/messages",
-            json={"content": f"cache bench {index}", "clientMessageId": secrets.token_hex(8)},
+            "/messages",
+            json={
+                "conversationId": conversation,
+                "content": f"cache bench {index}",
+                "clientMessageId": secrets.token_hex(8),
+            },
             headers=headers,
         )
         latencies.append(1000 * (time.perf_counter() - started))

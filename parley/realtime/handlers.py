@@ -82,7 +82,7 @@ def _presence() -> Presence:
     return runtime.current().component(Presence)
 
 
-CONCURRENT_ADMISSIONS = 64  # sockets being admitted at once (see `connect`)
+CONCURRENT_ADMISSIONS = 64  # sockets being admitted (or let go) at once, see `connect`
 
 
 def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
@@ -168,14 +168,20 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
             await server.enter_room(sid, conversation_room(conversation_id))
         return user.id, claims.expires_at
 
+    # Departures in progress at once, for the same reason: when a network cut drops
+    # thousands together, unbounded they emptied the Redis pool ("socket count not
+    # written", repaired later by the quota's renewal; seen in bench/w2.py).
+    leaving = asyncio.Semaphore(CONCURRENT_ADMISSIONS)
+
     async def disconnect(sid: str, *_reason: Any) -> None:
-        await admission.left(sid)
-        if sid not in connected:
-            return
-        connected.discard(sid)
-        metrics.SOCKETS_CONNECTED.dec()
-        session = await server.get_session(sid)
-        await _presence().socket_disconnected(uuid.UUID(session["userId"]))
+        async with leaving:
+            await admission.left(sid)
+            if sid not in connected:
+                return
+            connected.discard(sid)
+            metrics.SOCKETS_CONNECTED.dec()
+            session = await server.get_session(sid)
+            await _presence().socket_disconnected(uuid.UUID(session["userId"]))
 
     server.on("connect", connect)
     server.on("disconnect", disconnect)
