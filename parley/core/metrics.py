@@ -198,7 +198,7 @@ class CacheLayerCounters:
 
 
 # The cache layers Parley keys today (shown at zero before their first lookup).
-CACHE_LAYERS = ("user", "revoked", "conversation", "member", "sent")
+CACHE_LAYERS = ("user", "revoked-token", "conversation", "member", "user-conversations", "sent")
 
 _STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
