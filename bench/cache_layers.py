@@ -2,7 +2,8 @@
 present (a hit) and with them deleted just before (a miss), issue 11 point 6.
 
 Starts one `parley serve` on PostgreSQL + Redis (bench/send.py's `start_server`), registers
-two users in a group, then sends `--requests` REST messages (`POST /messages`) one after the other in phases:
+two users in a group, then sends `--requests` REST messages (`POST /messages`) one after the
+other in phases:
 
 - `all hits`: every cache entry present (the steady state; W1 shows > 99 % hits);
 - `<layer> missed`: before each request that layer's keys for the caller are deleted in

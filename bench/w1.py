@@ -103,6 +103,8 @@ class Figures:
     confirmed: int | None
     delivery_p50: float
     delivery_p99: float
+    delivery_p99_first_tenth: float
+    delivery_p99_last_tenth: float
     delivered: int
     expected: int
     duplicates: int
@@ -222,6 +224,20 @@ def summarize(
         for key, arrived_ms in result["received"]
         if key in sent_at and sent_at[key][0] != result["index"]
     ]
+    # Delivery p99 of the sends in the first and in the last tenth of the run (by send time):
+    # with a backlog the second is far above the first; with backpressure they stay alike.
+    by_time = sorted(sent_at, key=lambda key: sent_at[key][1])
+    tenth = max(1, len(by_time) // 10)
+    early, late = set(by_time[:tenth]), set(by_time[-tenth:])
+    early_deliveries: list[float] = []
+    late_deliveries: list[float] = []
+    for result in results:
+        for key, arrived_ms in result["received"]:
+            if key in sent_at and sent_at[key][0] != result["index"]:
+                if key in early:
+                    early_deliveries.append(arrived_ms - sent_at[key][1])
+                elif key in late:
+                    late_deliveries.append(arrived_ms - sent_at[key][1])
     seconds = (last_ack - first_send) / 1000 if acks else 0.0
     return Figures(
         system=system,
@@ -237,6 +253,8 @@ def summarize(
         confirmed=len(confirms) if expect_confirm else None,
         delivery_p50=percentile(deliveries, 0.5),
         delivery_p99=percentile(deliveries, 0.99),
+        delivery_p99_first_tenth=percentile(early_deliveries, 0.99),
+        delivery_p99_last_tenth=percentile(late_deliveries, 0.99),
         delivered=len(deliveries),
         expected=len(acks) * (members - 1),
         duplicates=sum(int(result["duplicates"]) for result in results),
@@ -486,6 +504,8 @@ MEDIAN_FIELDS = (
     "confirm_p99",
     "delivery_p50",
     "delivery_p99",
+    "delivery_p99_first_tenth",
+    "delivery_p99_last_tenth",
 )
 
 
@@ -551,6 +571,12 @@ def print_report(
             f"{parley} throughput: "
             + ", ".join(f"{ratio:.2f}x {bare}" for bare, ratio in against.items())
             + " (medians)"
+        )
+    for system, figures in by_system.items():
+        print(
+            f"{system} delivery p99, first / last tenth of the sends (median of runs): "
+            f"{_ms(figures['delivery_p99_first_tenth'])} / "
+            f"{_ms(figures['delivery_p99_last_tenth'])} ms"
         )
     for system in by_system:
         layers: dict[str, list[float]] = {}

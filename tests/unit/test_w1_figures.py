@@ -97,3 +97,15 @@ def test_cache_hit_rates_per_layer_between_two_metrics_readings() -> None:
     # user had no lookup in between: left out; sent was not there before: all of it counts.
     assert w1.cache_hit_rates(before, after) == {"member": 50 / 60, "sent": 0.0}
     assert w1.cache_hit_rates(None, after) == {}
+
+
+def test_delivery_p99_of_the_first_and_last_tenth_of_the_sends() -> None:
+    # 20 sends, one every 10 ms: the first two are delivered after 5 ms, the last two after 50.
+    sends = [[f"m{i}", 10.0 * i, 10.0 * i + 1, "ok"] for i in range(20)]
+    delays = {0: 5.0, 1: 5.0, 18: 50.0, 19: 50.0}
+    received = [[f"m{i}", 10.0 * i + delays.get(i, 20.0)] for i in range(20)]
+    figures = summarize(
+        "parley-postgres", 1, 2, [_member(0, sends, []), _member(1, [], received)], True
+    )
+    assert (figures.delivery_p99_first_tenth, figures.delivery_p99_last_tenth) == (5.0, 50.0)
+    assert figures.delivery_p99 == 50.0
