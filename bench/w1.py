@@ -40,7 +40,6 @@ import contextlib
 import json
 import math
 import os
-import re
 import secrets
 import shutil
 import statistics
@@ -57,6 +56,7 @@ from typing import Any
 
 import httpx
 
+from bench.cache_metrics import cache_counters, cache_hit_rates
 from bench.send import setup, start_server, stop_server
 from bench.services import free_port
 
@@ -141,21 +141,6 @@ def split_messages(total: int, senders: int) -> list[int]:
     return [share + (1 if index < rest else 0) for index in range(senders)]
 
 
-_CACHE_SAMPLE = re.compile(r"^parley_cache_(hits|misses)_total\{([^}]*)\} (\S+)$", re.M)
-_CACHE_LABEL = re.compile(r'cache="([^"]+)"')
-
-
-def cache_counts(metrics_text: str) -> dict[str, tuple[float, float]]:
-    """Hits and misses per cache layer from a /metrics page (both backends summed)."""
-    counts: dict[str, list[float]] = {}
-    for kind, labels, value in _CACHE_SAMPLE.findall(metrics_text):
-        if (layer := _CACHE_LABEL.search(labels)) is not None:
-            counts.setdefault(layer.group(1), [0.0, 0.0])[0 if kind == "hits" else 1] += float(
-                value
-            )
-    return {layer: (hits, misses) for layer, (hits, misses) in counts.items()}
-
-
 async def read_cache_counts(url: str) -> dict[str, tuple[float, float]] | None:
     """The server's cache counters now (None for a server without Parley's /metrics)."""
     try:
@@ -163,22 +148,7 @@ async def read_cache_counts(url: str) -> dict[str, tuple[float, float]] | None:
             response = await http.get(url + "/metrics")
     except httpx.HTTPError:
         return None
-    return cache_counts(response.text) if response.status_code == 200 else None
-
-
-def cache_hit_rates(
-    before: dict[str, tuple[float, float]] | None, after: dict[str, tuple[float, float]] | None
-) -> dict[str, float]:
-    """Per layer, hits / lookups between two readings (layers with no lookup left out)."""
-    if before is None or after is None:
-        return {}
-    rates: dict[str, float] = {}
-    for layer, (hits, misses) in after.items():
-        hits_before, misses_before = before.get(layer, (0.0, 0.0))
-        lookups = hits - hits_before + misses - misses_before
-        if lookups > 0:
-            rates[layer] = (hits - hits_before) / lookups
-    return rates
+    return cache_counters(response.text) if response.status_code == 200 else None
 
 
 def process_cpu_seconds(pid: int) -> float | None:
@@ -477,7 +447,12 @@ async def drive(
             await process.wait()
         records = [json.loads(output.read_text()) for output in outputs if output.exists()]
         cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
-        return Run(records, cpu, cache_hit_rates(caches_before, caches_after))
+        rates = (
+            {}
+            if caches_before is None or caches_after is None
+            else cache_hit_rates(caches_before, caches_after)
+        )
+        return Run(records, cpu, {layer: rate for layer, rate in rates.items() if rate is not None})
     finally:
         for process in processes:
             if process.returncode is None:

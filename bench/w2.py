@@ -80,7 +80,6 @@ import json
 import math
 import os
 import random
-import re
 import resource
 import secrets
 import shutil
@@ -98,6 +97,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from bench.cache_metrics import cache_counters, cache_hit_rates
 from bench.connections import Deliveries, _runner, cpu_seconds, open_socket, rss_kib, stderr_to
 from bench.send import ROOT, start_server, stop_server
 from bench.w1 import percentile
@@ -268,20 +268,6 @@ def highest_rate(
     return max(rates, default=None)
 
 
-_CACHE_LINE = re.compile(r"^parley_cache_(hits|misses)_total\{([^}]*)\}\s+(\S+)$", re.MULTILINE)
-_LABEL = re.compile(r'(\w+)="([^"]*)"')
-
-
-def cache_counters(metrics_text: str) -> dict[str, tuple[float, float]]:
-    """Per cache layer (label `cache`), hits and misses summed over backends."""
-    counters: dict[str, list[float]] = {}
-    for kind, labels, value in _CACHE_LINE.findall(metrics_text):
-        layer = dict(_LABEL.findall(labels)).get("cache", "?")
-        pair = counters.setdefault(layer, [0.0, 0.0])
-        pair[0 if kind == "hits" else 1] += float(value)
-    return {layer: (hits, misses) for layer, (hits, misses) in counters.items()}
-
-
 def cache_lookups(
     before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
 ) -> dict[str, int]:
@@ -299,19 +285,6 @@ def layers_under_goal(rates: dict[str, float | None], goal: float = CACHE_GOAL) 
         for layer, rate in rates.items()
         if rate is not None and layer not in NEGATIVE_LAYERS and rate < goal
     ]
-
-
-def cache_hit_rates(
-    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
-) -> dict[str, float | None]:
-    """Hit rate per layer over an interval (None for a layer with no lookups in it)."""
-    rates: dict[str, float | None] = {}
-    for layer, (hits, misses) in sorted(after.items()):
-        old_hits, old_misses = before.get(layer, (0.0, 0.0))
-        new_hits, new_misses = hits - old_hits, misses - old_misses
-        total = new_hits + new_misses
-        rates[layer] = new_hits / total if total > 0 else None
-    return rates
 
 
 # --- the client ------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import math
 
 import pytest
 
-from bench import w1
 from bench.w1 import medians, percentile, ratios, split_messages, summarize
 
 
@@ -81,22 +80,6 @@ def test_bare_servers_have_no_confirm_figures_and_ratios_use_medians() -> None:
         "parley-postgres": medians([bare, bare]) | {"throughput": 200.0},
     }
     assert ratios(by_system) == {"parley-postgres": {"python-socketio": 2.0, "node-socketio": 0.5}}
-
-
-def test_cache_hit_rates_per_layer_between_two_metrics_readings() -> None:
-    page = (
-        "# HELP parley_cache_hits_total Cache lookups answered from the cache\n"
-        'parley_cache_hits_total{backend="redis",cache="member"} 90.0\n'
-        'parley_cache_misses_total{cache="member",backend="redis"} 10.0\n'
-        'parley_cache_hits_total{cache="user",backend="memory"} 5.0\n'
-        'parley_cache_misses_total{cache="sent",backend="redis"} 3.0\n'
-    )
-    after = w1.cache_counts(page)
-    assert after == {"member": (90.0, 10.0), "user": (5.0, 0.0), "sent": (0.0, 3.0)}
-    before = {"member": (40.0, 0.0), "user": (5.0, 0.0)}
-    # user had no lookup in between: left out; sent was not there before: all of it counts.
-    assert w1.cache_hit_rates(before, after) == {"member": 50 / 60, "sent": 0.0}
-    assert w1.cache_hit_rates(None, after) == {}
 
 
 def test_delivery_p99_of_the_first_and_last_tenth_of_the_sends() -> None:
