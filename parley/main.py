@@ -50,6 +50,7 @@ from parley.core.runtime import EventPublisher
 from parley.core.schemas import ApiModel
 from parley.inbox.routes import router as inbox_router
 from parley.messages.pipeline import make_committer
+from parley.messages.routes import hashtags_router, mentions_router
 from parley.messages.routes import router as messages_router
 from parley.moderation.routes import router as moderation_router
 from parley.presence.quota import SocketQuota
@@ -292,6 +293,8 @@ def create_api(
     app.include_router(conversations_router)
     app.include_router(inbox_router)
     app.include_router(messages_router)
+    app.include_router(mentions_router)
+    app.include_router(hashtags_router)
     app.include_router(audit_router)
     app.include_router(moderation_router)
     app.include_router(presence_router)

@@ -190,6 +190,21 @@ def reviewed_conversations(user_id: uuid.UUID) -> Select[uuid.UUID]:
     return select(Participant.conversation_id).where(Participant.user_id == user_id, _is_reviewer())
 
 
+def readable_conversations(user_id: uuid.UUID) -> Select[uuid.UUID, str]:
+    """The conversations a user reads now, with their role there, as a subquery for other
+    domains: the rule of `get_membership` (a visible membership, a conversation not deleted)
+    in SQL, so that a member who left or was removed loses them at once."""
+    return (
+        select(Participant.conversation_id, Participant.role)
+        .join(Conversation, Conversation.id == Participant.conversation_id)
+        .where(
+            Participant.user_id == user_id,
+            Participant.status.in_(visible_statuses()),
+            Conversation.status != ConversationStatus.DELETED,
+        )
+    )
+
+
 async def get_active_role(
     session: AsyncSession, *, conversation_id: uuid.UUID, user_id: uuid.UUID | None
 ) -> Role | None:

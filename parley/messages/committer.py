@@ -277,7 +277,7 @@ class Committer:
                     message_id=pending.id,
                     at=now,
                 )
-        mention_rows, hashtag_rows = await self._index_rows(session, batch, now)
+        mention_rows, hashtag_rows = await self._index_rows(session, batch)
         connection = await session.connection()
         await connection.execute(_INSERT_MESSAGES, rows)
         if mention_rows:
@@ -303,7 +303,7 @@ class Committer:
         await counters.move_read_pointers(session, pointers=list(pointers.values()))
 
     async def _index_rows(
-        self, session: AsyncSession, batch: list[PendingSend], now: Any
+        self, session: AsyncSession, batch: list[PendingSend]
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Mention rows (usernames resolved in one query for the batch) and hashtag rows."""
         usernames = {name for pending in batch for name in pending.mention_usernames}
@@ -321,7 +321,9 @@ class Committer:
                         "message_id": pending.id,
                         "conversation_id": pending.row["conversation_id"],
                         "user_id": user_id,
-                        "created_at": now,
+                        # The message's time: the lists read from these rows (mentions,
+                        # hashtags) are newest first by it, batch or not.
+                        "created_at": pending.row["server_timestamp"],
                     }
                 )
             for tag in pending.hashtags:
@@ -331,7 +333,7 @@ class Committer:
                         "message_id": pending.id,
                         "conversation_id": pending.row["conversation_id"],
                         "tag": tag,
-                        "created_at": now,
+                        "created_at": pending.row["server_timestamp"],
                     }
                 )
         return mention_rows, hashtag_rows

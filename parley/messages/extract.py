@@ -6,7 +6,13 @@ import re
 
 _MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_][A-Za-z0-9_.-]{1,31})")
 _HASHTAG = re.compile(r"(?<![\w#&])#(\w[\w-]{0,99})")
-_URL = re.compile(r"\bhttps?://[^\s<>\"'`]+", re.IGNORECASE)
+# `http(s)://...`, or a bare `www.host.tld[/...]` that no word, dot, slash or `@` runs into
+# (so not the `www.` inside `https://www.`, an e-mail address or `xwww.`).
+_URL = re.compile(
+    r"\bhttps?://[^\s<>\"'`]+"
+    r"|(?<![\w.@/:-])www\.[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:[/?#:][^\s<>\"'`]*)?",
+    re.IGNORECASE,
+)
 _URL_TRAILING = ".,;:!?)]}'\""
 MAX_ITEMS = 50
 
@@ -27,8 +33,17 @@ def hashtags(text: str) -> list[str]:
     return _unique([tag.lower() for tag in _HASHTAG.findall(text) if not tag.isdigit()])
 
 
+def _normalised(url: str) -> str:
+    """Without trailing punctuation; a bare `www.` link gains `https://` (what a browser
+    typing it would open), so clients link every entry the same way."""
+    url = url.rstrip(_URL_TRAILING)
+    return url if url[:4].lower() == "http" else "https://" + url
+
+
 def urls(text: str) -> list[str]:
-    return _unique([url.rstrip(_URL_TRAILING) for url in _URL.findall(text)])
+    """`https://...` and bare `www.` links, in order, without repeats (a `www.` link and the
+    same address with `https://` are one entry)."""
+    return _unique([_normalised(url) for url in _URL.findall(text)])
 
 
 def metadata_for(text: str | None) -> dict[str, list[str]]:

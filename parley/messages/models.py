@@ -121,4 +121,11 @@ class Hashtag(Base):
     __table_args__ = (
         Index("ix_hashtags_tag_created", "tag", "created_at"),
         Index("ix_hashtags_message", "message_id"),
+        # Autocomplete over the conversations a user reads (migration 0006).
+        Index(
+            "ix_hashtags_conversation_tag",
+            "conversation_id",
+            "tag",
+            postgresql_ops={"tag": "text_pattern_ops"},
+        ),
     )

@@ -6,13 +6,13 @@ import time
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from parley.accounts.dependencies import CurrentUser
 from parley.core import metrics
 from parley.core.deps import ReadSessionDep, SessionDep
 from parley.core.idempotency import Answer, IdempotencyKey
-from parley.messages import queries
+from parley.messages import queries, tagged
 from parley.messages.actions.delete import delete_message as delete
 from parley.messages.actions.edit import edit_message as edit
 from parley.messages.actions.reactions import add_reaction as react
@@ -23,6 +23,7 @@ from parley.messages.actions.send import send_message as send
 from parley.messages.schemas import (
     ForwardRequest,
     ForwardResult,
+    HashtagPage,
     MessageCreate,
     MessageEdit,
     MessageHistory,
@@ -36,10 +37,16 @@ from parley.messages.schemas import (
 )
 
 router = APIRouter(prefix="/messages", tags=["messages"])
+# Messages found through their mention and hashtag rows (parley/messages/tagged.py).
+mentions_router = APIRouter(prefix="/users/me", tags=["messages"])
+hashtags_router = APIRouter(prefix="/hashtags", tags=["messages"])
 
 Wait = Annotated[bool, Query(description="Answer 201 after the durable commit instead of 202")]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Cursor = Annotated[str | None, Query(max_length=40)]
+TimeCursor = Annotated[
+    str | None, Query(max_length=200, description="`nextCursor` of the last page")
+]
 
 
 @router.post(
@@ -192,3 +199,34 @@ async def report_message(
     if not created:
         response.status_code = status.HTTP_200_OK
     return result
+
+
+@mentions_router.get("/mentions", response_model=MessagePage)
+async def list_mentions(
+    user: CurrentUser, session: ReadSessionDep, limit: Limit = 50, cursor: TimeCursor = None
+) -> MessagePage:
+    """Messages that mention the caller, newest first, where the caller reads them now."""
+    return await tagged.list_mentions(session, user_id=user.id, limit=limit, cursor=cursor)
+
+
+@hashtags_router.get("", response_model=HashtagPage)
+async def list_hashtags(
+    user: CurrentUser,
+    session: ReadSessionDep,
+    prefix: Annotated[str, Query(max_length=101, description="`#` optional")] = "",
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> HashtagPage:
+    """Tags in use where the caller reads, starting with `prefix`, most used first."""
+    return await tagged.list_hashtags(session, user_id=user.id, prefix=prefix, limit=limit)
+
+
+@hashtags_router.get("/{tag}", response_model=MessagePage)
+async def list_tagged(
+    tag: Annotated[str, Path(max_length=101, description="With or without `#`")],
+    user: CurrentUser,
+    session: ReadSessionDep,
+    limit: Limit = 50,
+    cursor: TimeCursor = None,
+) -> MessagePage:
+    """Messages carrying the tag (any case), newest first, where the caller reads them."""
+    return await tagged.list_tagged(session, user_id=user.id, tag=tag, limit=limit, cursor=cursor)

@@ -190,3 +190,17 @@ class ModerationFlaggedEvent(ApiModel):
     terms: list[str]
     held: bool
     queue_item_id: uuid.UUID
+
+
+class HashtagOut(ApiModel):
+    """A tag in use (without `#`, lower-case) and how many readable messages carry it."""
+
+    tag: str
+    count: int
+
+
+class HashtagPage(ApiModel):
+    """Autocomplete: one bounded page, most used first; `nextCursor` is always null."""
+
+    items: list[HashtagOut]
+    next_cursor: str | None = None

@@ -86,6 +86,47 @@ def test_repeated_url_is_listed_once() -> None:
     assert urls("https://a.example https://a.example") == ["https://a.example"]
 
 
+def test_bare_www_link_is_found_with_https() -> None:
+    assert urls("docs: www.python.org") == ["https://www.python.org"]
+
+
+def test_bare_www_link_keeps_path_not_trailing_period() -> None:
+    assert urls("see www.example.com/path.") == ["https://www.example.com/path"]
+
+
+def test_bare_www_link_in_parentheses_and_before_comma() -> None:
+    text = "(www.a.example/x), www.b.example, done"
+    assert urls(text) == ["https://www.a.example/x", "https://www.b.example"]
+
+
+def test_bare_www_link_keeps_query_and_port() -> None:
+    assert urls("www.example.com:8080/p?q=1&r=2!") == ["https://www.example.com:8080/p?q=1&r=2"]
+
+
+def test_www_inside_a_full_url_is_found_once() -> None:
+    assert urls("https://www.example.com/a and http://www.example.org") == [
+        "https://www.example.com/a",
+        "http://www.example.org",
+    ]
+
+
+def test_bare_www_link_and_same_https_url_are_one_entry() -> None:
+    assert urls("www.example.com or https://www.example.com") == ["https://www.example.com"]
+
+
+def test_bare_and_full_links_keep_their_order() -> None:
+    assert urls("www.one.example then https://two.example") == [
+        "https://www.one.example",
+        "https://two.example",
+    ]
+
+
+def test_www_without_a_host_or_inside_words_is_not_a_link() -> None:
+    assert (
+        urls("www. is a prefix, www.localhost too, and xwww.example.com or a@www.example.com") == []
+    )
+
+
 def test_text_without_url_has_none() -> None:
     assert urls("example.com is not a link without a scheme") == []
 

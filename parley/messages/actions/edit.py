@@ -96,7 +96,8 @@ async def edit_message(
 
 
 async def _replace_index_rows(session: AsyncSession, message: Message) -> None:
-    """Mentions and hashtags follow the new text."""
+    """Mentions and hashtags follow the new text; the rows keep the message's time, so an
+    edit does not move it up the mention and hashtag lists (newest first)."""
     await session.execute(delete(Mention).where(Mention.message_id == message.id))
     await session.execute(delete(Hashtag).where(Hashtag.message_id == message.id))
     metadata = message.extra or {}
@@ -107,10 +108,20 @@ async def _replace_index_rows(session: AsyncSession, message: Message) -> None:
     if resolved:
         metadata["mentionedUserIds"] = [str(uid) for uid in resolved]
     session.add_all(
-        Mention(message_id=message.id, conversation_id=message.conversation_id, user_id=uid)
+        Mention(
+            message_id=message.id,
+            conversation_id=message.conversation_id,
+            user_id=uid,
+            created_at=message.server_timestamp,
+        )
         for uid in resolved
     )
     session.add_all(
-        Hashtag(message_id=message.id, conversation_id=message.conversation_id, tag=tag)
+        Hashtag(
+            message_id=message.id,
+            conversation_id=message.conversation_id,
+            tag=tag,
+            created_at=message.server_timestamp,
+        )
         for tag in metadata.get("hashtags", [])
     )
