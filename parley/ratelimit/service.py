@@ -102,18 +102,15 @@ class RateLimiter:
             )
 
     async def _hit(self, item: RateLimitItem, *identifiers: str) -> bool:
-        try:
-            return await self._limiter.hit(item, *identifiers)
-        except (RedisError, StorageError, OSError) as error:
-            # Fail open: a Redis outage must not stop every conversation.
-            log.warning("rate limit not checked: %s", error)
-            return True
+        return await self._hit_chain((item, identifiers)) is None
 
     async def _hit_chain(self, *limits: tuple[RateLimitItem, tuple[str, ...]]) -> int | None:
+        """The index of the limit that refused, None when all allowed (see `LimitChain`)."""
         try:
             return await self._chain.hit(*limits)
         except (RedisError, StorageError, OSError) as error:
-            log.warning("rate limit not checked: %s", error)  # fail open, as `_hit`
+            # Fail open: a Redis outage must not stop every conversation.
+            log.warning("rate limit not checked: %s", error)
             return None
 
     async def _refuse(
