@@ -228,20 +228,11 @@ class Committer:
         # The ledger must hold the batch's keys before the batch commits (idempotency.py). It
         # is written beside the transaction's statements rather than before them: a round
         # trip less on the way from the ack to the delivery.
-        ledger = asyncio.ensure_future(
-            idempotency.remember(
-                {key: str(pending.id) for pending in batch if (key := pending.idempotency_key)}
+        ledger = {key: str(pending.id) for pending in batch if (key := pending.idempotency_key)}
+        async with self._db.sessions() as session, session.begin():
+            await asyncio.gather(
+                self._write_rows(session, batch, now), idempotency.remember(ledger)
             )
-        )
-        try:
-            async with self._db.sessions() as session, session.begin():
-                await self._write_rows(session, batch, now)
-                await ledger
-        finally:
-            if not ledger.done():
-                ledger.cancel()
-            elif not ledger.cancelled():
-                ledger.exception()  # retrieved: a failure here is the statements' to report
         for pending in batch:
             pending.result = self._to_out(pending.values())
         self.committed += len(batch)
