@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 _MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_][A-Za-z0-9_.-]{1,31})")
-_HASHTAG = re.compile(r"(?<![\w#&])#(\w[\w-]{0,99})")
+_TAG = r"\w[\w-]{0,99}"  # what a hashtag is, after its `#`
+_HASHTAG = re.compile(rf"(?<![\w#&])#({_TAG})")
+_WHOLE_TAG = re.compile(_TAG)
 # `http(s)://...`, or a bare `www.host.tld[/...]` that no word, dot, slash or `@` runs into
 # (so not the `www.` inside `https://www.`, an e-mail address or `xwww.`).
 _URL = re.compile(
@@ -31,6 +33,11 @@ def mentions(text: str) -> list[str]:
 def hashtags(text: str) -> list[str]:
     """`#Launch` -> `launch` (tags are case-insensitive), skipping pure numbers like `#1`."""
     return _unique([tag.lower() for tag in _HASHTAG.findall(text) if not tag.isdigit()])
+
+
+def is_hashtag(name: str) -> bool:
+    """`name` (without `#`) is a tag `hashtags` would find: the rule for tags given by hand."""
+    return _WHOLE_TAG.fullmatch(name) is not None and not name.isdigit()
 
 
 def _normalised(url: str) -> str:

@@ -19,11 +19,11 @@ from parley.conversations import access
 from parley.conversations.permissions import Action, roles_allowed
 from parley.core.errors import ValidationFailed
 from parley.core.pagination import after_time_cursor, encode_time_cursor
+from parley.messages import extract
 from parley.messages.models import Hashtag, Mention, Message
 from parley.messages.render import render
 from parley.messages.schemas import HashtagOut, HashtagPage, MessagePage, MessageStatus
 
-_TAG = re.compile(r"\w[\w-]{0,99}")
 _TAG_PREFIX = re.compile(r"[\w-]{0,100}")
 
 
@@ -31,7 +31,7 @@ def normalise_tag(tag: str, *, field: str = "tag") -> str:
     """`#Launch` or `launch` -> `launch` (as `extract.hashtags` stores it); VALIDATION_ERROR
     for anything that could not be a tag."""
     name = tag.strip().removeprefix("#").lower()
-    if not _TAG.fullmatch(name) or name.isdigit():
+    if not extract.is_hashtag(name):
         raise ValidationFailed(f"{field} is not a hashtag", field=field)
     return name
 
@@ -64,21 +64,9 @@ async def list_mentions(
     session: AsyncSession, *, user_id: uuid.UUID, limit: int, cursor: str | None
 ) -> MessagePage:
     """The messages that mention the caller, newest first, that the caller reads now."""
-    readable, conditions = _visible_to(user_id)
-    statement = (
-        select(Message, Mention.created_at)
-        .select_from(Mention)
-        .join(Message, Message.id == Mention.message_id)
-        .join(readable, readable.c.conversation_id == Mention.conversation_id)
-        .where(Mention.user_id == user_id, *conditions)
-        .order_by(Mention.created_at.desc(), Mention.message_id.desc())
-        .limit(limit + 1)
+    return await _list_through(
+        session, Mention, Mention.user_id == user_id, user_id=user_id, limit=limit, cursor=cursor
     )
-    if cursor is not None:
-        statement = statement.where(
-            after_time_cursor(cursor, Mention.created_at, Mention.message_id, descending=True)
-        )
-    return await _page(session, statement, limit)
 
 
 async def list_tagged(
@@ -86,19 +74,34 @@ async def list_tagged(
 ) -> MessagePage:
     """The messages carrying `tag`, newest first, in conversations the caller reads now."""
     name = normalise_tag(tag)
+    return await _list_through(
+        session, Hashtag, Hashtag.tag == name, user_id=user_id, limit=limit, cursor=cursor
+    )
+
+
+async def _list_through(
+    session: AsyncSession,
+    index: type[Mention] | type[Hashtag],
+    matches: ColumnElement[bool],
+    *,
+    user_id: uuid.UUID,
+    limit: int,
+    cursor: str | None,
+) -> MessagePage:
+    """A page of the messages whose `index` rows match, newest first by the rows' time."""
     readable, conditions = _visible_to(user_id)
     statement = (
-        select(Message, Hashtag.created_at)
-        .select_from(Hashtag)
-        .join(Message, Message.id == Hashtag.message_id)
-        .join(readable, readable.c.conversation_id == Hashtag.conversation_id)
-        .where(Hashtag.tag == name, *conditions)
-        .order_by(Hashtag.created_at.desc(), Hashtag.message_id.desc())
+        select(Message, index.created_at)
+        .select_from(index)
+        .join(Message, Message.id == index.message_id)
+        .join(readable, readable.c.conversation_id == index.conversation_id)
+        .where(matches, *conditions)
+        .order_by(index.created_at.desc(), index.message_id.desc())
         .limit(limit + 1)
     )
     if cursor is not None:
         statement = statement.where(
-            after_time_cursor(cursor, Hashtag.created_at, Hashtag.message_id, descending=True)
+            after_time_cursor(cursor, index.created_at, index.message_id, descending=True)
         )
     return await _page(session, statement, limit)
 
