@@ -1,0 +1,1 @@
+"""`notifications`: the push path (`notification.send`) for recipients who are not online."""

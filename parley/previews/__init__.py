@@ -1,0 +1,1 @@
+"""`previews`: link previews fetched after the commit, never on the send path."""
