@@ -1,0 +1,207 @@
+"""Per-recipient batching windows, shared by every instance through Redis (in process
+without it).
+
+A window holds, per recipient, the last `MAX_ITEMS` entries, a count per conversation, and
+its due time in one sorted set. `add` records each (message, recipient) pair once (a seen key
+with a TTL) and opens the recipient's window if none is open; `take` closes it atomically,
+and only the caller whose `take` removed the due entry gets the contents: so each window is
+flushed once, whichever instance (the one that opened it, or any instance sweeping overdue
+windows after a crash) gets there first. Both are one Lua script: one round trip each.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+
+from parley.notifications.schemas import MAX_ITEMS
+
+SEEN_TTL_SECONDS = 86_400  # a pair seen once is never added again within a day
+PENDING_TTL_SECONDS = 3_600  # a window nobody flushed (every instance gone) expires
+MEMORY_SEEN_KEPT = 200_000
+
+
+@dataclass
+class Taken:
+    """A closed window: its last entries (oldest first) and per conversation the number of
+    messages it held."""
+
+    entries: list[bytes]
+    counts: dict[str, int]
+    names: dict[str, str]
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    recipient_id: uuid.UUID
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID
+    conversation_name: str | None
+    entry: bytes
+
+
+class Windows(Protocol):
+    async def add(self, entries: list[NewEntry], *, due: float) -> list[uuid.UUID]:
+        """Add the pairs not seen before; the recipients whose window this call opened."""
+        ...
+
+    async def take(self, recipient_id: uuid.UUID) -> Taken | None:
+        """Close the recipient's window: its contents, or None if another caller took it."""
+        ...
+
+    async def overdue(self, before: float, limit: int) -> list[uuid.UUID]:
+        """Recipients whose window was due before `before` (their opener may be gone)."""
+        ...
+
+
+# KEYS: due, then per entry: pending list, counts hash, seen key.
+# ARGV: due time, seen TTL, pending TTL, max items, then per entry: recipient, entry,
+# conversation id, conversation name ("" for none).
+_ADD = """
+local opened = {}
+local n = (#KEYS - 1) / 3
+for i = 1, n do
+  local pending, counts, seen = KEYS[3 * i - 1], KEYS[3 * i], KEYS[3 * i + 1]
+  local base = 4 * i
+  if redis.call('SET', seen, '1', 'NX', 'EX', ARGV[2]) then
+    redis.call('RPUSH', pending, ARGV[base + 1])
+    redis.call('LTRIM', pending, -tonumber(ARGV[4]), -1)
+    redis.call('HINCRBY', counts, 'c:' .. ARGV[base + 2], 1)
+    redis.call('HSET', counts, 'n:' .. ARGV[base + 2], ARGV[base + 3])
+    redis.call('EXPIRE', pending, ARGV[3])
+    redis.call('EXPIRE', counts, ARGV[3])
+    if redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[base]) == 1 then
+      table.insert(opened, ARGV[base])
+    end
+  end
+end
+return opened
+"""
+
+# KEYS: due, pending list, counts hash. ARGV: recipient.
+_TAKE = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then
+  return false
+end
+local entries = redis.call('LRANGE', KEYS[2], 0, -1)
+local counts = redis.call('HGETALL', KEYS[3])
+redis.call('DEL', KEYS[2], KEYS[3])
+return {entries, counts}
+"""
+
+
+class RedisWindows:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix + "notify:"
+        self._due = self._prefix + "due"
+        self._add: Any = redis.register_script(_ADD)
+        self._take: Any = redis.register_script(_TAKE)
+
+    def _pending(self, recipient_id: uuid.UUID) -> str:
+        return f"{self._prefix}pending:{recipient_id}"
+
+    def _counts(self, recipient_id: uuid.UUID) -> str:
+        return f"{self._prefix}counts:{recipient_id}"
+
+    async def add(self, entries: list[NewEntry], *, due: float) -> list[uuid.UUID]:
+        if not entries:
+            return []
+        keys = [self._due]
+        args: list[Any] = [due, SEEN_TTL_SECONDS, PENDING_TTL_SECONDS, MAX_ITEMS]
+        for new in entries:
+            keys += [
+                self._pending(new.recipient_id),
+                self._counts(new.recipient_id),
+                f"{self._prefix}seen:{new.message_id}:{new.recipient_id}",
+            ]
+            args += [
+                str(new.recipient_id),
+                new.entry,
+                str(new.conversation_id),
+                new.conversation_name or "",
+            ]
+        opened = await self._add(keys=keys, args=args)
+        return [uuid.UUID(_text(value)) for value in opened]
+
+    async def take(self, recipient_id: uuid.UUID) -> Taken | None:
+        result = await self._take(
+            keys=[self._due, self._pending(recipient_id), self._counts(recipient_id)],
+            args=[str(recipient_id)],
+        )
+        if not result:
+            return None
+        entries, flat = result
+        counts: dict[str, int] = {}
+        names: dict[str, str] = {}
+        for field_name, value in zip(flat[::2], flat[1::2], strict=True):
+            kind, _, conversation_id = _text(field_name).partition(":")
+            if kind == "c":
+                counts[conversation_id] = int(value)
+            elif _text(value):
+                names[conversation_id] = _text(value)
+        return Taken(entries=list(entries), counts=counts, names=names)
+
+    async def overdue(self, before: float, limit: int) -> list[uuid.UUID]:
+        members: list[bytes] = await self._redis.zrangebyscore(
+            self._due, "-inf", before, start=0, num=limit
+        )
+        return [uuid.UUID(member.decode()) for member in members]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@dataclass
+class _Window:
+    due: float
+    entries: deque[bytes] = field(default_factory=lambda: deque(maxlen=MAX_ITEMS))
+    counts: dict[str, int] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+
+
+class MemoryWindows:
+    """One instance (no Redis): the same contract in this process's memory."""
+
+    def __init__(self) -> None:
+        self._windows: dict[uuid.UUID, _Window] = {}
+        self._seen: OrderedDict[tuple[uuid.UUID, uuid.UUID], float] = OrderedDict()
+
+    async def add(self, entries: list[NewEntry], *, due: float) -> list[uuid.UUID]:
+        now = time.monotonic()
+        while self._seen and (
+            len(self._seen) > MEMORY_SEEN_KEPT or next(iter(self._seen.values())) < now
+        ):
+            self._seen.popitem(last=False)
+        opened = []
+        for new in entries:
+            pair = (new.message_id, new.recipient_id)
+            if pair in self._seen:
+                continue
+            self._seen[pair] = now + SEEN_TTL_SECONDS
+            window = self._windows.get(new.recipient_id)
+            if window is None:
+                window = self._windows[new.recipient_id] = _Window(due=due)
+                opened.append(new.recipient_id)
+            window.entries.append(new.entry)
+            conversation = str(new.conversation_id)
+            window.counts[conversation] = window.counts.get(conversation, 0) + 1
+            if new.conversation_name:
+                window.names[conversation] = new.conversation_name
+        return opened
+
+    async def take(self, recipient_id: uuid.UUID) -> Taken | None:
+        window = self._windows.pop(recipient_id, None)
+        if window is None:
+            return None
+        return Taken(entries=list(window.entries), counts=window.counts, names=window.names)
+
+    async def overdue(self, before: float, limit: int) -> list[uuid.UUID]:
+        due = [user_id for user_id, window in self._windows.items() if window.due <= before]
+        return due[:limit]
