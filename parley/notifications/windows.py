@@ -148,10 +148,10 @@ class RedisWindows:
         return Taken(entries=list(entries), counts=counts, names=names)
 
     async def overdue(self, before: float, limit: int) -> list[uuid.UUID]:
-        members: list[bytes] = await self._redis.zrangebyscore(
+        members: list[Any] = await self._redis.zrangebyscore(
             self._due, "-inf", before, start=0, num=limit
         )
-        return [uuid.UUID(member.decode()) for member in members]
+        return [uuid.UUID(_text(member)) for member in members]
 
 
 def _text(value: bytes | str) -> str:
