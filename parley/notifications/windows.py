@@ -67,16 +67,17 @@ local opened = {}
 local n = (#KEYS - 1) / 3
 for i = 1, n do
   local pending, counts, seen = KEYS[3 * i - 1], KEYS[3 * i], KEYS[3 * i + 1]
-  local base = 4 * i
+  local recipient, entry = ARGV[4 * i + 1], ARGV[4 * i + 2]
+  local conversation, name = ARGV[4 * i + 3], ARGV[4 * i + 4]
   if redis.call('SET', seen, '1', 'NX', 'EX', ARGV[2]) then
-    redis.call('RPUSH', pending, ARGV[base + 1])
+    redis.call('RPUSH', pending, entry)
     redis.call('LTRIM', pending, -tonumber(ARGV[4]), -1)
-    redis.call('HINCRBY', counts, 'c:' .. ARGV[base + 2], 1)
-    redis.call('HSET', counts, 'n:' .. ARGV[base + 2], ARGV[base + 3])
+    redis.call('HINCRBY', counts, 'c:' .. conversation, 1)
+    redis.call('HSET', counts, 'n:' .. conversation, name)
     redis.call('EXPIRE', pending, ARGV[3])
     redis.call('EXPIRE', counts, ARGV[3])
-    if redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[base]) == 1 then
-      table.insert(opened, ARGV[base])
+    if redis.call('ZADD', KEYS[1], 'NX', ARGV[1], recipient) == 1 then
+      table.insert(opened, recipient)
     end
   end
 end
