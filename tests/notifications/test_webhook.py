@@ -243,3 +243,50 @@ async def test_a_failed_delivery_is_retried_until_accepted_once(
         ),
     )
     assert value(samples, "parley_notifications_deliveries_total", outcome="retried") >= 1
+
+
+async def _patch_conversation(
+    http: httpx.AsyncClient, actor: User, conversation: dict[str, Any], body: dict[str, Any]
+) -> None:
+    response = await http.patch(
+        f"/conversations/{conversation['id']}", json=body, headers=actor.headers
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_muted_conversations_and_muted_members_are_not_notified(
+    http: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    alice, bob, carol, dave = await _people(http, "alice", "bob", "carol", "dave")
+    conversation = await create_conversation(http, alice, [bob, carol])
+    elsewhere = await create_conversation(http, alice, [dave])
+    await _patch_conversation(http, alice, conversation, {"status": "MUTED"})
+    response = await patch_participant(http, alice, conversation["id"], carol, {"status": "MUTED"})
+    assert response.status_code == 200, response.text
+
+    hushed = await send(http, alice, conversation["id"], "while muted")
+    # The worker takes messages in commit order: once Dave heard of this one, `hushed` was
+    # resolved (for nobody).
+    marker = await send(http, alice, elsewhere["id"], "marker")
+    await receiver.wait_for_message(dave.id, marker["id"])
+    await _patch_conversation(http, alice, conversation, {"status": "ACTIVE"})
+    witness = await send(http, alice, conversation["id"], "heard again")
+    await receiver.wait_for_message(bob.id, witness["id"])
+    carol_marker = await send(http, alice, elsewhere["id"], "second marker")
+    await receiver.wait_for_message(dave.id, carol_marker["id"])
+
+    assert receiver.message_ids(bob.id) == [witness["id"]]
+    assert hushed["id"] not in receiver.message_ids(carol.id)
+    assert receiver.message_ids(carol.id) == []  # a muted member: not even the witness
+
+
+async def test_held_messages_are_not_notified(http: httpx.AsyncClient, receiver: Receiver) -> None:
+    alice, bob = await _people(http, "alice", "bob")
+    conversation = await create_conversation(http, alice, [bob])
+
+    held = await send(http, bob, conversation["id"], "fuck this shit, fuck")
+    witness = await send(http, bob, conversation["id"], "sorry")
+    await receiver.wait_for_message(alice.id, witness["id"])
+
+    assert held["status"] == "MODERATED"
+    assert receiver.message_ids(alice.id) == [witness["id"]]
