@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 10_000  # committed messages waiting for the worker; past it they are dropped
 MAX_BATCH = 256
-TAKE_CONCURRENCY = 32
+TAKE_CHUNK = 200  # windows closed per round trip
 STOP_GRACE_SECONDS = 5.0
 
 
@@ -240,11 +240,9 @@ class Notifier:
                 log.exception("notification sweep failed")
 
     async def _flush(self, recipients: list[uuid.UUID]) -> None:
-        for start in range(0, len(recipients), TAKE_CONCURRENCY):
-            chunk = recipients[start : start + TAKE_CONCURRENCY]
-            taken = await asyncio.gather(*(self._windows.take(user_id) for user_id in chunk))
-            for window in taken:
-                if window is not None and window.entries:
+        for start in range(0, len(recipients), TAKE_CHUNK):
+            for window in await self._windows.take(recipients[start : start + TAKE_CHUNK]):
+                if window.entries:
                     self._push(window)
 
     def _push(self, window: Taken) -> None:

@@ -6,7 +6,8 @@ its due time in one sorted set. `add` records each (message, recipient) pair onc
 with a TTL) and opens the recipient's window if none is open; `take` closes it atomically,
 and only the caller whose `take` removed the due entry gets the contents: so each window is
 flushed once, whichever instance (the one that opened it, or any instance sweeping overdue
-windows after a crash) gets there first. Both are one Lua script: one round trip each.
+windows after a crash) gets there first. Both are Lua scripts, pipelined: one round trip per
+batch.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from parley.notifications.schemas import MAX_ITEMS
 SEEN_TTL_SECONDS = 86_400  # a pair seen once is never added again within a day
 PENDING_TTL_SECONDS = 3_600  # a window nobody flushed (every instance gone) expires
 MEMORY_SEEN_KEPT = 200_000
+SCRIPT_CHUNK = 500  # entries per script call
 
 
 @dataclass
@@ -50,8 +52,9 @@ class Windows(Protocol):
         """Add the pairs not seen before; the recipients whose window this call opened."""
         ...
 
-    async def take(self, recipient_id: uuid.UUID) -> Taken | None:
-        """Close the recipient's window: its contents, or None if another caller took it."""
+    async def take(self, recipient_ids: list[uuid.UUID]) -> list[Taken]:
+        """Close these recipients' windows: the contents of those this caller closed (another
+        caller may have taken some already)."""
         ...
 
     async def overdue(self, before: float, limit: int) -> list[uuid.UUID]:
@@ -113,46 +116,57 @@ class RedisWindows:
     async def add(self, entries: list[NewEntry], *, due: float) -> list[uuid.UUID]:
         if not entries:
             return []
-        keys = [self._due]
-        args: list[Any] = [due, SEEN_TTL_SECONDS, PENDING_TTL_SECONDS, MAX_ITEMS]
-        for new in entries:
-            keys += [
-                self._pending(new.recipient_id),
-                self._counts(new.recipient_id),
-                f"{self._prefix}seen:{new.message_id}:{new.recipient_id}",
-            ]
-            args += [
-                str(new.recipient_id),
-                new.entry,
-                str(new.conversation_id),
-                new.conversation_name or "",
-            ]
-        opened = await self._add(keys=keys, args=args)
-        return [uuid.UUID(_text(value)) for value in opened]
+        # One round trip; the script runs per chunk, so Redis is never held long by one call.
+        pipeline = self._redis.pipeline(transaction=False)
+        for start in range(0, len(entries), SCRIPT_CHUNK):
+            keys = [self._due]
+            args: list[Any] = [due, SEEN_TTL_SECONDS, PENDING_TTL_SECONDS, MAX_ITEMS]
+            for new in entries[start : start + SCRIPT_CHUNK]:
+                keys += [
+                    self._pending(new.recipient_id),
+                    self._counts(new.recipient_id),
+                    f"{self._prefix}seen:{new.message_id}:{new.recipient_id}",
+                ]
+                args += [
+                    str(new.recipient_id),
+                    new.entry,
+                    str(new.conversation_id),
+                    new.conversation_name or "",
+                ]
+            await self._add(keys=keys, args=args, client=pipeline)
+        results = await pipeline.execute()
+        return [uuid.UUID(_text(value)) for opened in results for value in opened]
 
-    async def take(self, recipient_id: uuid.UUID) -> Taken | None:
-        result = await self._take(
-            keys=[self._due, self._pending(recipient_id), self._counts(recipient_id)],
-            args=[str(recipient_id)],
-        )
-        if not result:
-            return None
-        entries, flat = result
-        counts: dict[str, int] = {}
-        names: dict[str, str] = {}
-        for field_name, value in zip(flat[::2], flat[1::2], strict=True):
-            kind, _, conversation_id = _text(field_name).partition(":")
-            if kind == "c":
-                counts[conversation_id] = int(value)
-            elif _text(value):
-                names[conversation_id] = _text(value)
-        return Taken(entries=list(entries), counts=counts, names=names)
+    async def take(self, recipient_ids: list[uuid.UUID]) -> list[Taken]:
+        if not recipient_ids:
+            return []
+        pipeline = self._redis.pipeline(transaction=False)
+        for recipient_id in recipient_ids:
+            await self._take(
+                keys=[self._due, self._pending(recipient_id), self._counts(recipient_id)],
+                args=[str(recipient_id)],
+                client=pipeline,
+            )
+        return [_taken(result) for result in await pipeline.execute() if result]
 
     async def overdue(self, before: float, limit: int) -> list[uuid.UUID]:
         members: list[Any] = await self._redis.zrangebyscore(
             self._due, "-inf", before, start=0, num=limit
         )
         return [uuid.UUID(_text(member)) for member in members]
+
+
+def _taken(result: list[Any]) -> Taken:
+    entries, flat = result
+    counts: dict[str, int] = {}
+    names: dict[str, str] = {}
+    for field_name, value in zip(flat[::2], flat[1::2], strict=True):
+        kind, _, conversation_id = _text(field_name).partition(":")
+        if kind == "c":
+            counts[conversation_id] = int(value)
+        elif _text(value):
+            names[conversation_id] = _text(value)
+    return Taken(entries=list(entries), counts=counts, names=names)
 
 
 def _text(value: bytes | str) -> str:
@@ -197,11 +211,15 @@ class MemoryWindows:
                 window.names[conversation] = new.conversation_name
         return opened
 
-    async def take(self, recipient_id: uuid.UUID) -> Taken | None:
-        window = self._windows.pop(recipient_id, None)
-        if window is None:
-            return None
-        return Taken(entries=list(window.entries), counts=window.counts, names=window.names)
+    async def take(self, recipient_ids: list[uuid.UUID]) -> list[Taken]:
+        taken = []
+        for recipient_id in recipient_ids:
+            window = self._windows.pop(recipient_id, None)
+            if window is not None:
+                taken.append(
+                    Taken(entries=list(window.entries), counts=window.counts, names=window.names)
+                )
+        return taken
 
     async def overdue(self, before: float, limit: int) -> list[uuid.UUID]:
         due = [user_id for user_id, window in self._windows.items() if window.due <= before]
