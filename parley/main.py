@@ -53,6 +53,7 @@ from parley.messages.pipeline import make_committer
 from parley.messages.routes import hashtags_router, mentions_router
 from parley.messages.routes import router as messages_router
 from parley.moderation.routes import router as moderation_router
+from parley.notifications.routes import webhooks as notification_webhooks
 from parley.notifications.service import start_notifier
 from parley.presence.quota import SocketQuota
 from parley.presence.routes import router as presence_router
@@ -305,6 +306,7 @@ def create_api(
     app.include_router(audit_router)
     app.include_router(moderation_router)
     app.include_router(presence_router)
+    app.webhooks.include_router(notification_webhooks)
 
     if settings.metrics_port is None:
         _install_metrics_route(app, settings.metrics_token)

@@ -290,3 +290,13 @@ async def test_held_messages_are_not_notified(http: httpx.AsyncClient, receiver:
 
     assert held["status"] == "MODERATED"
     assert receiver.message_ids(alice.id) == [witness["id"]]
+
+
+async def test_openapi_documents_the_webhook(http: httpx.AsyncClient) -> None:
+    document = (await http.get("/openapi.json")).json()
+
+    operation = document["webhooks"]["notification.send"]["post"]
+    headers = {p["name"].lower() for p in operation["parameters"] if p["in"] == "header"}
+    assert {"x-parley-signature", "x-parley-delivery"} <= headers
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert schema.endswith("/NotificationPayload")
