@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
@@ -21,17 +22,15 @@ from parley.messages.schemas import MessageOut, MessageStatus
 
 PREVIEW_CHARACTERS = 100
 ENCRYPTED_PREVIEW = "New encrypted message"
-HELD_PREVIEW = "New message"
+WITHOUT_TEXT_PREVIEW = "New message"
 ATTACHMENT_PREVIEW = "New attachment"
 
 
+@dataclass(frozen=True, slots=True)
 class Reason:
-    """Why a member is notified, or None: `mentioned` says which rule matched."""
+    """Why a member is notified: `mentioned` when the message @mentions them."""
 
-    __slots__ = ("mentioned",)
-
-    def __init__(self, *, mentioned: bool) -> None:
-        self.mentioned = mentioned
+    mentioned: bool
 
 
 def mentioned_user_ids(message: MessageOut) -> frozenset[uuid.UUID]:
@@ -86,10 +85,10 @@ def preview(message: MessageOut) -> str:
     if message.encrypted:
         return ENCRYPTED_PREVIEW
     if message.status == MessageStatus.MODERATED:
-        return HELD_PREVIEW
+        return WITHOUT_TEXT_PREVIEW
     text = " ".join((message.content or "").split())
     if not text:
-        return ATTACHMENT_PREVIEW if message.attachments else HELD_PREVIEW
+        return ATTACHMENT_PREVIEW if message.attachments else WITHOUT_TEXT_PREVIEW
     if len(text) <= PREVIEW_CHARACTERS:
         return text
     return text[: PREVIEW_CHARACTERS - 1].rstrip() + "…"
