@@ -113,8 +113,10 @@ class Notifier:
                 await task
         opened = [item.recipient_id for item in self._opened]
         self._opened.clear()
-        with contextlib.suppress(Exception):
+        try:
             await self._flush(opened)
+        except Exception:
+            log.exception("notification flush at stop failed")
         await self._sender.close(STOP_GRACE_SECONDS)
         self._remove_sampler()
 
