@@ -53,6 +53,8 @@ from parley.messages.pipeline import make_committer
 from parley.messages.routes import hashtags_router, mentions_router
 from parley.messages.routes import router as messages_router
 from parley.moderation.routes import router as moderation_router
+from parley.notifications.routes import webhooks as notification_webhooks
+from parley.notifications.service import start_notifier
 from parley.presence.quota import SocketQuota
 from parley.presence.routes import router as presence_router
 from parley.presence.service import Presence
@@ -236,6 +238,10 @@ def create_api(
         )
         state.register(quota)
         await quota.start()
+        # After the committer and presence: it listens to the one and asks the other.
+        notifier = await start_notifier(settings, redis, committer, presence)
+        if notifier is not None:
+            state.register(notifier)
         if on_start is not None:
             await on_start(redis, settings.redis_key_prefix)
         collector: asyncio.Task[None] | None = None
@@ -262,6 +268,8 @@ def create_api(
             await presence.stop()
             await quota.stop()
             await committer.stop()
+            if notifier is not None:
+                await notifier.stop()  # after the committer's last announcements
             if on_stop is not None:
                 await on_stop()  # after the committer's last announcements
             await db.dispose()
@@ -298,6 +306,7 @@ def create_api(
     app.include_router(audit_router)
     app.include_router(moderation_router)
     app.include_router(presence_router)
+    app.webhooks.include_router(notification_webhooks)
 
     if settings.metrics_port is None:
         _install_metrics_route(app, settings.metrics_token)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,8 +23,8 @@ from parley.conversations.permissions import (
     sees_conversation,
     visible_statuses,
 )
-from parley.conversations.render import participant_out
-from parley.conversations.schemas import DeliveryStatus, ParticipantOut
+from parley.conversations.render import participant_out, stored_notification_settings
+from parley.conversations.schemas import DeliveryStatus, NotificationSettings, ParticipantOut
 from parley.core.errors import PermissionDenied
 from parley.core.pagination import after_time_cursor, encode_time_cursor
 from parley.core.schemas import Page, iso_z
@@ -173,3 +174,46 @@ async def delivery_tracker(
         "summary": {"recipients": int(total), "delivered": int(delivered), "read": int(read)},
         "truncated": int(total) > len(shown),
     }
+
+
+class NotificationCandidate(NamedTuple):
+    """An active member of an active conversation, with their own notification settings."""
+
+    conversation_id: uuid.UUID
+    conversation_name: str | None
+    user_id: uuid.UUID
+    settings: NotificationSettings
+
+
+async def notification_candidates(
+    session: AsyncSession, *, conversation_ids: Iterable[uuid.UUID]
+) -> list[NotificationCandidate]:
+    """Who may be notified of new messages in these conversations, in one query for the
+    whole batch: `ACTIVE` members (not muted, banned, gone) of `ACTIVE` conversations (a
+    `MUTED`, archived or deleted conversation notifies nobody)."""
+    wanted = list(set(conversation_ids))
+    if not wanted:
+        return []
+    rows = await session.execute(
+        select(
+            Participant.conversation_id,
+            Conversation.name,
+            Participant.user_id,
+            Participant.notification_settings,
+        )
+        .join(Conversation, Conversation.id == Participant.conversation_id)
+        .where(
+            Participant.conversation_id.in_(wanted),
+            Participant.status == ParticipantStatus.ACTIVE,
+            Conversation.status == ConversationStatus.ACTIVE,
+        )
+    )
+    return [
+        NotificationCandidate(
+            conversation_id=conversation_id,
+            conversation_name=name,
+            user_id=user_id,
+            settings=stored_notification_settings(stored),
+        )
+        for conversation_id, name, user_id, stored in rows
+    ]

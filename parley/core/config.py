@@ -187,6 +187,9 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     send_backlog_budget_seconds: float = 0.05
     send_admission_wait_seconds: float = 1.5
+    notify_webhook_url: str | None = None
+    notify_webhook_secret: str | None = field(default=None, repr=False)
+    notify_batch_seconds: float = 3.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -217,6 +220,42 @@ def _jwt_secret(env: dict[str, str], data_dir: Path, embedded: bool) -> str:
     with os.fdopen(descriptor, "w") as handle:
         handle.write(secret)
     return secret
+
+
+MIN_WEBHOOK_SECRET_LENGTH = 16
+
+
+def _seconds(name: str, raw: str) -> float:
+    """A positive number of seconds (`0.5`, `3`) or a duration (`300ms`, `3s`)."""
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        return parse_duration_seconds(name, raw)
+    if not 0 < value < 86400:
+        raise ConfigError(f"{name}={raw!r} must be greater than zero and less than a day")
+    return value
+
+
+def _webhook(env: dict[str, str]) -> tuple[str | None, str | None]:
+    """NOTIFY_WEBHOOK_URL (http or https) and its signing secret, required with it: an
+    unsigned push could be forged by anyone who learns the receiver's address."""
+    url = (env.get("NOTIFY_WEBHOOK_URL") or "").strip() or None
+    secret = env.get("NOTIFY_WEBHOOK_SECRET") or None
+    if url is None:
+        return None, None
+    if not re.match(r"^https?://[^\s/?#]+", url, re.IGNORECASE):
+        raise ConfigError(f"NOTIFY_WEBHOOK_URL={url!r} must be an http:// or https:// URL")
+    if secret is None:
+        raise ConfigError(
+            "NOTIFY_WEBHOOK_SECRET is not set: it is required with NOTIFY_WEBHOOK_URL (every "
+            "notification is signed with it so the receiver can tell it came from Parley)"
+        )
+    if len(secret) < MIN_WEBHOOK_SECRET_LENGTH:
+        raise ConfigError(
+            f"NOTIFY_WEBHOOK_SECRET is too short ({len(secret)} characters): use at least "
+            f"{MIN_WEBHOOK_SECRET_LENGTH} random characters"
+        )
+    return url, secret
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -251,6 +290,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             f"MODERATION_HOLD_THRESHOLD={hold_threshold} must not be below "
             f"MODERATION_FLAG_THRESHOLD={flag_threshold}"
         )
+
+    notify_webhook_url, notify_webhook_secret = _webhook(env)
 
     cors = tuple(
         origin.strip() for origin in (env.get("CORS_ORIGINS") or "").split(",") if origin.strip()
@@ -321,5 +362,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         send_admission_wait_seconds=parse_duration_seconds(
             "SEND_ADMISSION_WAIT", env.get("SEND_ADMISSION_WAIT") or "1500", "ms"
+        ),
+        notify_webhook_url=notify_webhook_url,
+        notify_webhook_secret=notify_webhook_secret,
+        notify_batch_seconds=_seconds(
+            "NOTIFY_BATCH_SECONDS", env.get("NOTIFY_BATCH_SECONDS") or "3"
         ),
     )

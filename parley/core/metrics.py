@@ -131,6 +131,31 @@ MODERATION_FLAGS = Counter(
     "Texts the screening flagged, by outcome (flagged: delivered and queued; held)",
     ["outcome"],
 )
+NOTIFICATION_MESSAGES = Counter(
+    "parley_notifications_messages",
+    "Committed messages offered to the notifier, by outcome (queued; dropped: its queue was full)",
+    ["outcome"],
+)
+NOTIFICATION_ITEMS = Counter(
+    "parley_notifications_items",
+    "(message, recipient) pairs added to a recipient's batching window",
+)
+NOTIFICATION_DELIVERIES = Counter(
+    "parley_notifications_deliveries",
+    "Webhook deliveries by outcome: delivered, retried (an attempt to be repeated), failed "
+    "(given up: attempts exhausted or refused with a 4xx)",
+    ["outcome"],
+)
+NOTIFICATION_DELIVERY_SECONDS = Histogram(
+    "parley_notifications_delivery_seconds",
+    "From a window's flush to the webhook's 2xx answer (retries included)",
+    buckets=LATENCY_BUCKETS,
+)
+NOTIFICATION_BACKLOG = Gauge(
+    "parley_notifications_backlog",
+    "Committed messages waiting for the notifier to resolve their recipients",
+    multiprocess_mode="livesum",
+)
 
 WORKER_UP = Gauge(
     "parley_worker_up",
@@ -149,6 +174,11 @@ DB_POOL_CHECKED_OUT = DB_POOL_CONNECTIONS.labels("checked_out")
 DB_POOL_SIZE = DB_POOL_CONNECTIONS.labels("size")
 MODERATION_FLAGGED = MODERATION_FLAGS.labels("flagged")
 MODERATION_HELD = MODERATION_FLAGS.labels("held")
+NOTIFICATIONS_QUEUED = NOTIFICATION_MESSAGES.labels("queued")
+NOTIFICATIONS_DROPPED = NOTIFICATION_MESSAGES.labels("dropped")
+NOTIFICATIONS_DELIVERED = NOTIFICATION_DELIVERIES.labels("delivered")
+NOTIFICATIONS_RETRIED = NOTIFICATION_DELIVERIES.labels("retried")
+NOTIFICATIONS_FAILED = NOTIFICATION_DELIVERIES.labels("failed")
 RATE_LIMITS = (
     "conversation",
     "user",

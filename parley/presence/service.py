@@ -16,6 +16,7 @@ import logging
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -138,6 +139,25 @@ class Presence:
                     delay = min(delay * 2, self._ttl / 3)
                     break
                 self._leaving.discard(user_id)
+
+    async def online_among(self, user_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+        """Those of `user_ids` with a live socket on any instance, in one Redis round trip
+        for all of them (entries whose instance stopped renewing count as gone)."""
+        wanted = list(dict.fromkeys(user_ids))
+        online = {user_id for user_id in wanted if user_id in self._sockets}
+        if self._redis is None:
+            return online
+        elsewhere = [user_id for user_id in wanted if user_id not in online]
+        if not elsewhere:
+            return online
+        pipeline = self._redis.pipeline(transaction=False)
+        for user_id in elsewhere:
+            pipeline.hvals(self._key(user_id))
+        now = time.time()
+        for user_id, expiries in zip(elsewhere, await pipeline.execute(), strict=True):
+            if any(float(expiry) >= now for expiry in expiries):
+                online.add(user_id)
+        return online
 
     async def _left_everywhere(self, user_id: uuid.UUID) -> None:
         if self._redis is not None:

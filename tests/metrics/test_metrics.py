@@ -29,6 +29,11 @@ EVERY_METRIC = {
     "parley_redis_round_trips_total",
     "parley_rate_limit_refusals_total",
     "parley_moderation_flags_total",
+    "parley_notifications_messages_total",
+    "parley_notifications_items_total",
+    "parley_notifications_deliveries_total",
+    "parley_notifications_delivery_seconds_count",
+    "parley_notifications_backlog",
 }
 
 
