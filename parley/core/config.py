@@ -187,6 +187,10 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     send_backlog_budget_seconds: float = 0.05
     send_admission_wait_seconds: float = 1.5
+    link_previews: bool = True
+    preview_allow_private: bool = False
+    preview_allow_networks: tuple[str, ...] = field(default_factory=tuple)
+    preview_timeout_seconds: float = 5.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -321,5 +325,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         send_admission_wait_seconds=parse_duration_seconds(
             "SEND_ADMISSION_WAIT", env.get("SEND_ADMISSION_WAIT") or "1500", "ms"
+        ),
+        link_previews=_bool("LINK_PREVIEWS", env.get("LINK_PREVIEWS") or "true"),
+        preview_allow_private=_bool("PREVIEW_ALLOW_PRIVATE", env.get("PREVIEW_ALLOW_PRIVATE", "")),
+        preview_allow_networks=_networks(
+            "PREVIEW_ALLOW_NETWORKS", env.get("PREVIEW_ALLOW_NETWORKS") or ""
+        ),
+        preview_timeout_seconds=parse_duration_seconds(
+            "PREVIEW_TIMEOUT", env.get("PREVIEW_TIMEOUT") or "5s"
         ),
     )
