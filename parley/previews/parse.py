@@ -58,7 +58,7 @@ def clean(text: str | None, limit: int) -> str | None:
     if not text:
         return None
     kept = "".join(
-        " " if unicodedata.category(char) == "Cc" else char
+        (" " if char.isspace() else "") if unicodedata.category(char) == "Cc" else char
         for char in text
         if char not in _BIDI_CONTROLS
     )
