@@ -331,3 +331,11 @@ async def test_a_message_deleted_before_its_preview_is_not_updated(
     assert listener.events.empty()
     stored = await get_message(open_client, bob, sent["id"])
     assert stored["status"] == "DELETED" and stored["metadata"] == {}
+
+
+async def test_openapi_types_the_previews_of_a_message(open_client: httpx.AsyncClient) -> None:
+    document = (await open_client.get("/openapi.json")).json()
+    metadata = document["components"]["schemas"]["MessageOut"]["properties"]["metadata"]
+    item = metadata["properties"]["urlPreviews"]["items"]
+    assert set(item["properties"]) == {"url", "title", "description", "imageUrl", "siteName"}
+    assert item["required"] == ["url"]
