@@ -45,6 +45,16 @@ class PageServer:
 
     port: int
     requests: list[tuple[str, str]] = field(default_factory=list)
+    # `/held/{tag}`: the request has arrived / the test lets the page answer.
+    arrived: dict[str, asyncio.Event] = field(default_factory=dict)
+    released: dict[str, asyncio.Event] = field(default_factory=dict)
+
+    def gate(self, tag: str) -> tuple[asyncio.Event, asyncio.Event]:
+        """The (arrived, released) events of `/held/{tag}`."""
+        return (
+            self.arrived.setdefault(tag, asyncio.Event()),
+            self.released.setdefault(tag, asyncio.Event()),
+        )
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
@@ -96,6 +106,15 @@ def _app(server: PageServer) -> web.Application:
                 await response.write(b" ")
         return response
 
+    async def held(request: web.Request) -> web.Response:
+        """A title page that answers only once the test releases it."""
+        name = request.match_info["tag"]
+        arrived, released = server.gate(name)
+        arrived.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(released.wait(), 30)
+        return web.Response(text=title_page(name), content_type="text/html")
+
     async def pdf(_request: web.Request) -> web.Response:
         return web.Response(body=b"%PDF-1.7 not html", content_type="application/pdf")
 
@@ -115,6 +134,7 @@ def _app(server: PageServer) -> web.Application:
     app.router.add_get("/title/{tag}", title)
     app.router.add_get("/big/{tag}", big)
     app.router.add_get("/slow/{tag}", slow)
+    app.router.add_get("/held/{tag}", held)
     app.router.add_get("/pdf/{tag}", pdf)
     app.router.add_get("/redirect/{hops}/{tag}", chain)
     app.router.add_get("/to", to)

@@ -4,6 +4,7 @@ fetching the loopback page server: pushed as `message_updated`, stored in
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 import httpx
@@ -307,28 +308,28 @@ async def test_an_edit_with_a_new_link_gets_its_preview(
     assert len(pages.requested(old)) == 1  # the kept link was not fetched again
 
 
-async def test_a_message_deleted_before_its_preview_is_not_updated(
+async def test_a_message_deleted_while_its_page_is_fetched_is_not_updated(
     open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
 ) -> None:
     alice, bob = await pair(open_client)
     conversation = await create_conversation(open_client, alice, [bob])
-    slow, good = tag(), tag()
-    counters = await Counters.start(open_client)
-    sent = await send(
-        open_client,
-        alice,
-        conversation["id"],
-        f"{pages.url(f'/slow/{slow}')} {pages.url(f'/title/{good}')}",
-    )
-    # The slow page holds the message's previews for PREVIEW_TIMEOUT (1 s): the delete lands
-    # before they are stored, whether before or after the worker first looked the message up.
-    assert (await delete_message(open_client, alice, sent["id"])).status_code in (200, 204)
     listener = await connect_to(sockets, open_server, bob)
+    name = tag()
+    arrived, released = pages.gate(name)
+    counters = await Counters.start(open_client)
+    sent = await send(open_client, alice, conversation["id"], pages.url(f"/held/{name}"))
 
-    samples = await counters.reach(any_result=("none", "skipped_gone"))
+    # The worker has looked the message up and is fetching its page: delete it now, then let
+    # the page answer (well within PREVIEW_TIMEOUT).
+    await asyncio.wait_for(arrived.wait(), 10)
+    assert (await delete_message(open_client, alice, sent["id"])).status_code in (200, 204)
+    released.set()
 
+    samples = await counters.reach(outcomes={"fetched": 1}, results={"none": 1})
     assert counters.moved(samples, RESULTS, "result", "previewed") == 0
-    assert listener.events.empty()
+    assert (await listener.next_of("new_message"))["message"]["id"] == sent["id"]
+    assert (await listener.next_of("message_deleted"))["message"]["id"] == sent["id"]
+    assert listener.events.empty()  # and no message_updated
     stored = await get_message(open_client, bob, sent["id"])
     assert stored["status"] == "DELETED" and stored["metadata"] == {}
 
