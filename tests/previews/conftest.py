@@ -44,6 +44,15 @@ def open_server(backend_env: dict[str, str]) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
+def second_open_server(backend_env: dict[str, str]) -> Iterator[Server]:
+    """Another instance like `open_server`, on the same Redis key prefix (PostgreSQL + Redis
+    only): they share the preview cache."""
+    running = _server(backend_env, "previews-open:", {"PREVIEW_ALLOW_PRIVATE": "true"})
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
 def guarded_server(backend_env: dict[str, str]) -> Iterator[Server]:
     running = _server(
         backend_env,

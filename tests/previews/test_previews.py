@@ -8,7 +8,9 @@ import asyncio
 import secrets
 
 import httpx
+import pytest
 
+from tests.conftest import BACKEND
 from tests.previews.conftest import RESULTS, Counters, connect_to, message_updated, pair
 from tests.previews.pages import PageServer
 from tests.realtime.sockets import Recorder
@@ -137,6 +139,31 @@ async def test_a_link_is_fetched_once_then_served_from_the_cache(
     assert second_preview["urlPreviews"] == first_preview["urlPreviews"]
     assert len(pages.requested(name)) == 1
     await counters.reach(outcomes={"fetched": 1, "cached": 1})
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="several instances need PostgreSQL and Redis")
+async def test_instances_share_the_preview_cache(
+    open_server: Server,
+    second_open_server: Server,
+    open_client: httpx.AsyncClient,
+    pages: PageServer,
+    sockets: list[Recorder],
+) -> None:
+    alice, bob = await pair(open_client)
+    conversation = await create_conversation(open_client, alice, [bob])
+    first_listener = await connect_to(sockets, open_server, bob)
+    second_listener = await connect_to(sockets, second_open_server, bob)
+    name = tag()
+    link = pages.url(f"/og/{name}")
+
+    first = await send(open_client, alice, conversation["id"], link)
+    await message_updated(first_listener, first["id"])
+    async with httpx.AsyncClient(base_url=second_open_server.url, timeout=30) as second_client:
+        second = await send(second_client, alice, conversation["id"], f"again {link}")
+    updated = (await message_updated(second_listener, second["id"]))["message"]
+
+    assert [p["url"] for p in updated["metadata"]["urlPreviews"]] == [link]
+    assert len(pages.requested(name)) == 1
 
 
 async def test_a_page_over_the_size_cap_gives_no_preview(
