@@ -11,6 +11,7 @@ Both with PREVIEW_TIMEOUT=1s, so the slow page's test takes a second, not five.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -36,11 +37,17 @@ def _server(backend_env: dict[str, str], suffix: str, extra: dict[str, str]) -> 
     return start_server(env, {"PREVIEW_TIMEOUT": PREVIEW_TIMEOUT, **extra})
 
 
+def _stop(running: Server) -> None:
+    running.stop()
+    if "PARLEY_TEST_KEEP_LOGS" not in os.environ:
+        os.unlink(running.log_path)
+
+
 @pytest.fixture(scope="session")
 def open_server(backend_env: dict[str, str]) -> Iterator[Server]:
     running = _server(backend_env, "previews-open:", {"PREVIEW_ALLOW_PRIVATE": "true"})
     yield running
-    running.stop()
+    _stop(running)
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +56,7 @@ def second_open_server(backend_env: dict[str, str]) -> Iterator[Server]:
     only): they share the preview cache."""
     running = _server(backend_env, "previews-open:", {"PREVIEW_ALLOW_PRIVATE": "true"})
     yield running
-    running.stop()
+    _stop(running)
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +67,7 @@ def guarded_server(backend_env: dict[str, str]) -> Iterator[Server]:
         {"PREVIEW_ALLOW_PRIVATE": "false", "PREVIEW_ALLOW_NETWORKS": "127.0.0.2/32"},
     )
     yield running
-    running.stop()
+    _stop(running)
 
 
 @pytest.fixture(scope="session")
