@@ -49,6 +49,7 @@ from parley.core.redis_pool import WaitingConnectionPool, count_round_trips
 from parley.core.runtime import EventPublisher
 from parley.core.schemas import ApiModel
 from parley.inbox.routes import router as inbox_router
+from parley.messages.changes import EditListeners
 from parley.messages.pipeline import make_committer
 from parley.messages.routes import hashtags_router, mentions_router
 from parley.messages.routes import router as messages_router
@@ -58,6 +59,7 @@ from parley.notifications.service import start_notifier
 from parley.presence.quota import SocketQuota
 from parley.presence.routes import router as presence_router
 from parley.presence.service import Presence
+from parley.previews.worker import PreviewWorker
 from parley.ratelimit.service import RateLimiter
 from parley.realtime.publish import SocketPublisher
 from parley.realtime.server import create_socket_server
@@ -226,6 +228,14 @@ def create_api(
         state.register(AuthThrottle(settings, redis))
         committer = make_committer()
         state.register(committer)
+        edits = EditListeners()
+        state.register(edits)
+        previews: PreviewWorker | None = None
+        if settings.link_previews:
+            previews = PreviewWorker(settings, db, cache)
+            previews.attach(committer, edits)
+            state.register(previews)
+            await previews.start()
         await committer.start()
         presence = Presence(redis, settings.redis_key_prefix, settings.presence_ttl_seconds)
         state.register(presence)
@@ -270,6 +280,8 @@ def create_api(
             await committer.stop()
             if notifier is not None:
                 await notifier.stop()  # after the committer's last announcements
+            if previews is not None:
+                await previews.stop()  # after the committer's last listener calls
             if on_stop is not None:
                 await on_stop()  # after the committer's last announcements
             await db.dispose()

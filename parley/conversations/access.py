@@ -135,6 +135,18 @@ async def get_membership_and(
     return membership, extra
 
 
+async def link_previews_enabled(session: AsyncSession, *, conversation_id: uuid.UUID) -> bool:
+    """The conversation's `linkPreviews` setting (on unless turned off); from the cached
+    conversation entry when there is one (dropped by every settings change)."""
+    cached = await runtime.current().cache.get(conversation_key(conversation_id))
+    if cached is not None and isinstance(cached.get("settings"), dict):
+        return bool(cached["settings"].get("linkPreviews", True))
+    settings = await session.scalar(
+        select(Conversation.settings).where(Conversation.id == conversation_id)
+    )
+    return bool({**DEFAULT_SETTINGS, **(settings or {})}.get("linkPreviews", True))
+
+
 async def active_conversation_ids(session: AsyncSession, *, user_id: uuid.UUID) -> list[uuid.UUID]:
     """The conversations whose events a user's sockets hear (active or muted membership).
 

@@ -190,6 +190,10 @@ class Settings:
     notify_webhook_url: str | None = None
     notify_webhook_secret: str | None = field(default=None, repr=False)
     notify_batch_seconds: float = 3.0
+    link_previews: bool = True
+    preview_allow_private: bool = False
+    preview_allow_networks: tuple[str, ...] = field(default_factory=tuple)
+    preview_timeout_seconds: float = 5.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -367,5 +371,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         notify_webhook_secret=notify_webhook_secret,
         notify_batch_seconds=_seconds(
             "NOTIFY_BATCH_SECONDS", env.get("NOTIFY_BATCH_SECONDS") or "3"
+        ),
+        link_previews=_bool("LINK_PREVIEWS", env.get("LINK_PREVIEWS") or "true"),
+        preview_allow_private=_bool("PREVIEW_ALLOW_PRIVATE", env.get("PREVIEW_ALLOW_PRIVATE", "")),
+        preview_allow_networks=_networks(
+            "PREVIEW_ALLOW_NETWORKS", env.get("PREVIEW_ALLOW_NETWORKS") or ""
+        ),
+        preview_timeout_seconds=parse_duration_seconds(
+            "PREVIEW_TIMEOUT", env.get("PREVIEW_TIMEOUT") or "5s"
         ),
     )

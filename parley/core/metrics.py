@@ -156,6 +156,18 @@ NOTIFICATION_BACKLOG = Gauge(
     "Committed messages waiting for the notifier to resolve their recipients",
     multiprocess_mode="livesum",
 )
+LINK_PREVIEWS = Counter(
+    "parley_link_previews",
+    "Link preview lookups per URL by outcome (fetched, cached, refused_address, "
+    "refused_scheme, too_large, timeout, error, not_html)",
+    ["outcome"],
+)
+LINK_PREVIEW_MESSAGES = Counter(
+    "parley_link_preview_messages",
+    "Messages with links seen by the preview worker, by result (previewed, none, "
+    "skipped_encrypted, skipped_held, skipped_disabled, skipped_gone, dropped)",
+    ["result"],
+)
 
 WORKER_UP = Gauge(
     "parley_worker_up",
@@ -191,6 +203,30 @@ RATE_LIMITS = (
 _refusals = {name: RATE_LIMIT_REFUSALS.labels(name) for name in RATE_LIMITS}
 for _client in ("app", "socketio"):
     REDIS_ROUND_TRIPS.labels(_client)
+PREVIEW_OUTCOMES = (
+    "fetched",
+    "cached",
+    "refused_address",
+    "refused_scheme",
+    "too_large",
+    "timeout",
+    "error",
+    "not_html",
+)
+PREVIEW_MESSAGE_RESULTS = (
+    "previewed",
+    "none",
+    "skipped_encrypted",
+    "skipped_held",
+    "skipped_disabled",
+    "skipped_gone",
+    "dropped",
+)
+# Shown at zero before the first link (and bound once: the worker counts per URL).
+PREVIEW_OUTCOME = {name: LINK_PREVIEWS.labels(name) for name in PREVIEW_OUTCOMES}
+PREVIEW_MESSAGE_RESULT = {
+    name: LINK_PREVIEW_MESSAGES.labels(name) for name in PREVIEW_MESSAGE_RESULTS
+}
 
 
 def rate_limit_refused(limit: str) -> None:
@@ -228,7 +264,15 @@ class CacheLayerCounters:
 
 
 # The cache layers Parley keys today (shown at zero before their first lookup).
-CACHE_LAYERS = ("user", "revoked-token", "conversation", "member", "user-conversations", "sent")
+CACHE_LAYERS = (
+    "user",
+    "revoked-token",
+    "conversation",
+    "member",
+    "user-conversations",
+    "sent",
+    "preview",
+)
 
 _STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})

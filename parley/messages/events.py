@@ -29,7 +29,7 @@ MESSAGE_FAILED = Event(
 MESSAGE_UPDATED = Event(
     EventName.MESSAGE_UPDATED,
     MessageEvent,
-    "A message was edited, or released by a reviewer; to the conversation's room.",
+    "A message was edited, released by a reviewer, or got its link previews; to the room.",
 )
 MESSAGE_DELETED = Event(
     EventName.MESSAGE_DELETED,

@@ -28,6 +28,41 @@ from parley.messages.schemas import (
 )
 
 
+class PreviewTarget(NamedTuple):
+    """What the link preview worker needs to know of a message before fetching."""
+
+    conversation_id: uuid.UUID
+    urls: list[str]
+    encrypted: bool
+    held: bool
+    deleted: bool
+
+
+async def preview_target(session: AsyncSession, *, message_id: uuid.UUID) -> PreviewTarget | None:
+    """A committed message's links and the states that rule out previews (None: no such
+    message)."""
+    row = (
+        await session.execute(
+            select(
+                Message.conversation_id,
+                Message.extra,
+                Message.encrypted,
+                Message.status,
+                Message.deleted_at,
+            ).where(Message.id == message_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    return PreviewTarget(
+        conversation_id=row[0],
+        urls=[str(url) for url in (row[1] or {}).get("urls", [])],
+        encrypted=bool(row[2]),
+        held=row[3] == MessageStatus.MODERATED,
+        deleted=row[4] is not None,
+    )
+
+
 class Position(NamedTuple):
     seq: int
     sender_id: uuid.UUID | None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from parley.core.schemas import ApiModel, ClientTimestamp, InputModel, Timestamp
 from parley.screening.schemas import ReportReason
@@ -86,6 +86,40 @@ class ReactionSummary(ApiModel):
     user_ids: list[uuid.UUID]
 
 
+class LinkPreview(ApiModel):
+    """What a link in a message shows (docs/api.md, Link previews): from the page's OpenGraph,
+    Twitter card or HTML title and description; a field the page does not give is null."""
+
+    url: str = Field(description="The link as it is in `metadata.urls`")
+    title: str | None = Field(default=None, max_length=300)
+    description: str | None = Field(default=None, max_length=1000)
+    image_url: str | None = Field(default=None, description="Absolute http(s) URL")
+    site_name: str | None = Field(default=None, max_length=100)
+
+
+def _metadata_schema() -> dict[str, Any]:
+    """The documented shape of `metadata` (kept a plain dict at run time: its keys are
+    written by several domains, and held or deleted messages show `{}`)."""
+    strings = {"type": "array", "items": {"type": "string"}}
+    return {
+        "type": "object",
+        "title": "MessageMetadata",
+        "properties": {
+            "mentions": {**strings, "description": "Usernames mentioned with @, lower-case"},
+            "mentionedUserIds": {**strings, "description": "Those that name a user"},
+            "hashtags": {**strings, "description": "Tags without #, lower-case"},
+            "urls": {**strings, "description": "http(s) links; bare www. links as https://"},
+            "urlPreviews": {
+                "type": "array",
+                "description": "Previews of the first links, filled after the commit "
+                "(message_updated); empty until then, and for encrypted messages",
+                "items": LinkPreview.model_json_schema(by_alias=True),
+            },
+        },
+        "additionalProperties": True,
+    }
+
+
 class MessageOut(ApiModel):
     id: uuid.UUID
     conversation_id: uuid.UUID
@@ -98,7 +132,9 @@ class MessageOut(ApiModel):
     thread_id: uuid.UUID | None = None
     forwarded_from_id: uuid.UUID | None = None
     attachments: list[dict[str, Any]] = Field(default_factory=list)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: Annotated[dict[str, Any], WithJsonSchema(_metadata_schema())] = Field(
+        default_factory=dict
+    )
     reactions: dict[str, ReactionSummary] = Field(default_factory=dict)
     delivery_tracker: dict[str, Any] | None = None
     client_message_id: str | None = None

@@ -302,3 +302,46 @@ def test_metrics_settings_from_environment(env: dict[str, str]) -> None:
         9464,
         "0.0.0.0",
     )
+
+
+# --- link previews ----------------------------------------------------------------------------
+
+
+def test_link_previews_default_on_with_the_address_check(env: dict[str, str]) -> None:
+    settings = load_settings(env)
+    assert settings.link_previews is True
+    assert settings.preview_allow_private is False
+    assert settings.preview_allow_networks == ()
+    assert settings.preview_timeout_seconds == 5
+
+
+def test_link_previews_settings_from_the_environment(env: dict[str, str]) -> None:
+    settings = load_settings(
+        {
+            **env,
+            "LINK_PREVIEWS": "false",
+            "PREVIEW_ALLOW_PRIVATE": "true",
+            "PREVIEW_ALLOW_NETWORKS": "10.1.0.0/16, 127.0.0.2",
+            "PREVIEW_TIMEOUT": "2s",
+        }
+    )
+    assert settings.link_previews is False
+    assert settings.preview_allow_private is True
+    assert settings.preview_allow_networks == ("10.1.0.0/16", "127.0.0.2")
+    assert settings.preview_timeout_seconds == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("LINK_PREVIEWS", "maybe"),
+        ("PREVIEW_ALLOW_PRIVATE", "sure"),
+        ("PREVIEW_ALLOW_NETWORKS", "intranet"),
+        ("PREVIEW_TIMEOUT", "soon"),
+    ],
+)
+def test_bad_link_preview_settings_name_the_variable(
+    env: dict[str, str], name: str, raw: str
+) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings({**env, name: raw})

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.accounts import service as accounts
+from parley.core import runtime
 from parley.core.db import utcnow
 from parley.core.errors import MessageDeleted, PermissionDenied
 from parley.core.events import conversation_room, emit_after_commit
 from parley.messages import extract
+from parley.messages.changes import EditedMessage, EditListeners
 from parley.messages.events import MESSAGE_UPDATED
 from parley.messages.gate import (
     admit_edit,
@@ -63,9 +66,16 @@ async def edit_message(
     message.edited_at = now
     held = message.status == MessageStatus.MODERATED or (verdict is not None and verdict.held)
     message.status = MessageStatus.MODERATED if held else MessageStatus.EDITED
-    metadata = extract.metadata_for(None if message.encrypted else checked)
-    if "forwardedFrom" in (message.extra or {}):
-        metadata["forwardedFrom"] = message.extra["forwardedFrom"]
+    previous: dict[str, Any] = dict(message.extra or {})
+    metadata: dict[str, Any] = dict(extract.metadata_for(None if message.encrypted else checked))
+    if "forwardedFrom" in previous:
+        metadata["forwardedFrom"] = previous["forwardedFrom"]
+    # Previews of links the new text still has stay; new links get theirs after the commit.
+    metadata["urlPreviews"] = [
+        preview
+        for preview in previous.get("urlPreviews", [])
+        if preview.get("url") in metadata["urls"]
+    ]
     message.extra = metadata
     await _replace_index_rows(session, message)
     await session.flush()
@@ -92,6 +102,19 @@ async def edit_message(
         MessageEvent(message=withheld(out) if held else out),
         rooms=[conversation_room(message.conversation_id)],
     )
+    listeners = runtime.current().find(EditListeners)
+    if listeners is not None:
+        listeners.after_commit(
+            session,
+            EditedMessage(
+                message_id=message.id,
+                conversation_id=message.conversation_id,
+                urls=tuple(metadata["urls"]),
+                urls_changed=metadata["urls"] != previous.get("urls", []),
+                encrypted=message.encrypted,
+                held=held,
+            ),
+        )
     return out
 
 

@@ -1,0 +1,159 @@
+"""Two Parley servers beside the session's (same database, each with its own Redis key prefix
+so their preview caches stay apart) and the loopback page server:
+
+- `open_server`: PREVIEW_ALLOW_PRIVATE=true, so it previews the page server on 127.0.0.1;
+- `guarded_server`: the SSRF rules on, with 127.0.0.2/32 as the one allowed exception
+  (PREVIEW_ALLOW_NETWORKS), so a permitted hop can redirect to a refused address.
+
+Both with PREVIEW_TIMEOUT=1s, so the slow page's test takes a second, not five.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import start_server
+from tests.metrics.support import Samples, scrape, until, value
+from tests.previews.pages import PageServer, serving
+from tests.realtime.sockets import Recorder
+from tests.support import Server, User, register
+
+PREVIEW_TIMEOUT = "1s"
+OUTCOMES = "parley_link_previews_total"
+RESULTS = "parley_link_preview_messages_total"
+
+
+def _server(backend_env: dict[str, str], suffix: str, extra: dict[str, str]) -> Server:
+    env = dict(backend_env)
+    if "REDIS_KEY_PREFIX" in env:
+        env["REDIS_KEY_PREFIX"] = env["REDIS_KEY_PREFIX"] + suffix
+    return start_server(env, {"PREVIEW_TIMEOUT": PREVIEW_TIMEOUT, **extra})
+
+
+def _stop(running: Server) -> None:
+    running.stop()
+    if "PARLEY_TEST_KEEP_LOGS" not in os.environ:
+        os.unlink(running.log_path)
+
+
+@pytest.fixture(scope="session")
+def open_server(backend_env: dict[str, str]) -> Iterator[Server]:
+    running = _server(backend_env, "previews-open:", {"PREVIEW_ALLOW_PRIVATE": "true"})
+    yield running
+    _stop(running)
+
+
+@pytest.fixture(scope="session")
+def second_open_server(backend_env: dict[str, str]) -> Iterator[Server]:
+    """Another instance like `open_server`, on the same Redis key prefix (PostgreSQL + Redis
+    only): they share the preview cache."""
+    running = _server(backend_env, "previews-open:", {"PREVIEW_ALLOW_PRIVATE": "true"})
+    yield running
+    _stop(running)
+
+
+@pytest.fixture(scope="session")
+def guarded_server(backend_env: dict[str, str]) -> Iterator[Server]:
+    running = _server(
+        backend_env,
+        "previews-guarded:",
+        {"PREVIEW_ALLOW_PRIVATE": "false", "PREVIEW_ALLOW_NETWORKS": "127.0.0.2/32"},
+    )
+    yield running
+    _stop(running)
+
+
+@pytest.fixture(scope="session")
+async def pages() -> AsyncIterator[PageServer]:
+    async with serving() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+async def open_client(open_server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=open_server.url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+async def guarded_client(guarded_server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=guarded_server.url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+async def sockets() -> AsyncIterator[list[Recorder]]:
+    opened: list[Recorder] = []
+    yield opened
+    for recorder in opened:
+        await recorder.close()
+
+
+async def connect_to(opened: list[Recorder], server: Server, user: User) -> Recorder:
+    recorder = Recorder()
+    opened.append(recorder)
+    await recorder.client.connect(server.url, auth={"token": user.token}, transports=["websocket"])
+    return recorder
+
+
+async def pair(http: httpx.AsyncClient) -> tuple[User, User]:
+    return await register(http, "alice"), await register(http, "bob")
+
+
+async def message_updated(recorder: Recorder, message_id: str, seconds: float = 10) -> Any:
+    """The next `message_updated` of `message_id` (other events pass by)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"no message_updated for {message_id}"
+        event, data = await asyncio.wait_for(recorder.events.get(), remaining)
+        if event == "message_updated" and data["message"]["id"] == message_id:
+            return data
+
+
+class Counters:
+    """The preview counters of one server, from a baseline: `await counters.reach(...)`
+    waits (with a deadline) until each named counter has moved by at least that much."""
+
+    def __init__(self, http: httpx.AsyncClient, baseline: Samples) -> None:
+        self._http = http
+        self._baseline = baseline
+
+    @classmethod
+    async def start(cls, http: httpx.AsyncClient) -> Counters:
+        return cls(http, await scrape(http))
+
+    def moved(self, samples: Samples, metric: str, label: str, name: str) -> float:
+        return value(samples, metric, **{label: name}) - value(
+            self._baseline, metric, **{label: name}
+        )
+
+    async def reach(
+        self,
+        outcomes: dict[str, int] | None = None,
+        results: dict[str, int] | None = None,
+        any_result: tuple[str, ...] = (),
+    ) -> Samples:
+        """`any_result`: one more message counted under any of these results."""
+
+        def reached(samples: Samples) -> bool:
+            if any_result and not any(
+                self.moved(samples, RESULTS, "result", name) >= 1 for name in any_result
+            ):
+                return False
+            return all(
+                self.moved(samples, OUTCOMES, "outcome", name) >= count
+                for name, count in (outcomes or {}).items()
+            ) and all(
+                self.moved(samples, RESULTS, "result", name) >= count
+                for name, count in (results or {}).items()
+            )
+
+        return await until(self._http, reached)

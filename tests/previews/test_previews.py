@@ -1,0 +1,369 @@
+"""Link previews through the public interface, on a server with PREVIEW_ALLOW_PRIVATE=true
+fetching the loopback page server: pushed as `message_updated`, stored in
+`metadata.urlPreviews`, within the limits of docs/api.md (Link previews)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+import httpx
+import pytest
+
+from tests.conftest import BACKEND
+from tests.previews.conftest import RESULTS, Counters, connect_to, message_updated, pair
+from tests.previews.pages import PageServer
+from tests.realtime.sockets import Recorder
+from tests.support import (
+    Server,
+    assert_error,
+    create_conversation,
+    delete_message,
+    envelope,
+    get_message,
+    new_client_id,
+    send,
+)
+
+
+def tag() -> str:
+    return secrets.token_hex(6)
+
+
+async def test_preview_of_an_opengraph_page_is_pushed_and_stored(
+    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
+) -> None:
+    alice, bob = await pair(open_client)
+    conversation = await create_conversation(open_client, alice, [bob])
+    listener = await connect_to(sockets, open_server, bob)
+    name = tag()
+    link = pages.url(f"/og/{name}")
+
+    sent = await send(open_client, alice, conversation["id"], f"see {link} now")
+
+    updated = (await message_updated(listener, sent["id"]))["message"]
+    expected = {
+        "url": link,
+        "title": f"Launch notes & more {name}",
+        "description": "What shipped this week, in short.",
+        "imageUrl": pages.url(f"/img/{name}.png"),
+        "siteName": "Parley Test Pages",
+    }
+    assert updated["metadata"]["urlPreviews"] == [expected]
+    assert updated["metadata"]["urls"] == [link]
+    # A preview is not an edit.
+    assert (updated["status"], updated["editedAt"], updated["version"]) == ("SENT", None, 1)
+    assert updated["content"] == f"see {link} now"
+    stored = await get_message(open_client, bob, sent["id"])
+    assert stored["metadata"]["urlPreviews"] == [expected]
+    assert stored == {**updated, "deliveryTracker": None}
+
+
+async def test_title_only_page_sent_over_the_socket_gets_its_title(
+    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
+) -> None:
+    alice, bob = await pair(open_client)
+    conversation = await create_conversation(open_client, alice, [bob])
+    listener = await connect_to(sockets, open_server, bob)
+    sender = await connect_to(sockets, open_server, alice)
+    name = tag()
+    link = pages.url(f"/title/{name}")
+
+    ack = await sender.call(
+        "send_message",
+        {"conversationId": conversation["id"], "content": link, "clientMessageId": new_client_id()},
+    )
+    assert ack["ok"] is True, ack
+
+    updated = (await message_updated(listener, ack["message"]["id"]))["message"]
+    assert updated["metadata"]["urlPreviews"] == [
+        {
+            "url": link,
+            "title": f"Only a title {name}",
+            "description": None,
+            "imageUrl": None,
+            "siteName": None,
+        }
+    ]
+
+
+async def test_twitter_card_is_the_fallback_for_opengraph(
+    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
+) -> None:
+    alice, bob = await pair(open_client)
+    conversation = await create_conversation(open_client, alice, [bob])
+    listener = await connect_to(sockets, open_server, bob)
+    name = tag()
+    sent = await send(open_client, alice, conversation["id"], pages.url(f"/twitter/{name}"))
+
+    (preview,) = (await message_updated(listener, sent["id"]))["message"]["metadata"]["urlPreviews"]
+    assert (preview["title"], preview["description"], preview["imageUrl"]) == (
+        f"Card {name}",
+        "A card's description",
+        f"https://cdn.example.test/{name}.jpg",
+    )
+
+
+async def test_at_most_three_links_of_a_message_are_fetched(
+    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
+) -> None:
+    alice, bob = await pair(open_client)
+    conversation = await create_conversation(open_client, alice, [bob])
+    listener = await connect_to(sockets, open_server, bob)
+    names = [tag() for _ in range(4)]
+    links = [pages.url(f"/title/{name}") for name in names]
+
+    sent = await send(open_client, alice, conversation["id"], " and ".join(links))
+
+    updated = (await message_updated(listener, sent["id"]))["message"]
+    assert [p["url"] for p in updated["metadata"]["urlPreviews"]] == links[:3]
+    assert updated["metadata"]["urls"] == links
+    assert [len(pages.requested(name)) for name in names] == [1, 1, 1, 0]
+
+
+async def test_a_link_is_fetched_once_then_served_from_the_cache(
+    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
+) -> None:
+    alice, bob = await pair(open_client)
+    conversation = await create_conversation(open_client, alice, [bob])
+    listener = await connect_to(sockets, open_server, bob)
+    name = tag()
+    link = pages.url(f"/og/{name}")
+    counters = await Counters.start(open_client)
+
+    first = await send(open_client, alice, conversation["id"], f"first {link}")
+    first_preview = (await message_updated(listener, first["id"]))["message"]["metadata"]
+    second = await send(open_client, bob, conversation["id"], f"again {link}")
+    second_preview = (await message_updated(listener, second["id"]))["message"]["metadata"]
+
+    assert second_preview["urlPreviews"] == first_preview["urlPreviews"]
+    assert len(pages.requested(name)) == 1
+    await counters.reach(outcomes={"fetched": 1, "cached": 1})
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="several instances need PostgreSQL and Redis")
+async def test_instances_share_the_preview_cache(
+    open_server: Server,
+    second_open_server: Server,
+    open_client: httpx.AsyncClient,
+    pages: PageServer,
+    sockets: list[Recorder],
+) -> None:
+    alice, bob = await pair(open_client)
+    conversation = await create_conversation(open_client, alice, [bob])
+    first_listener = await connect_to(sockets, open_server, bob)
+    second_listener = await connect_to(sockets, second_open_server, bob)
+    name = tag()
+    link = pages.url(f"/og/{name}")
+
+    first = await send(open_client, alice, conversation["id"], link)
+    await message_updated(first_listener, first["id"])
+    async with httpx.AsyncClient(base_url=second_open_server.url, timeout=30) as second_client:
+        second = await send(second_client, alice, conversation["id"], f"again {link}")
+    updated = (await message_updated(second_listener, second["id"]))["message"]
+
+    assert [p["url"] for p in updated["metadata"]["urlPreviews"]] == [link]
+    assert len(pages.requested(name)) == 1
+
+
+async def test_a_page_over_the_size_cap_gives_no_preview(
+    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
+) -> None:
+    alice, bob = await pair(open_client)
+    conversation = await create_conversation(open_client, alice, [bob])
+    listener = await connect_to(sockets, open_server, bob)
+    big, good = tag(), tag()
+    counters = await Counters.start(open_client)
+
+    sent = await send(
+        open_client,
+        alice,
+        conversation["id"],
+        f"{pages.url(f'/big/{big}')} {pages.url(f'/title/{good}')}",
+    )
+
+    updated = (await message_updated(listener, sent["id"]))["message"]
+    assert [p["url"] for p in updated["metadata"]["urlPreviews"]] == [pages.url(f"/title/{good}")]
+    await counters.reach(outcomes={"too_large": 1})
+    assert len(pages.requested(big)) == 1
+
+
+async def test_a_page_slower_than_the_timeout_gives_no_preview(
+    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
+) -> None:
+    alice, bob = await pair(open_client)
+    conversation = await create_conversation(open_client, alice, [bob])
+    listener = await connect_to(sockets, open_server, bob)
+    slow, good = tag(), tag()
+    counters = await Counters.start(open_client)
+
+    sent = await send(
+        open_client,
+        alice,
+        conversation["id"],
+        f"{pages.url(f'/slow/{slow}')} {pages.url(f'/title/{good}')}",
+    )
+
+    updated = (await message_updated(listener, sent["id"]))["message"]
+    assert [p["url"] for p in updated["metadata"]["urlPreviews"]] == [pages.url(f"/title/{good}")]
+    await counters.reach(outcomes={"timeout": 1})
+
+
+async def test_a_response_that_is_not_html_gives_no_preview(
+    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
+) -> None:
+    alice, bob = await pair(open_client)
+    conversation = await create_conversation(open_client, alice, [bob])
+    listener = await connect_to(sockets, open_server, bob)
+    pdf, good = tag(), tag()
+    counters = await Counters.start(open_client)
+
+    sent = await send(
+        open_client,
+        alice,
+        conversation["id"],
+        f"{pages.url(f'/pdf/{pdf}')} {pages.url(f'/title/{good}')}",
+    )
+
+    updated = (await message_updated(listener, sent["id"]))["message"]
+    assert [p["url"] for p in updated["metadata"]["urlPreviews"]] == [pages.url(f"/title/{good}")]
+    await counters.reach(outcomes={"not_html": 1})
+
+
+async def test_redirects_are_followed_up_to_five(
+    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
+) -> None:
+    alice, bob = await pair(open_client)
+    conversation = await create_conversation(open_client, alice, [bob])
+    listener = await connect_to(sockets, open_server, bob)
+    near, far = tag(), tag()
+    counters = await Counters.start(open_client)
+    five = pages.url(f"/redirect/5/{near}")
+    six = pages.url(f"/redirect/6/{far}")
+
+    sent = await send(open_client, alice, conversation["id"], f"{five} {six}")
+
+    (preview,) = (await message_updated(listener, sent["id"]))["message"]["metadata"]["urlPreviews"]
+    # The link as sent; the image resolved against the page the redirects ended on.
+    assert (preview["url"], preview["imageUrl"]) == (five, pages.url(f"/img/{near}.png"))
+    await counters.reach(outcomes={"error": 1})
+    assert len(pages.requested(f"/og/{far}")) == 0
+
+
+async def test_conversation_with_previews_off_makes_no_request(
+    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer
+) -> None:
+    alice, bob = await pair(open_client)
+    conversation = await create_conversation(open_client, alice, [bob])
+    switched = await open_client.patch(
+        f"/conversations/{conversation['id']}",
+        json={"settings": {"linkPreviews": False}},
+        headers=alice.headers,
+    )
+    assert switched.status_code == 200, switched.text
+    assert switched.json()["settings"]["linkPreviews"] is False
+    name = tag()
+    counters = await Counters.start(open_client)
+
+    sent = await send(open_client, alice, conversation["id"], pages.url(f"/og/{name}"))
+
+    await counters.reach(results={"skipped_disabled": 1})
+    assert pages.requested(name) == []
+    assert (await get_message(open_client, bob, sent["id"]))["metadata"]["urlPreviews"] == []
+
+
+async def test_link_previews_setting_takes_a_boolean_only(open_client: httpx.AsyncClient) -> None:
+    alice, bob = await pair(open_client)
+    conversation = await create_conversation(open_client, alice, [bob])
+    refused = await open_client.patch(
+        f"/conversations/{conversation['id']}",
+        json={"settings": {"linkPreviews": "sometimes"}},
+        headers=alice.headers,
+    )
+    assert_error(refused, 422, "VALIDATION_ERROR")
+
+
+async def test_encrypted_message_is_never_fetched(
+    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer
+) -> None:
+    alice, bob = await pair(open_client)
+    conversation = await create_conversation(
+        open_client, alice, [bob], settings={"endToEndEncryption": True}
+    )
+    name = tag()
+    # The key id is free text: a link there would be found in plain text, never here.
+    content = envelope(kid=pages.url(f"/og/{name}"))
+    counters = await Counters.start(open_client)
+
+    sent = await send(open_client, alice, conversation["id"], content, encrypted=True)
+
+    await counters.reach(results={"skipped_encrypted": 1})
+    assert pages.requested(name) == []
+    stored = await get_message(open_client, bob, sent["id"])
+    assert stored["metadata"]["urls"] == [] and stored["metadata"]["urlPreviews"] == []
+
+
+async def test_an_edit_with_a_new_link_gets_its_preview(
+    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
+) -> None:
+    alice, bob = await pair(open_client)
+    conversation = await create_conversation(open_client, alice, [bob])
+    listener = await connect_to(sockets, open_server, bob)
+    old, new = tag(), tag()
+    sent = await send(open_client, alice, conversation["id"], pages.url(f"/title/{old}"))
+    await message_updated(listener, sent["id"])
+
+    edited = await open_client.put(
+        f"/messages/{sent['id']}",
+        json={"content": f"{pages.url(f'/title/{old}')} {pages.url(f'/og/{new}')}"},
+        headers=alice.headers,
+    )
+    assert edited.status_code == 200, edited.text
+    # The edit keeps the preview of the link it kept; the new link's follows.
+    assert [p["url"] for p in edited.json()["metadata"]["urlPreviews"]] == [
+        pages.url(f"/title/{old}")
+    ]
+    edit_event = (await message_updated(listener, sent["id"]))["message"]
+    assert edit_event["version"] == 2
+    preview_event = (await message_updated(listener, sent["id"]))["message"]
+    assert [p["url"] for p in preview_event["metadata"]["urlPreviews"]] == [
+        pages.url(f"/title/{old}"),
+        pages.url(f"/og/{new}"),
+    ]
+    assert (preview_event["status"], preview_event["version"]) == ("EDITED", 2)
+    assert preview_event["editedAt"] == edit_event["editedAt"]
+    assert len(pages.requested(old)) == 1  # the kept link was not fetched again
+
+
+async def test_a_message_deleted_while_its_page_is_fetched_is_not_updated(
+    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
+) -> None:
+    alice, bob = await pair(open_client)
+    conversation = await create_conversation(open_client, alice, [bob])
+    listener = await connect_to(sockets, open_server, bob)
+    name = tag()
+    arrived, released = pages.gate(name)
+    counters = await Counters.start(open_client)
+    sent = await send(open_client, alice, conversation["id"], pages.url(f"/held/{name}"))
+
+    # The worker has looked the message up and is fetching its page: delete it now, then let
+    # the page answer (well within PREVIEW_TIMEOUT).
+    await asyncio.wait_for(arrived.wait(), 10)
+    assert (await delete_message(open_client, alice, sent["id"])).status_code in (200, 204)
+    released.set()
+
+    samples = await counters.reach(outcomes={"fetched": 1}, results={"none": 1})
+    assert counters.moved(samples, RESULTS, "result", "previewed") == 0
+    assert (await listener.next_of("new_message"))["message"]["id"] == sent["id"]
+    assert (await listener.next_of("message_deleted"))["message"]["id"] == sent["id"]
+    assert listener.events.empty()  # and no message_updated
+    stored = await get_message(open_client, bob, sent["id"])
+    assert stored["status"] == "DELETED" and stored["metadata"] == {}
+
+
+async def test_openapi_types_the_previews_of_a_message(open_client: httpx.AsyncClient) -> None:
+    document = (await open_client.get("/openapi.json")).json()
+    metadata = document["components"]["schemas"]["MessageOut"]["properties"]["metadata"]
+    item = metadata["properties"]["urlPreviews"]["items"]
+    assert set(item["properties"]) == {"url", "title", "description", "imageUrl", "siteName"}
+    assert item["required"] == ["url"]
