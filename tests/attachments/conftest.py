@@ -141,12 +141,9 @@ def _files_server(
     return start_server(env), env
 
 
-@pytest.fixture(scope="session", params=["local", "s3"])
-async def files(
-    request: pytest.FixtureRequest, backend_env: dict[str, str]
+async def _running(
+    backend_env: dict[str, str], backend: str, s3: S3Endpoint | None
 ) -> AsyncIterator[FilesServer]:
-    backend = str(request.param)
-    s3 = request.getfixturevalue("s3") if backend == "s3" else None
     server, env = _files_server(backend_env, backend, s3)
     running = FilesServer(server=server, env=env, backend=backend, s3=s3)
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
@@ -155,6 +152,26 @@ async def files(
     yield running
     server.stop()
     shutil.rmtree(env["PARLEY_DATA_DIR"], ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def local_files(backend_env: dict[str, str]) -> AsyncIterator[FilesServer]:
+    """Files in a folder under PARLEY_DATA_DIR (the default)."""
+    async for running in _running(backend_env, "local", None):
+        yield running
+
+
+@pytest.fixture(scope="session")
+async def s3_files(backend_env: dict[str, str], s3: S3Endpoint) -> AsyncIterator[FilesServer]:
+    """Files in a bucket of moto's S3 server."""
+    async for running in _running(backend_env, "s3", s3):
+        yield running
+
+
+@pytest.fixture(params=["local", "s3"])
+def files(request: pytest.FixtureRequest) -> FilesServer:
+    """Each storage backend in turn (the tests of what storage does)."""
+    return request.getfixturevalue(f"{request.param}_files")  # type: ignore[no-any-return]
 
 
 @pytest.fixture
