@@ -39,7 +39,7 @@ from parley.core.errors import (
 from parley.messages import idempotency
 from parley.messages.backpressure import Backpressure
 from parley.messages.models import Hashtag, Mention, Message
-from parley.messages.schemas import MessageOut
+from parley.messages.schemas import MessageOut, MessageStatus
 from parley.screening import queue
 from parley.screening.screen import Verdict
 
@@ -288,6 +288,7 @@ class Committer:
                 conversation_id=pending.row["conversation_id"],
                 attachment_ids=[uuid.UUID(str(ref["id"])) for ref in pending.row["attachments"]],
                 original=pending.row["forwarded_from_id"] is None,
+                held=pending.row["status"] == MessageStatus.MODERATED,
             )
             for pending in batch
             if pending.row["attachments"]

@@ -196,3 +196,32 @@ async def test_an_upload_named_for_a_conversation_of_others_is_refused(
     assert_error(response, 404, "CONVERSATION_NOT_FOUND")
     allowed = await upload(http, people["bob"], b"x", "x.txt", conversationId=str(group["id"]))
     assert allowed.status_code == 201
+
+
+async def test_files_of_a_held_message_reach_members_only_once_approved(
+    http: httpx.AsyncClient, people: dict[str, User]
+) -> None:
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    group = await create_conversation(http, alice, [bob, carol])
+    attachment = await uploaded(http, bob, b"held file", "h.txt")
+    held = await send(
+        http,
+        bob,
+        str(group["id"]),
+        "fuck this shit, fuck",
+        type="FILE",
+        attachments=[attachment["id"]],
+    )
+    assert held["status"] == "MODERATED"
+    assert_error(await download(http, carol, str(attachment["id"])), 404, "ATTACHMENT_NOT_FOUND")
+    queue = await http.get(
+        "/moderation/queue", params={"conversationId": group["id"]}, headers=alice.headers
+    )
+    item = next(i for i in queue.json()["items"] if i["messageId"] == held["id"])
+    decided = await http.post(
+        f"/moderation/queue/{item['id']}/decision",
+        json={"action": "APPROVE"},
+        headers=alice.headers,
+    )
+    assert decided.status_code == 200, decided.text
+    assert (await download(http, carol, str(attachment["id"]))).content == b"held file"

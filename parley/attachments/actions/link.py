@@ -25,12 +25,14 @@ class AttachmentTaken(SQLAlchemyError):
 
 @dataclass(frozen=True)
 class Carried:
-    """A new message and the attachments it carries; `original`: a send, not a forward."""
+    """A new message and the attachments it carries; `original`: a send, not a forward;
+    `held`: held for review, so the members get the files only once it is approved."""
 
     message_id: uuid.UUID
     conversation_id: uuid.UUID
     attachment_ids: list[uuid.UUID]
     original: bool
+    held: bool = False
 
 
 async def link_messages(connection: AsyncConnection, carried: list[Carried]) -> None:
@@ -46,18 +48,40 @@ async def link_messages(connection: AsyncConnection, carried: list[Carried]) -> 
         )
         if stamped.rowcount != len(item.attachment_ids):
             raise AttachmentTaken(item.message_id)
-    await connection.execute(
-        _INSERT_LINKS,
-        [
-            {
-                "attachment_id": attachment_id,
-                "message_id": item.message_id,
-                "conversation_id": item.conversation_id,
-            }
-            for item in carried
-            for attachment_id in item.attachment_ids
-        ],
-    )
+    links = [
+        {
+            "attachment_id": attachment_id,
+            "message_id": item.message_id,
+            "conversation_id": item.conversation_id,
+        }
+        for item in carried
+        if not item.held
+        for attachment_id in item.attachment_ids
+    ]
+    if links:
+        await connection.execute(_INSERT_LINKS, links)
+
+
+async def link_released(
+    session: AsyncSession,
+    *,
+    message_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    attachment_ids: list[uuid.UUID],
+) -> None:
+    """A held message approved: its files reach the conversation's members now."""
+    if attachment_ids:
+        await session.execute(
+            _INSERT_LINKS,
+            [
+                {
+                    "attachment_id": attachment_id,
+                    "message_id": message_id,
+                    "conversation_id": conversation_id,
+                }
+                for attachment_id in attachment_ids
+            ],
+        )
 
 
 async def unlink_message(session: AsyncSession, *, message_id: uuid.UUID) -> None:
