@@ -297,8 +297,22 @@ def create_api(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["*"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-Request-ID",
+                "Range",
+                "If-None-Match",
+            ],
+            # Downloads: a web client reads the file's name, size and range from these.
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "Content-Disposition",
+                "Content-Range",
+                "Content-Length",
+                "ETag",
+            ],
         )
     app.add_middleware(
         BodySizeLimitMiddleware,

@@ -225,3 +225,14 @@ async def test_files_of_a_held_message_reach_members_only_once_approved(
     )
     assert decided.status_code == 200, decided.text
     assert (await download(http, carol, str(attachment["id"]))).content == b"held file"
+
+
+async def test_openapi_documents_the_attachment_routes_and_their_errors(
+    http: httpx.AsyncClient,
+) -> None:
+    document = (await http.get("/openapi.json")).json()
+    upload_route = document["paths"]["/attachments"]["post"]
+    assert {"201", "403", "404", "413", "422", "429"} <= set(upload_route["responses"])
+    assert "multipart/form-data" in upload_route["requestBody"]["content"]
+    download_route = document["paths"]["/attachments/{attachment_id}"]["get"]
+    assert {"200", "206", "304", "404", "416"} <= set(download_route["responses"])
