@@ -236,3 +236,25 @@ async def test_openapi_documents_the_attachment_routes_and_their_errors(
     assert "multipart/form-data" in upload_route["requestBody"]["content"]
     download_route = document["paths"]["/attachments/{attachment_id}"]["get"]
     assert {"200", "206", "304", "404", "416"} <= set(download_route["responses"])
+
+
+async def test_a_committed_send_with_a_file_adds_three_statements(
+    http: httpx.AsyncClient, people: dict[str, User]
+) -> None:
+    alice, bob = people["alice"], people["bob"]
+    group = await create_conversation(http, alice, [bob])
+    await send(http, alice, str(group["id"]), "warm-up")
+    attachment = await uploaded(http, alice, b"counted", "c.txt")
+    response = await post_message(
+        http,
+        alice,
+        str(group["id"]),
+        "file",
+        wait=True,
+        type="FILE",
+        attachments=[attachment["id"]],
+    )
+    assert response.status_code == 201, response.text
+    # A plain send committed alone: seq counter, insert, read pointer (3). With a file: the
+    # sender's uploads read before the ack, the stamp and the link row in the batch.
+    assert int(response.headers["x-sql-statements"]) == 3 + 3
