@@ -1,8 +1,10 @@
-"""The `parley` command: `serve` (migrate, then serve) and `migrate`."""
+"""The `parley` command: `serve` (migrate, then serve), `migrate`, and `attachments cleanup`
+(the orphan upload sweep, once)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import sys
@@ -15,8 +17,11 @@ import uvicorn
 from alembic import command
 from alembic.config import Config
 
+from parley.attachments.actions.cleanup import remove_orphans
+from parley.attachments.storage import open_storage
 from parley.core import metrics
 from parley.core.config import ConfigError, Settings, load_settings
+from parley.core.db import Database
 from parley.main import create_app
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -126,6 +131,24 @@ def _migrate(args: argparse.Namespace) -> None:
     print(f"parley: database at revision {args.revision}")
 
 
+def _attachments_cleanup(_args: argparse.Namespace) -> None:
+    settings = _settings_or_exit()
+
+    async def sweep() -> int:
+        db = Database(settings)
+        storage = await open_storage(settings)
+        try:
+            return await remove_orphans(
+                db, storage, older_than_seconds=settings.orphan_upload_seconds
+            )
+        finally:
+            await storage.close()
+            await db.dispose()
+
+    removed = asyncio.run(sweep())
+    print(f"parley: removed {removed} orphan uploads")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parley",
@@ -157,6 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrate.add_argument("--revision", default="head", help="target revision (default head)")
     migrate.set_defaults(handler=_migrate)
+    attachments = commands.add_parser("attachments", help="attachment maintenance")
+    attachment_commands = attachments.add_subparsers(dest="attachments_command", required=True)
+    cleanup = attachment_commands.add_parser(
+        "cleanup",
+        help="remove uploads no message carries, older than ORPHAN_UPLOAD_HOURS",
+        description="Remove orphan uploads (rows and bytes) once; the server also does it "
+        "in the background.",
+    )
+    cleanup.set_defaults(handler=_attachments_cleanup)
     return parser
 
 

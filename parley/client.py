@@ -48,14 +48,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import random
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import socketio
 
@@ -229,6 +233,48 @@ class ParleyClient:
         self.token = answer["accessToken"]
         self.user = answer["user"]
         return answer
+
+    async def upload_attachment(
+        self,
+        source: str | os.PathLike[str] | bytes,
+        name: str | None = None,
+        *,
+        conversation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """POST /attachments: a file path (streamed from disk) or bytes; the answer has the
+        attachment's `id` to put in a message's `attachments`."""
+        data = {"conversationId": conversation_id} if conversation_id else None
+        if isinstance(source, bytes):
+            files = {"file": (name or "file", source, "application/octet-stream")}
+            return dict(await self.request("POST", "/attachments", files=files, data=data))
+        path = Path(source)
+        # httpx reads the file object in chunks as it sends: the file is never whole in memory.
+        with path.open("rb") as handle:  # noqa: ASYNC230
+            streamed = {"file": (name or path.name, handle, "application/octet-stream")}
+            return dict(await self.request("POST", "/attachments", files=streamed, data=data))
+
+    async def download_attachment(
+        self, attachment_id: str, destination: str | os.PathLike[str] | None = None
+    ) -> bytes | Path:
+        """GET /attachments/{id}: the bytes, or, with a `destination`, streamed into that
+        file (its Path returned)."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        async with (
+            httpx.AsyncClient(base_url=self.url, timeout=self._timeout) as http,
+            http.stream("GET", f"/attachments/{attachment_id}", headers=headers) as response,
+        ):
+            if response.status_code >= 400:
+                body = json.loads(await response.aread()).get("error", {})
+                raise ParleyError(
+                    body.get("code", "ERROR"), body.get("message", ""), response.status_code
+                )
+            if destination is None:
+                return await response.aread()
+            target = Path(destination)
+            async with await anyio.open_file(target, "wb") as out:
+                async for chunk in response.aiter_bytes():
+                    await out.write(chunk)
+            return target
 
     async def messages_after(
         self, conversation_id: str, after_seq: int = 0

@@ -25,6 +25,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from parley import __doc__ as parley_doc
 from parley.accounts.routes import router as accounts_router
 from parley.accounts.throttle import AuthThrottle
+from parley.attachments.actions.cleanup import OrphanSweeper
+from parley.attachments.routes import router as attachments_router
+from parley.attachments.store import AttachmentStore
 from parley.audit.routes import router as audit_router
 from parley.conversations.routes import router as conversations_router
 from parley.core import metrics, runtime
@@ -73,6 +76,9 @@ REDIS_HEALTH_CHECK_SECONDS = 10
 
 # JSON bodies: a message of MAX_MESSAGE_LENGTH characters is at most 4 bytes each, plus fields.
 MAX_JSON_BODY_BYTES = 1024 * 1024
+# An upload's body beyond its file: the multipart boundaries, part headers and small fields.
+# The file itself is held to MAX_FILE_SIZE while it streams (parley/attachments).
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
 class DependencyHealth(ApiModel):
@@ -111,7 +117,8 @@ def _validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_request: Request, error: AppError) -> JSONResponse:
-        return _error_response(error)
+        # Some errors name a header of their own (416's Content-Range).
+        return _error_response(error, getattr(error, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
@@ -237,6 +244,13 @@ def create_api(
             state.register(previews)
             await previews.start()
         await committer.start()
+        attachments = await AttachmentStore.open(settings)
+        state.register(attachments)
+        sweeper = OrphanSweeper(
+            db, attachments.storage, older_than_seconds=settings.orphan_upload_seconds
+        )
+        state.register(sweeper)
+        sweeper.start()
         presence = Presence(redis, settings.redis_key_prefix, settings.presence_ttl_seconds)
         state.register(presence)
         await presence.start()
@@ -282,6 +296,8 @@ def create_api(
                 await notifier.stop()  # after the committer's last announcements
             if previews is not None:
                 await previews.stop()  # after the committer's last listener calls
+            await sweeper.stop()
+            await attachments.stop()
             if on_stop is not None:
                 await on_stop()  # after the committer's last announcements
             await db.dispose()
@@ -301,12 +317,27 @@ def create_api(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["*"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-Request-ID",
+                "Range",
+                "If-None-Match",
+            ],
+            # Downloads: a web client reads the file's name, size and range from these.
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "Content-Disposition",
+                "Content-Range",
+                "Content-Length",
+                "ETag",
+            ],
         )
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=max(MAX_JSON_BODY_BYTES, settings.max_message_length * 4 + 65536),
+        by_path={"/attachments": settings.max_file_size_bytes + MULTIPART_OVERHEAD_BYTES},
     )
     app.add_middleware(RequestContextMiddleware, count_sql=settings.sql_count_header)
     app.include_router(accounts_router)
@@ -319,6 +350,7 @@ def create_api(
     app.include_router(moderation_router)
     app.include_router(presence_router)
     app.webhooks.include_router(notification_webhooks)
+    app.include_router(attachments_router)
 
     if settings.metrics_port is None:
         _install_metrics_route(app, settings.metrics_token)

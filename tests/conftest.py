@@ -72,6 +72,7 @@ def backend_env() -> Iterator[dict[str, str]]:
         # own servers with the defaults and with small limits.
         RATE_LIMIT_MESSAGES_PER_HOUR="1000000",
         RATE_LIMIT_REPORTS_PER_HOUR="1000000",
+        RATE_LIMIT_UPLOADS_PER_HOUR="1000000",
         # Every test registers and logs in from 127.0.0.1, and the named users open many
         # sockets; tests/security starts its own servers with small limits.
         AUTH_RATE_LIMIT_PER_ADDRESS="1000000",

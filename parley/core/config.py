@@ -140,6 +140,39 @@ def normalize_database_url(raw: str) -> str:
 
 
 @dataclass(frozen=True)
+class S3Settings:
+    """Where attachments live when an S3-compatible store is configured (all five set)."""
+
+    endpoint_url: str
+    bucket: str
+    access_key_id: str
+    secret_access_key: str
+    region: str
+
+
+_S3_VARIABLES = (
+    "S3_ENDPOINT_URL",
+    "S3_BUCKET",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
+    "S3_REGION",
+)
+
+
+def _s3(env: dict[str, str]) -> S3Settings | None:
+    """All five S3_* variables, or none (attachments then live under PARLEY_DATA_DIR)."""
+    values = [(env.get(name) or "").strip() for name in _S3_VARIABLES]
+    if not any(values):
+        return None
+    missing = [name for name, value in zip(_S3_VARIABLES, values, strict=True) if not value]
+    if missing:
+        raise ConfigError(f"S3 storage needs all of {', '.join(_S3_VARIABLES)}: set {missing[0]}")
+    if not values[0].startswith(("http://", "https://")):
+        raise ConfigError(f"S3_ENDPOINT_URL={values[0]!r} must start with http:// or https://")
+    return S3Settings(*values)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything Parley reads from the environment, already parsed."""
 
@@ -194,6 +227,9 @@ class Settings:
     preview_allow_private: bool = False
     preview_allow_networks: tuple[str, ...] = field(default_factory=tuple)
     preview_timeout_seconds: float = 5.0
+    rate_limit_uploads_per_hour: int = 10
+    orphan_upload_seconds: float = 86400.0
+    s3: S3Settings | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -380,4 +416,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         preview_timeout_seconds=parse_duration_seconds(
             "PREVIEW_TIMEOUT", env.get("PREVIEW_TIMEOUT") or "5s"
         ),
+        rate_limit_uploads_per_hour=_env_int(env, "RATE_LIMIT_UPLOADS_PER_HOUR", "10"),
+        orphan_upload_seconds=parse_duration_seconds(
+            "ORPHAN_UPLOAD_HOURS", env.get("ORPHAN_UPLOAD_HOURS") or "24", "h"
+        ),
+        s3=_s3(env),
     )

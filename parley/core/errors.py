@@ -51,6 +51,10 @@ class ErrorCode(StrEnum):
     EDIT_LIMIT_REACHED = "EDIT_LIMIT_REACHED"
     REACTION_LIMIT_REACHED = "REACTION_LIMIT_REACHED"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    ATTACHMENT_NOT_FOUND = "ATTACHMENT_NOT_FOUND"
+    ATTACHMENT_ALREADY_SENT = "ATTACHMENT_ALREADY_SENT"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    RANGE_NOT_SATISFIABLE = "RANGE_NOT_SATISFIABLE"
 
 
 class AppError(Exception):
@@ -290,6 +294,42 @@ class IdempotencyKeyReused(AppError):
     code = ErrorCode.IDEMPOTENCY_KEY_REUSED
     status = 422
     default_message = "This Idempotency-Key was used for another request: use a new key"
+
+
+class AttachmentNotFound(AppError):
+    """No such attachment, or not one the caller may fetch (never told apart)."""
+
+    code = ErrorCode.ATTACHMENT_NOT_FOUND
+    status = 404
+    default_message = "No such attachment"
+
+
+class AttachmentAlreadySent(AppError):
+    """An attachment goes out in one message; forwarding that message carries it on."""
+
+    code = ErrorCode.ATTACHMENT_ALREADY_SENT
+    status = 409
+    default_message = "This attachment was sent in another message: forward that message"
+
+
+class FileTooLarge(AppError):
+    """An upload past MAX_FILE_SIZE; nothing of it is kept."""
+
+    code = ErrorCode.FILE_TOO_LARGE
+    status = 413
+    default_message = "The file is larger than this server accepts"
+
+
+class RangeNotSatisfiable(AppError):
+    """A `Range` that starts past the end of the file."""
+
+    code = ErrorCode.RANGE_NOT_SATISFIABLE
+    status = 416
+    default_message = "The requested range is outside the file"
+
+    def __init__(self, *, size: int) -> None:
+        super().__init__(size=size)
+        self.headers = {"Content-Range": f"bytes */{size}"}
 
 
 # Failures of what Parley depends on (database, Redis, the network): the client should retry.

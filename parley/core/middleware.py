@@ -79,19 +79,26 @@ class _BodyTooLarge(HTTPException):
 
 
 class BodySizeLimitMiddleware:
-    """Refuse request bodies above a limit with 413 before they are read into memory."""
+    """Refuse request bodies above a limit with 413 before they are read into memory.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    `by_path` gives some paths a limit of their own: uploads stream to storage and are bounded
+    by MAX_FILE_SIZE (plus the multipart framing), not by the JSON limit."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, by_path: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.by_path = dict(by_path or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.by_path.get(scope["path"].rstrip("/"), self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._refuse(send, max_bytes)
             return
         received = 0
         started = False
@@ -101,7 +108,7 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise _BodyTooLarge()
             return message
 
@@ -115,11 +122,11 @@ class BodySizeLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except _BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, max_bytes)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, max_bytes: int) -> None:
         body = PayloadTooLarge(
-            f"The request body is larger than {self.max_bytes} bytes", maxBytes=self.max_bytes
+            f"The request body is larger than {max_bytes} bytes", maxBytes=max_bytes
         ).to_body()
         payload = orjson.dumps(body)
         await send(

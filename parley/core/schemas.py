@@ -94,3 +94,20 @@ ItemT = TypeVar("ItemT")
 class Page(ApiModel, Generic[ItemT]):
     items: list[ItemT]
     next_cursor: str | None = None
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorOut(BaseModel):
+    """Every error's body (docs/api.md, Errors): `{"error": {code, message, details}}`."""
+
+    error: ErrorInfo
+
+
+def error_responses(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a route's error statuses: status -> the codes it may carry."""
+    return {status: {"model": ErrorOut, "description": text} for status, text in described.items()}

@@ -25,14 +25,21 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.accounts import service as accounts
+from parley.attachments.actions.link import AttachmentTaken, Carried, link_messages
 from parley.conversations import counters
 from parley.core import metrics
 from parley.core.db import Database, statement_counter, utcnow
-from parley.core.errors import AppError, CommitFailed, ConversationNotFound, ServiceUnavailable
+from parley.core.errors import (
+    AppError,
+    AttachmentAlreadySent,
+    CommitFailed,
+    ConversationNotFound,
+    ServiceUnavailable,
+)
 from parley.messages import idempotency
 from parley.messages.backpressure import Backpressure
 from parley.messages.models import Hashtag, Mention, Message
-from parley.messages.schemas import MessageOut
+from parley.messages.schemas import MessageOut, MessageStatus
 from parley.screening import queue
 from parley.screening.screen import Verdict
 
@@ -275,6 +282,19 @@ class Committer:
             await connection.execute(_INSERT_MENTIONS, mention_rows)
         if hashtag_rows:
             await connection.execute(_INSERT_HASHTAGS, hashtag_rows)
+        carried = [
+            Carried(
+                message_id=pending.id,
+                conversation_id=pending.row["conversation_id"],
+                attachment_ids=[uuid.UUID(str(ref["id"])) for ref in pending.row["attachments"]],
+                original=pending.row["forwarded_from_id"] is None,
+                held=pending.row["status"] == MessageStatus.MODERATED,
+            )
+            for pending in batch
+            if pending.row["attachments"]
+        ]
+        if carried:  # no statement for the batches (nearly all) that carry no files
+            await link_messages(connection, carried)
         await queue.add_to_queue(
             connection,
             [
@@ -346,6 +366,8 @@ class Committer:
                 return
         if isinstance(error, _ConversationGone):
             pending.failure = ConversationNotFound("The conversation no longer exists")
+        elif isinstance(error, AttachmentTaken):
+            pending.failure = AttachmentAlreadySent()
         elif isinstance(error, DBAPIError) and error.connection_invalidated:
             pending.failure = ServiceUnavailable("The database connection was lost")
         else:

@@ -38,6 +38,8 @@ class MessageStatus(StrEnum):
 
 # Made by the server only: clients may not send these types.
 SERVER_ONLY_TYPES = frozenset({MessageType.SYSTEM, MessageType.FORWARD})
+# Types that are about their files: a message of these types carries at least one attachment.
+FILE_TYPES = frozenset({MessageType.IMAGE, MessageType.VIDEO, MessageType.AUDIO, MessageType.FILE})
 
 
 class MessageCreate(InputModel):

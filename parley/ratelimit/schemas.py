@@ -16,12 +16,14 @@ class Scope(StrEnum):
     REPORT = "REPORT"
     EDITS = "EDITS"
     REACTIONS = "REACTIONS"
+    UPLOADS = "UPLOADS"
 
 
 class RateLimitExceededEvent(ApiModel):
     scope: Scope = Field(
         description="CONVERSATION (messages per conversation per minute), USER (messages per "
-        "hour), EDITS or REACTIONS (per conversation per minute), REPORT (reports per hour)"
+        "hour), EDITS or REACTIONS (per conversation per minute), REPORT (reports per hour), "
+        "UPLOADS (attachments per hour)"
     )
     limit: int = Field(description="Messages, edits or reactions allowed in the window")
     window_seconds: int

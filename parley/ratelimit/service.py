@@ -6,7 +6,8 @@ sending: CONVERSATION (per user per conversation per minute: the conversation's 
 `RATE_LIMIT_MESSAGES`) and USER (per user per hour, `RATE_LIMIT_MESSAGES_PER_HOUR`). Edits and
 reactions have scopes of their own, per user per conversation per minute: EDITS
 (`RATE_LIMIT_EDITS`) and REACTIONS (`RATE_LIMIT_REACTIONS`, adding and taking back alike);
-REPORT guards message reports (per user per hour, `RATE_LIMIT_REPORTS_PER_HOUR`). A refusal
+REPORT guards message reports (per user per hour, `RATE_LIMIT_REPORTS_PER_HOUR`) and UPLOADS
+attachment uploads (per user per hour, `RATE_LIMIT_UPLOADS_PER_HOUR`). A refusal
 raises `RateLimited` (429 with Retry-After) and tells the user's sockets with
 `rate_limit.exceeded`, so every open tab can show it.
 """
@@ -44,6 +45,7 @@ class RateLimiter:
         self._chain = LimitChain(self._limiter, redis)
         self._per_hour = RateLimitItemPerHour(settings.rate_limit_messages_per_hour)
         self._reports_per_hour = RateLimitItemPerHour(settings.rate_limit_reports_per_hour)
+        self._uploads_per_hour = RateLimitItemPerHour(settings.rate_limit_uploads_per_hour)
         self._per_conversation_of: dict[Scope, RateLimitItem] = {
             Scope.EDITS: RateLimitItemPerMinute(settings.rate_limit_edits),
             Scope.REACTIONS: RateLimitItemPerMinute(settings.rate_limit_reactions),
@@ -76,6 +78,12 @@ class RateLimiter:
         item, user = self._reports_per_hour, str(user_id)
         if not await self._hit(item, "reports", user):
             await self._refuse(Scope.REPORT, item, (user,), user_id=user_id, namespace="reports")
+
+    async def check_upload(self, *, user_id: uuid.UUID) -> None:
+        """Count one attachment upload; raise `RateLimited` past the hour's allowance."""
+        item, user = self._uploads_per_hour, str(user_id)
+        if not await self._hit(item, "uploads", user):
+            await self._refuse(Scope.UPLOADS, item, (user,), user_id=user_id, namespace="uploads")
 
     async def check_edit(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
         """Count one edit; raise `RateLimited` when the EDITS scope is spent."""
@@ -154,6 +162,8 @@ def _message(scope: Scope, item: RateLimitItem) -> str:
     window = "minute" if item.get_expiry() == 60 else "hour"
     if scope == Scope.REPORT:
         return f"You may report {item.amount} messages per {window}"
+    if scope == Scope.UPLOADS:
+        return f"You may upload {item.amount} files per {window}"
     if scope == Scope.EDITS:
         return f"You may edit {item.amount} times per {window} in this conversation"
     if scope == Scope.REACTIONS:

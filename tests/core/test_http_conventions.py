@@ -24,6 +24,8 @@ CONTRACT_PATHS = [
     "/messages/{message_id}/reactions",
     "/health",
     "/audit",
+    "/attachments",
+    "/attachments/{attachment_id}",
 ]
 
 

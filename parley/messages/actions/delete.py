@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.attachments.actions.link import unlink_message
 from parley.conversations import access
 from parley.conversations.permissions import Action, outranks_sender
 from parley.core.audit import AuditAction, record
@@ -44,6 +45,8 @@ async def delete_message(
     message.deleted_at = utcnow()
     message.deleted_by = user_id
     message.status = MessageStatus.DELETED
+    if message.attachments:
+        await unlink_message(session, message_id=message.id)
     record(
         session,
         actor_id=user_id,

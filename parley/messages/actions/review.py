@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.attachments.actions.link import link_released, unlink_message
 from parley.core.db import utcnow
 from parley.core.events import conversation_room, emit_after_commit
 from parley.messages.events import MESSAGE_DELETED, MESSAGE_UPDATED
@@ -30,6 +31,13 @@ async def apply_review(
         if message.status != MessageStatus.MODERATED:
             return
         message.status = MessageStatus.EDITED if message.version > 1 else MessageStatus.SENT
+        if message.attachments:
+            await link_released(
+                session,
+                message_id=message.id,
+                conversation_id=message.conversation_id,
+                attachment_ids=[uuid.UUID(str(ref["id"])) for ref in message.attachments],
+            )
         await session.flush()
         out = (await render(session, [message]))[0]
         emit_after_commit(session, MESSAGE_UPDATED, MessageEvent(message=out), rooms=room)
@@ -37,6 +45,8 @@ async def apply_review(
     message.deleted_at = utcnow()
     message.deleted_by = reviewer_id
     message.status = MessageStatus.DELETED
+    if message.attachments:
+        await unlink_message(session, message_id=message.id)
     await session.flush()
     out = message_out(message.column_values())
     emit_after_commit(session, MESSAGE_DELETED, MessageEvent(message=out), rooms=room)

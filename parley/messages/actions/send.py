@@ -37,6 +37,7 @@ from parley.messages.pipeline import SendOutcome, answer, committer, room_to_sen
 from parley.messages.queries import load_visible
 from parley.messages.render import render
 from parley.messages.schemas import (
+    FILE_TYPES,
     SERVER_ONLY_TYPES,
     ForwardResult,
     MessageCreate,
@@ -56,6 +57,8 @@ async def send_message(
         raise ValidationFailed("Scheduled messages are not available yet", field="scheduledAt")
     if data.type in SERVER_ONLY_TYPES:
         raise ValidationFailed(f"Clients may not send {data.type} messages", field="type")
+    if data.type in FILE_TYPES and not data.attachments:
+        raise ValidationFailed(f"A {data.type} message carries attachments", field="attachments")
     client_id = data.client_message_id
     key = (str(sender_id), client_id) if client_id else None
     if key is not None and (pending := committer().by_key.get(key)) is not None:
@@ -175,6 +178,8 @@ async def forward_message(
             )
             require_may_send(membership, MessageType.FORWARD)
             require_envelope_policy(membership, encrypted=source.encrypted, content=source.content)
+            if source.attachments and not membership.flag("canUploadFiles"):
+                raise PermissionDenied("You may not share files there", flag="canUploadFiles")
             memberships.append(membership)
         metadata = dict(source.extra or {})
         metadata.pop("mentionedUserIds", None)

@@ -1,0 +1,1 @@
+"""State changes of attachments: upload, linking to messages, the orphan sweep."""

@@ -1,0 +1,87 @@
+"""A download's response: headers that keep a browser from running what it fetched, the
+ETag (the content's sha256) and byte ranges, streamed from storage."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.responses import Response, StreamingResponse
+
+from parley.attachments.models import Attachment
+from parley.attachments.sniff import content_disposition
+from parley.attachments.store import store
+from parley.core.errors import RangeNotSatisfiable
+
+_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(first, last) inclusive for a single `bytes=` range; None to send the whole file (no
+    header, several ranges, or one we do not parse: RFC 9110 lets a server ignore Range);
+    RANGE_NOT_SATISFIABLE when it starts past the end."""
+    if header is None:
+        return None
+    match = _RANGE.match(header)
+    if match is None:
+        return None
+    if size == 0:
+        raise RangeNotSatisfiable(size=size)
+    first, last = match.group(1), match.group(2)
+    if not first:
+        if not last:
+            return None
+        suffix = int(last)
+        if suffix == 0:
+            raise RangeNotSatisfiable(size=size)
+        return max(0, size - suffix), size - 1
+    start = int(first)
+    end = size - 1 if not last else min(int(last), size - 1)
+    if start >= size:
+        raise RangeNotSatisfiable(size=size)
+    if end < start:
+        return None
+    return start, end
+
+
+def _etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if if_none_match is None:
+        return False
+    candidates = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in candidates or etag in candidates
+
+
+def plan_download(
+    attachment: Attachment, *, range_header: str | None, if_none_match: str | None
+) -> Response:
+    """200 with the whole file, 206 with one range, or 304 when the client has it."""
+    etag = f'"{attachment.sha256}"'
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, max-age=0, must-revalidate",
+        "Content-Disposition": content_disposition(attachment.name, attachment.mime_type),
+        # A document opened from the API's origin runs nothing.
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
+    if _etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    size = attachment.size
+    chosen = byte_range(range_header, size)
+    storage = store().storage
+    if chosen is None:
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(
+            storage.get(attachment.storage_path),
+            media_type=attachment.mime_type,
+            headers=headers,
+        )
+    start, end = chosen
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    headers["Content-Length"] = str(end - start + 1)
+    return StreamingResponse(
+        storage.get(attachment.storage_path, start, end),
+        status_code=206,
+        media_type=attachment.mime_type,
+        headers=headers,
+    )

@@ -1,0 +1,196 @@
+"""Attachment servers: the app with a small MAX_FILE_SIZE on each storage backend (a folder
+under PARLEY_DATA_DIR, and an S3-compatible bucket served by moto's standalone server on
+loopback), on the run's database backend."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, free_port, start_server
+from tests.support import Server, User, register
+
+MAX_FILE_SIZE = 12 * 1024 * 1024  # over one S3 part (8 MiB): the 413 aborts a multipart upload
+MOTO_SERVER = ROOT / ".venv" / "bin" / "moto_server"
+
+
+@dataclass
+class S3Endpoint:
+    url: str
+    bucket: str
+    env: dict[str, str]
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+
+    def keys(self) -> list[str]:
+        listed = self.client().list_objects_v2(Bucket=self.bucket)
+        return [item["Key"] for item in listed.get("Contents", [])]
+
+    def unfinished_uploads(self) -> list[str]:
+        listed = self.client().list_multipart_uploads(Bucket=self.bucket)
+        return [item["Key"] for item in listed.get("Uploads", [])]
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Endpoint]:
+    """moto's S3 server on a free loopback port, with a fresh bucket; stopped afterwards."""
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="moto-", suffix=".log", delete=False)  # noqa: SIM115
+    command = [str(MOTO_SERVER)] if MOTO_SERVER.exists() else ["moto_server"]
+    process = subprocess.Popen(
+        [*command, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"moto_server exited: {Path(log.name).read_text()[-2000:]}")
+        try:
+            httpx.get(url, timeout=1)
+            break
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("moto_server did not start") from None
+            time.sleep(0.1)
+    bucket = f"parley-{secrets.token_hex(4)}"
+    endpoint = S3Endpoint(
+        url=url,
+        bucket=bucket,
+        env={
+            "S3_ENDPOINT_URL": url,
+            "S3_BUCKET": bucket,
+            "S3_ACCESS_KEY_ID": "test",
+            "S3_SECRET_ACCESS_KEY": "test",
+            "S3_REGION": "us-east-1",
+        },
+    )
+    endpoint.client().create_bucket(Bucket=bucket)
+    yield endpoint
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    os.unlink(log.name)
+
+
+@dataclass
+class FilesServer:
+    """A running server, its environment, and where its bytes go."""
+
+    server: Server
+    env: dict[str, str]
+    backend: str
+    s3: S3Endpoint | None
+    users: dict[str, User] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.env["PARLEY_DATA_DIR"]) / "attachments"
+
+    def stored_keys(self) -> list[str]:
+        """Every object in storage (files under the folder, or the bucket's keys)."""
+        if self.s3 is not None:
+            return self.s3.keys()
+        if not self.folder.exists():
+            return []
+        return sorted(
+            str(path.relative_to(self.folder)) for path in self.folder.rglob("*") if path.is_file()
+        )
+
+    def partial_uploads(self) -> list[str]:
+        if self.s3 is not None:
+            return self.s3.unfinished_uploads()
+        return [key for key in self.stored_keys() if key.endswith(".part")]
+
+
+def _files_server(
+    backend_env: dict[str, str], backend: str, s3: S3Endpoint | None, **extra: str
+) -> tuple[Server, dict[str, str]]:
+    # A data folder of its own: its files only (and, on SQLite, its own database).
+    env = {
+        **backend_env,
+        "MAX_FILE_SIZE": str(MAX_FILE_SIZE),
+        "PARLEY_DATA_DIR": tempfile.mkdtemp(prefix="parley-files-"),
+        **extra,
+    }
+    if s3 is not None:
+        env.update(s3.env)
+    return start_server(env), env
+
+
+async def _running(
+    backend_env: dict[str, str], backend: str, s3: S3Endpoint | None
+) -> AsyncIterator[FilesServer]:
+    server, env = _files_server(backend_env, backend, s3)
+    running = FilesServer(server=server, env=env, backend=backend, s3=s3)
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        for name in ("alice", "bob", "carol", "mallory"):
+            running.users[name] = await register(http, name)
+    yield running
+    server.stop()
+    shutil.rmtree(env["PARLEY_DATA_DIR"], ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def local_files(backend_env: dict[str, str]) -> AsyncIterator[FilesServer]:
+    """Files in a folder under PARLEY_DATA_DIR (the default)."""
+    async for running in _running(backend_env, "local", None):
+        yield running
+
+
+@pytest.fixture(scope="session")
+async def s3_files(backend_env: dict[str, str], s3: S3Endpoint) -> AsyncIterator[FilesServer]:
+    """Files in a bucket of moto's S3 server."""
+    async for running in _running(backend_env, "s3", s3):
+        yield running
+
+
+@pytest.fixture(params=["local", "s3"])
+def files(request: pytest.FixtureRequest) -> FilesServer:
+    """Each storage backend in turn (the tests of what storage does)."""
+    return request.getfixturevalue(f"{request.param}_files")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def http(files: FilesServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=files.server.url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+def start_files_server(backend_env: dict[str, str]) -> Iterator[Any]:
+    """Start an extra server (the local folder backend) with settings of its own."""
+    started: list[tuple[Server, dict[str, str]]] = []
+
+    def _start(**extra: str) -> Server:
+        server, env = _files_server(backend_env, "local", None, **extra)
+        started.append((server, env))
+        return server
+
+    yield _start
+    for server, env in started:
+        server.stop()
+        shutil.rmtree(env["PARLEY_DATA_DIR"], ignore_errors=True)
