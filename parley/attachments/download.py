@@ -3,14 +3,19 @@ ETag (the content's sha256) and byte ranges, streamed from storage."""
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import AsyncIterator
 
 from fastapi.responses import Response, StreamingResponse
 
 from parley.attachments.models import Attachment
 from parley.attachments.sniff import content_disposition
+from parley.attachments.storage import ObjectMissing
 from parley.attachments.store import store
-from parley.core.errors import RangeNotSatisfiable
+from parley.core.errors import AttachmentNotFound, RangeNotSatisfiable
+
+log = logging.getLogger(__name__)
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
@@ -50,7 +55,27 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-def plan_download(
+async def _opened(attachment: Attachment, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The stream with its first chunk already read: a file lost from storage answers a clear
+    404 before any header is sent, not a connection cut half-way through a 200."""
+    try:
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        first = b""
+    except ObjectMissing:
+        log.warning("attachment %s: its bytes are missing from storage", attachment.id)
+        raise AttachmentNotFound("The file is no longer in storage") from None
+
+    async def rest() -> AsyncIterator[bytes]:
+        if first:
+            yield first
+        async for chunk in chunks:
+            yield chunk
+
+    return rest()
+
+
+async def plan_download(
     attachment: Attachment, *, range_header: str | None, if_none_match: str | None
 ) -> Response:
     """200 with the whole file, 206 with one range, or 304 when the client has it."""
@@ -72,7 +97,7 @@ def plan_download(
     if chosen is None:
         headers["Content-Length"] = str(size)
         return StreamingResponse(
-            storage.get(attachment.storage_path),
+            await _opened(attachment, storage.get(attachment.storage_path)),
             media_type=attachment.mime_type,
             headers=headers,
         )
@@ -80,7 +105,7 @@ def plan_download(
     headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     headers["Content-Length"] = str(end - start + 1)
     return StreamingResponse(
-        storage.get(attachment.storage_path, start, end),
+        await _opened(attachment, storage.get(attachment.storage_path, start, end)),
         status_code=206,
         media_type=attachment.mime_type,
         headers=headers,

@@ -94,4 +94,4 @@ async def download(
     """The file, for its uploader and the members of conversations where a message carries
     it; honours Range (one range) and If-None-Match."""
     attachment = await queries.downloadable(session, attachment_id=attachment_id, user_id=user.id)
-    return plan_download(attachment, range_header=range_header, if_none_match=if_none_match)
+    return await plan_download(attachment, range_header=range_header, if_none_match=if_none_match)

@@ -31,6 +31,11 @@ WRITE_CHUNK = 1024 * 1024
 PART_SIZE = 8 * 1024 * 1024
 
 
+class ObjectMissing(LookupError):
+    """A file's bytes are not in storage although its row says they are (lost on disk or in
+    the bucket): raised by `get` before its first chunk."""
+
+
 class Storage(Protocol):
     """Bytes by key; keys are made by the server (`attachments/<id>`), never by clients."""
 
@@ -85,7 +90,11 @@ class LocalStorage:
             raise
 
     async def get(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
-        async with await anyio.open_file(self._path(key), "rb") as handle:
+        try:
+            opened = await anyio.open_file(self._path(key), "rb")
+        except FileNotFoundError:
+            raise ObjectMissing(key) from None
+        async with opened as handle:
             await handle.seek(start)
             remaining = None if end is None else end - start + 1
             while remaining is None or remaining > 0:
@@ -184,7 +193,12 @@ class S3Storage:
         extra = {}
         if start or end is not None:
             extra["Range"] = f"bytes={start}-{'' if end is None else end}"
-        answer = await self._client.get_object(Bucket=self.bucket, Key=key, **extra)
+        try:
+            answer = await self._client.get_object(Bucket=self.bucket, Key=key, **extra)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise ObjectMissing(key) from None
+            raise
         body = answer["Body"]
         try:
             while chunk := await body.read(READ_CHUNK):

@@ -120,6 +120,13 @@ class FilesServer:
             str(path.relative_to(self.folder)) for path in self.folder.rglob("*") if path.is_file()
         )
 
+    def remove_stored(self, key: str) -> None:
+        """Lose a file's bytes behind the server's back (a disk or bucket accident)."""
+        if self.s3 is not None:
+            self.s3.client().delete_object(Bucket=self.s3.bucket, Key=key)
+        else:
+            (self.folder / key).unlink()
+
     def partial_uploads(self) -> list[str]:
         if self.s3 is not None:
             return self.s3.unfinished_uploads()

@@ -175,3 +175,16 @@ async def test_etag_and_if_none_match(http: httpx.AsyncClient, files: FilesServe
     assert again.content == b""
     changed = await download(http, alice, body["id"], **{"If-None-Match": '"other"'})
     assert changed.status_code == 200 and changed.content == b"cache me"
+
+
+async def test_a_file_whose_bytes_are_gone_answers_a_clear_error(
+    http: httpx.AsyncClient, files: FilesServer
+) -> None:
+    alice = files.users["alice"]
+    before = set(files.stored_keys())
+    body = await uploaded(http, alice, b"soon gone " * 100, "gone.txt")
+    (key,) = set(files.stored_keys()) - before
+    files.remove_stored(key)
+    for headers in ({}, {"Range": "bytes=0-9"}):
+        response = await download(http, alice, body["id"], **headers)
+        assert_error(response, 404, "ATTACHMENT_NOT_FOUND")
