@@ -120,6 +120,23 @@ def _networks(name: str, raw: str) -> tuple[str, ...]:
     return entries
 
 
+_SEARCH_LANGUAGE = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+def search_language(env: dict[str, str]) -> str:
+    """`SEARCH_LANGUAGE`: a PostgreSQL text search configuration name (`simple`, `english`,
+    `german`, ...). Read by migration 0008 too, which builds the index with it: a name, never
+    SQL, so it can be written into the column's expression safely."""
+    raw = env.get("SEARCH_LANGUAGE") or "simple"
+    name = raw.strip().lower()
+    if not _SEARCH_LANGUAGE.fullmatch(name):
+        raise ConfigError(
+            f"SEARCH_LANGUAGE={raw!r} is not a text search configuration name "
+            "(examples: simple, english, german)"
+        )
+    return name
+
+
 def normalize_database_url(raw: str) -> str:
     """Accept the usual spellings and pick the async driver for each engine."""
     url = raw.strip()
@@ -187,6 +204,7 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     send_backlog_budget_seconds: float = 0.05
     send_admission_wait_seconds: float = 1.5
+    search_language: str = "simple"
 
     @property
     def is_sqlite(self) -> bool:
@@ -322,4 +340,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         send_admission_wait_seconds=parse_duration_seconds(
             "SEND_ADMISSION_WAIT", env.get("SEND_ADMISSION_WAIT") or "1500", "ms"
         ),
+        search_language=search_language(env),
     )

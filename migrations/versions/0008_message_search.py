@@ -1,0 +1,89 @@
+"""message search: a generated tsvector with a GIN index (PostgreSQL), an FTS5 table kept in
+step by triggers (SQLite); the existing messages are indexed here
+
+Revision ID: 0008
+Revises: 0006
+Create Date: 2026-12-03
+
+The PostgreSQL text search configuration is `SEARCH_LANGUAGE` as this migration runs (default
+`simple`): it is part of the column's expression. Changing it later means rebuilding the
+column (docs/api.md, "Search"). Encrypted and deleted messages are not indexed on either
+engine: their vector is NULL, and the triggers leave them out of (or take them out of) FTS5.
+"""
+
+import os
+from collections.abc import Sequence
+
+from alembic import op
+
+from parley.core.config import search_language
+
+revision: str = "0008"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# SQLite: what a row must be to be in the index (the same rule as PostgreSQL's CASE).
+_INDEXED = "{row}.encrypted = 0 AND {row}.deleted_at IS NULL AND {row}.content IS NOT NULL"
+
+
+def _postgresql_upgrade() -> None:
+    language = search_language(dict(os.environ))  # a checked name, never SQL
+    # Adding a STORED generated column rewrites the table: this is where existing rows are
+    # indexed. On a large production table, plan it (docs/api.md, "Search").
+    op.execute(
+        "ALTER TABLE messages ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ("
+        "CASE WHEN encrypted OR deleted_at IS NOT NULL THEN NULL "
+        f"ELSE to_tsvector('{language}'::regconfig, coalesce(content, '')) END) STORED"
+    )
+    op.execute("CREATE INDEX ix_messages_search ON messages USING gin (search_vector)")
+
+
+def _sqlite_upgrade() -> None:
+    op.execute(
+        "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', "
+        "content_rowid='rowid', tokenize='unicode61 remove_diacritics 2')"
+    )
+    new, old = _INDEXED.format(row="new"), _INDEXED.format(row="old")
+    op.execute(
+        "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages "
+        f"WHEN {new} BEGIN "
+        "INSERT INTO messages_fts(rowid, content) VALUES (new.rowid, new.content); END"
+    )
+    # One trigger for both steps: the old text must leave the index before the new one
+    # enters (an external-content 'delete' removes the tokens it is given for that rowid).
+    op.execute(
+        "CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, deleted_at, encrypted "
+        "ON messages BEGIN "
+        "INSERT INTO messages_fts(messages_fts, rowid, content) "
+        f"SELECT 'delete', old.rowid, old.content WHERE {old}; "
+        "INSERT INTO messages_fts(rowid, content) "
+        f"SELECT new.rowid, new.content WHERE {new}; END"
+    )
+    op.execute(
+        "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages "
+        f"WHEN {old} BEGIN "
+        "INSERT INTO messages_fts(messages_fts, rowid, content) "
+        "VALUES ('delete', old.rowid, old.content); END"
+    )
+    op.execute(
+        "INSERT INTO messages_fts(rowid, content) SELECT rowid, content FROM messages "
+        f"WHERE {_INDEXED.format(row='messages')}"
+    )
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        _postgresql_upgrade()
+    else:
+        _sqlite_upgrade()
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_messages_search")
+        op.execute("ALTER TABLE messages DROP COLUMN IF EXISTS search_vector")
+        return
+    for trigger in ("messages_fts_insert", "messages_fts_update", "messages_fts_delete"):
+        op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    op.execute("DROP TABLE IF EXISTS messages_fts")
