@@ -25,6 +25,9 @@ depends_on: str | Sequence[str] | None = None
 
 # SQLite: what a row must be to be in the index (the same rule as PostgreSQL's CASE).
 _INDEXED = "{row}.encrypted = 0 AND {row}.deleted_at IS NULL AND {row}.content IS NOT NULL"
+# The indexed text: the content without U+E000/U+E001, the private-use characters search
+# uses to mark matches in snippets (parley/search/terms.py), so a message cannot fake one.
+_TEXT = "replace(replace({row}.content, char(57344), ''), char(57345), '')"
 
 
 def _postgresql_upgrade() -> None:
@@ -40,15 +43,22 @@ def _postgresql_upgrade() -> None:
 
 
 def _sqlite_upgrade() -> None:
+    # External content: FTS5 keeps only the index and reads the text (for snippets, and for
+    # a 'rebuild') from this view, which holds exactly the indexed rows and text.
     op.execute(
-        "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', "
-        "content_rowid='rowid', tokenize='unicode61 remove_diacritics 2')"
+        "CREATE VIEW messages_fts_source AS SELECT rowid AS message_rowid, "
+        f"{_TEXT.format(row='messages')} AS content FROM messages "
+        f"WHERE {_INDEXED.format(row='messages')}"
+    )
+    op.execute(
+        "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages_fts_source', "
+        "content_rowid='message_rowid', tokenize='unicode61 remove_diacritics 2')"
     )
     new, old = _INDEXED.format(row="new"), _INDEXED.format(row="old")
+    new_text, old_text = _TEXT.format(row="new"), _TEXT.format(row="old")
     op.execute(
-        "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages "
-        f"WHEN {new} BEGIN "
-        "INSERT INTO messages_fts(rowid, content) VALUES (new.rowid, new.content); END"
+        f"CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN {new} BEGIN "
+        f"INSERT INTO messages_fts(rowid, content) VALUES (new.rowid, {new_text}); END"
     )
     # One trigger for both steps: the old text must leave the index before the new one
     # enters (an external-content 'delete' removes the tokens it is given for that rowid).
@@ -56,20 +66,16 @@ def _sqlite_upgrade() -> None:
         "CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, deleted_at, encrypted "
         "ON messages BEGIN "
         "INSERT INTO messages_fts(messages_fts, rowid, content) "
-        f"SELECT 'delete', old.rowid, old.content WHERE {old}; "
+        f"SELECT 'delete', old.rowid, {old_text} WHERE {old}; "
         "INSERT INTO messages_fts(rowid, content) "
-        f"SELECT new.rowid, new.content WHERE {new}; END"
+        f"SELECT new.rowid, {new_text} WHERE {new}; END"
     )
     op.execute(
-        "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages "
-        f"WHEN {old} BEGIN "
+        f"CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN {old} BEGIN "
         "INSERT INTO messages_fts(messages_fts, rowid, content) "
-        "VALUES ('delete', old.rowid, old.content); END"
+        f"VALUES ('delete', old.rowid, {old_text}); END"
     )
-    op.execute(
-        "INSERT INTO messages_fts(rowid, content) SELECT rowid, content FROM messages "
-        f"WHERE {_INDEXED.format(row='messages')}"
-    )
+    op.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
 
 
 def upgrade() -> None:
@@ -87,3 +93,4 @@ def downgrade() -> None:
     for trigger in ("messages_fts_insert", "messages_fts_update", "messages_fts_delete"):
         op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
     op.execute("DROP TABLE IF EXISTS messages_fts")
+    op.execute("DROP VIEW IF EXISTS messages_fts_source")

@@ -50,9 +50,10 @@ from parley.search.schema import FTS_TABLE, VECTOR_COLUMN
 from parley.search.schemas import SearchHit, SearchPage
 
 _USERNAME = re.compile(r"[a-z0-9_][a-z0-9_.-]{0,63}")
+# One stretch of 12-30 words around the best match; ts_headline leaves out what its parser
+# takes for HTML tags (`<b>`), which a snippet can do without.
 _HEADLINE_OPTIONS = (
-    f"StartSel={terms.MARK_START}, StopSel={terms.MARK_STOP}, MaxWords=30, MinWords=12, "
-    'MaxFragments=2, FragmentDelimiter=" … "'
+    f"StartSel={terms.MARK_START}, StopSel={terms.MARK_STOP}, MaxWords=30, MinWords=12"
 )
 _SNIPPET_TOKENS = 24
 

@@ -4,9 +4,12 @@ They are derived from `messages.content` by the database itself (migration 0008)
 per engine, so no application code writes them:
 - PostgreSQL: `messages.search_vector`, a generated (STORED) `tsvector`, NULL for encrypted
   and deleted messages, with the GIN index `ix_messages_search`.
-- SQLite: the FTS5 table `messages_fts` (external content: `messages`, by rowid; its shadow
-  tables are `messages_fts_*`), kept in step by the triggers `messages_fts_insert`,
-  `messages_fts_update` and `messages_fts_delete`.
+- SQLite: the FTS5 table `messages_fts` (its shadow tables are `messages_fts_*`), external
+  content read from the view `messages_fts_source` (the indexable messages by rowid), kept in
+  step by the triggers `messages_fts_insert`, `messages_fts_update`, `messages_fts_delete`.
+  A later SQLite migration that rebuilds `messages` (batch mode) drops these triggers and may
+  renumber rowids: it must re-create them and run `INSERT INTO messages_fts(messages_fts)
+  VALUES ('rebuild')`; so must anything that runs VACUUM on the database.
 
 Autogenerate and the migrations-match-models test skip exactly these objects
 (`is_search_object`), so every other difference between models and schema still shows.
