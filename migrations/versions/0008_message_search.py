@@ -40,6 +40,9 @@ def _postgresql_upgrade() -> None:
         f"ELSE to_tsvector('{language}'::regconfig, coalesce(content, '')) END) STORED"
     )
     op.execute("CREATE INDEX ix_messages_search ON messages USING gin (search_vector)")
+    # Search ranks the newest matches (parley/search/queries.py, RANK_WINDOW): for a common
+    # word the planner walks back through this index instead of ranking every match.
+    op.execute("CREATE INDEX ix_messages_search_recent ON messages (server_timestamp, id)")
 
 
 def _sqlite_upgrade() -> None:
@@ -87,6 +90,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_messages_search_recent")
         op.execute("DROP INDEX IF EXISTS ix_messages_search")
         op.execute("ALTER TABLE messages DROP COLUMN IF EXISTS search_vector")
         return

@@ -22,7 +22,9 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Select,
+    Subquery,
     and_,
+    bindparam,
     cast,
     column,
     exists,
@@ -56,6 +58,12 @@ _HEADLINE_OPTIONS = (
     f"StartSel={terms.MARK_START}, StopSel={terms.MARK_STOP}, MaxWords=30, MinWords=12"
 )
 _SNIPPET_TOKENS = 24
+# Ranking reads every candidate's text, so it is bounded: the newest RANK_WINDOW matches (after
+# visibility and filters) are ranked, and pages walk through them best first. A word in most
+# messages then costs the walk back to its RANK_WINDOW newest uses, not a rank of millions
+# (docs/api.md, "Search"; bench/search.py). Older hits are reached by narrowing: `to=`, more
+# words, a conversation.
+RANK_WINDOW = 200
 
 
 @dataclass(frozen=True)
@@ -189,20 +197,25 @@ def _narrowed(filters: SearchFilters, tag: str | None) -> list[ColumnElement[boo
     return conditions
 
 
-def _past(
-    rank: ColumnElement[float], after: tuple[float, uuid.UUID] | None
-) -> list[ColumnElement[bool]]:
-    """Rows after the cursor in (rank desc, id desc) order."""
+def _ranked(
+    candidates: Subquery, after: tuple[float, uuid.UUID] | None
+) -> Select[uuid.UUID, float]:
+    """The candidates best first (rank desc, id desc), from just past the cursor."""
+    statement = select(candidates.c.id, candidates.c.rank).order_by(
+        candidates.c.rank.desc(), candidates.c.id.desc()
+    )
     if after is None:
-        return []
+        return statement
     last_rank, last_id = after
-    return [or_(rank < last_rank, and_(rank == last_rank, Message.id < last_id))]
+    rank, message_id = candidates.c.rank, candidates.c.id
+    return statement.where(or_(rank < last_rank, and_(rank == last_rank, message_id < last_id)))
 
 
 class _Engine:
     def page(
         self, conditions: list[ColumnElement[bool]], after: tuple[float, uuid.UUID] | None
     ) -> Select[uuid.UUID, float]:
+        """The page's statement (without its LIMIT): ids and ranks, best first."""
         raise NotImplementedError
 
     def snippets(self, ids: list[uuid.UUID]) -> Select[uuid.UUID, str]:
@@ -217,18 +230,26 @@ class _PostgreSQL(_Engine):
         self.text = terms.tsquery_text(words)
 
     def _tsquery(self) -> ColumnElement[str]:
-        return func.to_tsquery(self.language, literal(self.text))
+        # Rendered into the statement (escaped by SQLAlchemy), not bound: with a parameter,
+        # a cached generic plan cannot know whether the words are rare or in every message,
+        # and the plan for one is ruinous for the other (measured: seconds, bench/search.py).
+        return func.to_tsquery(self.language, bindparam("tsquery", self.text, literal_execute=True))
 
     def page(
         self, conditions: list[ColumnElement[bool]], after: tuple[float, uuid.UUID] | None
     ) -> Select[uuid.UUID, float]:
         vector: ColumnElement[str] = literal_column(f"messages.{VECTOR_COLUMN}")
         rank: ColumnElement[float] = func.ts_rank_cd(vector, self._tsquery(), type_=Float)
-        return (
-            select(Message.id, rank.label("rank"))
-            .where(vector.op("@@")(self._tsquery()), *conditions, *_past(rank, after))
-            .order_by(rank.desc(), Message.id.desc())
+        # The planner picks the GIN index for rare words (few matches, sorted by time) or a
+        # walk back through ix_messages_search_recent for common ones (stops at the window).
+        candidates = (
+            select(Message.id.label("id"), rank.label("rank"))
+            .where(vector.op("@@")(self._tsquery()), *conditions)
+            .order_by(Message.server_timestamp.desc(), Message.id.desc())
+            .limit(RANK_WINDOW)
+            .subquery("candidates")
         )
+        return _ranked(candidates, after)
 
     def snippets(self, ids: list[uuid.UUID]) -> Select[uuid.UUID, str]:
         # The markers are taken out of the text first, so only ts_headline's own remain.
@@ -257,13 +278,18 @@ class _SQLite(_Engine):
     ) -> Select[uuid.UUID, float]:
         # bm25 is lower for better matches: negated, so "higher is better" on both engines.
         rank: ColumnElement[float] = -func.bm25(literal_column(FTS_TABLE), type_=Float)
-        return (
-            select(Message.id, rank.label("rank"))
+        # FTS5 returns matches in rowid order without sorting; messages' rowids grow with
+        # each insert, so the newest matches come first and the window stops the scan.
+        candidates = (
+            select(Message.id.label("id"), rank.label("rank"))
             .select_from(self.fts)
             .join(Message, self._on())
-            .where(self._matches(), *conditions, *_past(rank, after))
-            .order_by(rank.desc(), Message.id.desc())
+            .where(self._matches(), *conditions)
+            .order_by(self.fts.c.rowid.desc())
+            .limit(RANK_WINDOW)
+            .subquery("candidates")
         )
+        return _ranked(candidates, after)
 
     def snippets(self, ids: list[uuid.UUID]) -> Select[uuid.UUID, str]:
         snippet = func.snippet(

@@ -3,7 +3,8 @@
 They are derived from `messages.content` by the database itself (migration 0008), one kind
 per engine, so no application code writes them:
 - PostgreSQL: `messages.search_vector`, a generated (STORED) `tsvector`, NULL for encrypted
-  and deleted messages, with the GIN index `ix_messages_search`.
+  and deleted messages, with the GIN index `ix_messages_search`; and
+  `ix_messages_search_recent` on (server_timestamp, id), for the newest matches first.
 - SQLite: the FTS5 table `messages_fts` (its shadow tables are `messages_fts_*`), external
   content read from the view `messages_fts_source` (the indexable messages by rowid), kept in
   step by the triggers `messages_fts_insert`, `messages_fts_update`, `messages_fts_delete`.
@@ -21,6 +22,7 @@ from typing import Any
 
 VECTOR_COLUMN = "search_vector"
 VECTOR_INDEX = "ix_messages_search"
+RECENT_INDEX = "ix_messages_search_recent"
 FTS_TABLE = "messages_fts"
 
 
@@ -34,4 +36,4 @@ def is_search_object(
         return False
     if type_ == "column" and name == VECTOR_COLUMN:
         return False
-    return not (type_ == "index" and name == VECTOR_INDEX)
+    return not (type_ == "index" and name in (VECTOR_INDEX, RECENT_INDEX))
