@@ -152,11 +152,20 @@ async def search_messages(
     rows = rows[:limit]
     if not rows:
         return SearchPage(items=[])
-    ids = [message_id for message_id, _ in rows]
+    last_id, last_rank = rows[-1]
     messages = {
-        m.id: m for m in (await session.scalars(select(Message).where(Message.id.in_(ids)))).all()
+        m.id: m
+        for m in await session.scalars(
+            select(Message).where(Message.id.in_([message_id for message_id, _ in rows]))
+        )
     }
-    snippets = dict((await session.execute(engine.snippets(ids))).tuples().all())
+    # A message deleted (or held, or gone) between the two reads is left out, not shown with
+    # a snippet of the text it no longer shows.
+    rows = [
+        (message_id, rank) for message_id, rank in rows if _still_shown(messages.get(message_id))
+    ]
+    ids = [message_id for message_id, _ in rows]
+    snippets = dict((await session.execute(engine.snippets(ids))).tuples().all()) if ids else {}
     rendered = await render(session, [messages[message_id] for message_id in ids])
     items = [
         SearchHit.model_validate(
@@ -168,8 +177,19 @@ async def search_messages(
         )
         for out, (message_id, rank) in zip(rendered, rows, strict=True)
     ]
-    last_id, last_rank = rows[-1]
-    return SearchPage(items=items, next_cursor=_encode_cursor(last_rank, last_id) if more else None)
+    if not more:
+        return SearchPage(items=items)
+    # The cursor is the last row the page query returned, shown or not.
+    return SearchPage(items=items, next_cursor=_encode_cursor(last_rank, last_id))
+
+
+def _still_shown(message: Message | None) -> bool:
+    return (
+        message is not None
+        and message.deleted_at is None
+        and not message.encrypted
+        and message.status != MessageStatus.MODERATED
+    )
 
 
 def _visible(user_id: uuid.UUID) -> list[ColumnElement[bool]]:
