@@ -24,7 +24,6 @@ from sqlalchemy import (
     Select,
     Subquery,
     and_,
-    bindparam,
     cast,
     column,
     exists,
@@ -34,6 +33,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    text,
 )
 from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -146,6 +146,11 @@ async def search_messages(
         engine: _Engine = _PostgreSQL(words, language or runtime.current().settings.search_language)
     else:
         engine = _SQLite(words)
+    if postgresql:
+        # A plan for these words and this caller each time: a cached generic plan cannot know
+        # whether the words are rare or in most messages, and the plan for one is ruinous for
+        # the other (seen in bench/search.py: a second instead of milliseconds).
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     statement = engine.page(conditions, after).limit(limit + 1)
     rows = list((await session.execute(statement)).tuples().all())
     more = len(rows) > limit
@@ -250,10 +255,7 @@ class _PostgreSQL(_Engine):
         self.text = terms.tsquery_text(words)
 
     def _tsquery(self) -> ColumnElement[str]:
-        # Rendered into the statement (escaped by SQLAlchemy), not bound: with a parameter,
-        # a cached generic plan cannot know whether the words are rare or in every message,
-        # and the plan for one is ruinous for the other (measured: seconds, bench/search.py).
-        return func.to_tsquery(self.language, bindparam("tsquery", self.text, literal_execute=True))
+        return func.to_tsquery(self.language, literal(self.text))
 
     def page(
         self, conditions: list[ColumnElement[bool]], after: tuple[float, uuid.UUID] | None
@@ -273,10 +275,10 @@ class _PostgreSQL(_Engine):
 
     def snippets(self, ids: list[uuid.UUID]) -> Select[uuid.UUID, str]:
         # The markers are taken out of the text first, so only ts_headline's own remain.
-        text = func.replace(
+        plain = func.replace(
             func.replace(Message.content, terms.MARK_START, ""), terms.MARK_STOP, ""
         )
-        headline = func.ts_headline(self.language, text, self._tsquery(), _HEADLINE_OPTIONS)
+        headline = func.ts_headline(self.language, plain, self._tsquery(), _HEADLINE_OPTIONS)
         return select(Message.id, headline).where(Message.id.in_(ids))
 
 
