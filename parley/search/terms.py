@@ -13,7 +13,7 @@ import re
 
 MAX_QUERY_LENGTH = 200
 MAX_TERMS = 16
-PREFIX_MIN_LENGTH = 2
+PREFIX_MIN_LENGTH = 3
 # Private-use characters the engines put around matches; `snippet_html` turns them into
 # `<mark>` after escaping the rest, so no markup of the message itself reaches a client.
 MARK_START = "\ue000"

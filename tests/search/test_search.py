@@ -105,6 +105,19 @@ async def test_last_word_matches_as_a_prefix_the_others_do_not(
     assert await _ids(client, bob, f"{word[:6]} {other}") == []
 
 
+async def test_a_last_word_under_three_characters_is_whole(
+    client: httpx.AsyncClient, alice: User, bob: User
+) -> None:
+    """Two letters would expand to most of the vocabulary: they match only themselves."""
+    word = _word("qz")
+    conversation = await create_conversation(client, alice, [bob])
+    message = await send(client, alice, conversation["id"], f"{word} qz")
+
+    assert await _ids(client, bob, word[:3]) == [message["id"]]
+    assert await _ids(client, bob, f"{word} q") == []
+    assert await _ids(client, bob, f"{word} qz") == [message["id"]]
+
+
 async def test_case_and_accents_do_not_matter(
     client: httpx.AsyncClient, alice: User, bob: User
 ) -> None:
