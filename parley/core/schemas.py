@@ -94,3 +94,15 @@ ItemT = TypeVar("ItemT")
 class Page(ApiModel, Generic[ItemT]):
     items: list[ItemT]
     next_cursor: str | None = None
+
+
+class ErrorDetail(ApiModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorOut(ApiModel):
+    """Every error's body (`core.errors.AppError.to_body`), for `responses=` in routes."""
+
+    error: ErrorDetail

@@ -10,17 +10,22 @@ from fastapi import APIRouter, Query
 
 from parley.accounts.dependencies import CurrentUser
 from parley.core.deps import ReadSessionDep
-from parley.core.schemas import ClientTimestamp
+from parley.core.schemas import ClientTimestamp, ErrorOut
 from parley.search.queries import SearchFilters, search_messages
 from parley.search.schemas import SearchPage
 
 router = APIRouter(prefix="/messages", tags=["search"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "CONVERSATION_NOT_FOUND: conversationId is not one the caller reads"},
+    401: {"model": ErrorOut, "description": "UNAUTHORIZED: no valid token"},
+    404: {
+        "model": ErrorOut,
+        "description": "CONVERSATION_NOT_FOUND: conversationId is not one the caller reads",
+    },
     422: {
+        "model": ErrorOut,
         "description": "VALIDATION_ERROR: q empty or over 200 characters after trimming, a "
-        "bad uuid, date, hashtag, mention, limit or cursor"
+        "bad uuid, date, hashtag, mention, limit or cursor (details.errors[].field)",
     },
 }
 

@@ -511,3 +511,15 @@ async def test_new_user_searches_their_own_conversations(client: httpx.AsyncClie
     message = await send(client, eve, conversation["id"], f"hi {word}")
 
     assert await _ids(client, dana, word) == [message["id"]]
+
+
+async def test_openapi_documents_search_and_its_errors(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    operation = document["paths"]["/messages/search"]["get"]
+
+    assert {"200", "401", "404", "422"} <= set(operation["responses"])
+    parameters = {parameter["name"] for parameter in operation["parameters"]}
+    assert {"q", "conversationId", "senderId", "from", "to", "hashtag", "mention"} <= parameters
+    assert {"limit", "cursor"} <= parameters
+    hit = document["components"]["schemas"]["SearchHit"]["properties"]
+    assert {"snippet", "rank", "content", "seq"} <= set(hit)
