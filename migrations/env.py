@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from parley.core.config import load_settings
 from parley.core.db import Base
 from parley.models import import_all_models
+from parley.search.schema import is_search_object
 
 import_all_models()
 target_metadata = Base.metadata
@@ -28,6 +29,8 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # The search index is built by the database from messages.content (0008), not modelled.
+        include_object=is_search_object,
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":

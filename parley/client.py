@@ -115,6 +115,16 @@ def classify(code: str | None) -> str:
     return SEND_ERRORS.get(code or "", PERMANENT)
 
 
+_SEARCH_FILTERS = frozenset(
+    {"conversation_id", "sender_id", "since", "until", "hashtag", "mention"}
+)
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
 class ParleyError(Exception):
     """An error answer from the server: `code` is the contract's error code."""
 
@@ -325,6 +335,29 @@ class ParleyClient:
             json={"conversationIds": conversation_ids},
             idempotency_key=str(uuid.uuid4()),
         )
+
+    async def search_messages(
+        self,
+        q: str,
+        *,
+        cursor: str | None = None,
+        limit: int | None = None,
+        **filters: str,
+    ) -> dict[str, Any]:
+        """GET /messages/search: one page `{items, nextCursor}`, best match first. Filters by
+        keyword: conversation_id, sender_id, since (`from`), until (`to`), hashtag, mention;
+        pass `nextCursor` back as `cursor` for the next page."""
+        names = {"since": "from", "until": "to"}
+        params: dict[str, Any] = {"q": q}
+        for name, value in filters.items():
+            if name not in _SEARCH_FILTERS:
+                raise TypeError(f"search_messages() got an unexpected filter {name!r}")
+            params[names.get(name, _camel(name))] = value
+        if cursor is not None:
+            params["cursor"] = cursor
+        if limit is not None:
+            params["limit"] = limit
+        return await self.request("GET", "/messages/search", params=params)  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ socket
 

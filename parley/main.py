@@ -66,6 +66,7 @@ from parley.previews.worker import PreviewWorker
 from parley.ratelimit.service import RateLimiter
 from parley.realtime.publish import SocketPublisher
 from parley.realtime.server import create_socket_server
+from parley.search.routes import router as search_router
 
 log = logging.getLogger("parley")
 
@@ -343,6 +344,8 @@ def create_api(
     app.include_router(accounts_router)
     app.include_router(conversations_router)
     app.include_router(inbox_router)
+    # Before messages: its GET /messages/{id} would match /messages/search first.
+    app.include_router(search_router)
     app.include_router(messages_router)
     app.include_router(mentions_router)
     app.include_router(hashtags_router)

@@ -331,3 +331,18 @@ async def execute_sql(env: dict[str, str], statements: list[str]) -> None:
         database.commit()
     finally:
         database.close()
+
+
+async def query_sql(env: dict[str, str], statement: str) -> list[tuple[Any, ...]]:
+    """Rows of one read straight from the test run's database (schema checks)."""
+    if "DATABASE_URL" in env:
+        connection = await asyncpg.connect(env["DATABASE_URL"])
+        try:
+            return [tuple(row) for row in await connection.fetch(statement)]
+        finally:
+            await connection.close()
+    database = sqlite3.connect(Path(env["PARLEY_DATA_DIR"]) / "parley.db", timeout=30)
+    try:
+        return list(database.execute(statement).fetchall())
+    finally:
+        database.close()

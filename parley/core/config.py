@@ -120,6 +120,23 @@ def _networks(name: str, raw: str) -> tuple[str, ...]:
     return entries
 
 
+_SEARCH_LANGUAGE = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+def search_language(env: dict[str, str]) -> str:
+    """`SEARCH_LANGUAGE`: a PostgreSQL text search configuration name (`simple`, `english`,
+    `german`, ...). Read by migration 0008 too, which builds the index with it: a name, never
+    SQL, so it can be written into the column's expression safely."""
+    raw = env.get("SEARCH_LANGUAGE") or "simple"
+    name = raw.strip().lower()
+    if not _SEARCH_LANGUAGE.fullmatch(name):
+        raise ConfigError(
+            f"SEARCH_LANGUAGE={raw!r} is not a text search configuration name "
+            "(examples: simple, english, german)"
+        )
+    return name
+
+
 def normalize_database_url(raw: str) -> str:
     """Accept the usual spellings and pick the async driver for each engine."""
     url = raw.strip()
@@ -230,6 +247,7 @@ class Settings:
     rate_limit_uploads_per_hour: int = 10
     orphan_upload_seconds: float = 86400.0
     s3: S3Settings | None = None
+    search_language: str = "simple"
 
     @property
     def is_sqlite(self) -> bool:
@@ -421,4 +439,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             "ORPHAN_UPLOAD_HOURS", env.get("ORPHAN_UPLOAD_HOURS") or "24", "h"
         ),
         s3=_s3(env),
+        search_language=search_language(env),
     )

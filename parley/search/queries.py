@@ -1,0 +1,334 @@
+"""Full-text search over the messages a caller may read now (no side effects).
+
+Visibility is the rule of `messages/tagged.py`, stricter for held messages: a conversation
+the caller reads now (`access.readable_conversations`, so leaving or removal takes effect at
+once), not deleted, not encrypted (never indexed either) and not held for review (not even
+for its sender or the reviewers: search is for what everyone in the room can see).
+
+One engine-specific statement finds the page (ids and ranks, best first); the page's rows
+are then loaded, rendered like every other message list, and given their snippets, which are
+computed for those rows only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    Subquery,
+    and_,
+    cast,
+    column,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.accounts.service import find_user_ids_by_usernames
+from parley.conversations import access
+from parley.core import runtime
+from parley.core.errors import ValidationFailed
+from parley.core.pagination import decode_text_cursor, encode_text_cursor
+from parley.messages.models import Hashtag, Mention, Message
+from parley.messages.render import render
+from parley.messages.schemas import MessageStatus
+from parley.messages.tagged import normalise_tag
+from parley.search import terms
+from parley.search.schema import FTS_TABLE, VECTOR_COLUMN
+from parley.search.schemas import SearchHit, SearchPage
+
+_USERNAME = re.compile(r"[a-z0-9_][a-z0-9_.-]{0,63}")
+# One stretch of 12-30 words around the best match; ts_headline leaves out what its parser
+# takes for HTML tags (`<b>`), which a snippet can do without.
+_HEADLINE_OPTIONS = (
+    f"StartSel={terms.MARK_START}, StopSel={terms.MARK_STOP}, MaxWords=30, MinWords=12"
+)
+_SNIPPET_TOKENS = 24
+# Ranking reads every candidate's text, so it is bounded: the newest RANK_WINDOW matches (after
+# visibility and filters) are ranked, and pages walk through them best first. A word in most
+# messages then costs the walk back to its RANK_WINDOW newest uses, not a rank of millions
+# (docs/api.md, "Search"; bench/search.py). Older hits are reached by narrowing: `to=`, more
+# words, a conversation.
+RANK_WINDOW = 200
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Narrowing conditions, all of which a hit meets (AND)."""
+
+    conversation_id: uuid.UUID | None = None
+    sender_id: uuid.UUID | None = None
+    since: datetime | None = None  # serverTimestamp >= since
+    until: datetime | None = None  # serverTimestamp < until
+    hashtag: str | None = None  # `#` optional, any case
+    mention: str | None = None  # a username, `@` optional
+
+
+def normalise_query(query: str) -> str:
+    """The query trimmed; VALIDATION_ERROR unless it has 1..MAX_QUERY_LENGTH characters."""
+    text = query.strip()
+    if not 1 <= len(text) <= terms.MAX_QUERY_LENGTH:
+        raise ValidationFailed(f"q must have 1 to {terms.MAX_QUERY_LENGTH} characters", field="q")
+    return text
+
+
+def _normalise_mention(mention: str) -> str:
+    name = mention.strip().removeprefix("@").lower()
+    if not _USERNAME.fullmatch(name):
+        raise ValidationFailed("mention is not a username", field="mention")
+    return name
+
+
+def _encode_cursor(rank: float, message_id: uuid.UUID) -> str:
+    return encode_text_cursor(f"{rank!r}|{message_id}")
+
+
+def _decode_cursor(cursor: str) -> tuple[float, uuid.UUID]:
+    try:
+        rank_text, id_text = decode_text_cursor(cursor).split("|", 1)
+        rank, message_id = float(rank_text), uuid.UUID(id_text)
+    except ValueError:
+        raise ValidationFailed("The cursor is not valid", field="cursor") from None
+    if not math.isfinite(rank):
+        raise ValidationFailed("The cursor is not valid", field="cursor")
+    return rank, message_id
+
+
+async def search_messages(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    query: str,
+    filters: SearchFilters,
+    limit: int,
+    cursor: str | None,
+    language: str | None = None,
+) -> SearchPage:
+    """The messages the caller may read now that contain every word of `query` (the last
+    one also as a prefix), best ranked first, paged by `cursor`."""
+    words = terms.words(normalise_query(query))
+    after = _decode_cursor(cursor) if cursor is not None else None
+    tag = normalise_tag(filters.hashtag, field="hashtag") if filters.hashtag is not None else None
+    mention = _normalise_mention(filters.mention) if filters.mention is not None else None
+    if filters.conversation_id is not None:
+        # CONVERSATION_NOT_FOUND for a conversation the caller does not read, as elsewhere.
+        await access.get_membership(
+            session, conversation_id=filters.conversation_id, user_id=user_id
+        )
+    conditions = _visible(user_id)
+    conditions += _narrowed(filters, tag)
+    if mention is not None:
+        found = await find_user_ids_by_usernames(session, usernames=[mention])
+        if mention not in found:
+            return SearchPage(items=[])
+        conditions.append(
+            exists().where(Mention.message_id == Message.id, Mention.user_id == found[mention])
+        )
+    if not words:  # nothing searchable (only punctuation): nothing found, not an error
+        return SearchPage(items=[])
+
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        engine: _Engine = _PostgreSQL(words, language or runtime.current().settings.search_language)
+    else:
+        engine = _SQLite(words)
+    if postgresql:
+        # A plan for these words and this caller each time: a cached generic plan cannot know
+        # whether the words are rare or in most messages, and the plan for one is ruinous for
+        # the other (seen in bench/search.py: a second instead of milliseconds).
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    statement = engine.page(conditions, after).limit(limit + 1)
+    rows = list((await session.execute(statement)).tuples().all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if not rows:
+        return SearchPage(items=[])
+    last_id, last_rank = rows[-1]
+    messages = {
+        m.id: m
+        for m in await session.scalars(
+            select(Message).where(Message.id.in_([message_id for message_id, _ in rows]))
+        )
+    }
+    # A message deleted (or held, or gone) between the two reads is left out, not shown with
+    # a snippet of the text it no longer shows.
+    rows = [
+        (message_id, rank) for message_id, rank in rows if _still_shown(messages.get(message_id))
+    ]
+    ids = [message_id for message_id, _ in rows]
+    snippets = dict((await session.execute(engine.snippets(ids))).tuples().all()) if ids else {}
+    rendered = await render(session, [messages[message_id] for message_id in ids])
+    items = [
+        SearchHit.model_validate(
+            {
+                **out.model_dump(),
+                "snippet": terms.snippet_html(snippets.get(message_id) or ""),
+                "rank": rank,
+            }
+        )
+        for out, (message_id, rank) in zip(rendered, rows, strict=True)
+    ]
+    if not more:
+        return SearchPage(items=items)
+    # The cursor is the last row the page query returned, shown or not.
+    return SearchPage(items=items, next_cursor=_encode_cursor(last_rank, last_id))
+
+
+def _still_shown(message: Message | None) -> bool:
+    return (
+        message is not None
+        and message.deleted_at is None
+        and not message.encrypted
+        and message.status != MessageStatus.MODERATED
+    )
+
+
+def _visible(user_id: uuid.UUID) -> list[ColumnElement[bool]]:
+    readable = access.readable_conversations(user_id).subquery()
+    return [
+        Message.conversation_id.in_(select(readable.c.conversation_id)),
+        Message.deleted_at.is_(None),
+        Message.encrypted.is_(False),
+        Message.status != MessageStatus.MODERATED,
+    ]
+
+
+def _narrowed(filters: SearchFilters, tag: str | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.conversation_id is not None:
+        conditions.append(Message.conversation_id == filters.conversation_id)
+    if filters.sender_id is not None:
+        conditions.append(Message.sender_id == filters.sender_id)
+    if filters.since is not None:
+        conditions.append(Message.server_timestamp >= filters.since)
+    if filters.until is not None:
+        conditions.append(Message.server_timestamp < filters.until)
+    if tag is not None:
+        conditions.append(exists().where(Hashtag.message_id == Message.id, Hashtag.tag == tag))
+    return conditions
+
+
+def _ranked(
+    candidates: Subquery, after: tuple[float, uuid.UUID] | None
+) -> Select[uuid.UUID, float]:
+    """The candidates best first (rank desc, id desc), from just past the cursor."""
+    statement = select(candidates.c.id, candidates.c.rank).order_by(
+        candidates.c.rank.desc(), candidates.c.id.desc()
+    )
+    if after is None:
+        return statement
+    last_rank, last_id = after
+    rank, message_id = candidates.c.rank, candidates.c.id
+    return statement.where(or_(rank < last_rank, and_(rank == last_rank, message_id < last_id)))
+
+
+class _Engine:
+    def page(
+        self, conditions: list[ColumnElement[bool]], after: tuple[float, uuid.UUID] | None
+    ) -> Select[uuid.UUID, float]:
+        """The page's statement (without its LIMIT): ids and ranks, best first."""
+        raise NotImplementedError
+
+    def snippets(self, ids: list[uuid.UUID]) -> Select[uuid.UUID, str]:
+        raise NotImplementedError
+
+
+class _PostgreSQL(_Engine):
+    """The generated `search_vector` column, its GIN index, `ts_rank_cd`, `ts_headline`."""
+
+    def __init__(self, words: list[str], language: str) -> None:
+        self.language = cast(literal(language), REGCONFIG)
+        self.text = terms.tsquery_text(words)
+
+    def _tsquery(self) -> ColumnElement[str]:
+        return func.to_tsquery(self.language, literal(self.text))
+
+    def page(
+        self, conditions: list[ColumnElement[bool]], after: tuple[float, uuid.UUID] | None
+    ) -> Select[uuid.UUID, float]:
+        vector: ColumnElement[str] = literal_column(f"messages.{VECTOR_COLUMN}")
+        rank: ColumnElement[float] = func.ts_rank_cd(vector, self._tsquery(), type_=Float)
+        # The planner picks the GIN index for rare words (few matches, sorted by time) or a
+        # walk back through ix_messages_search_recent for common ones (stops at the window).
+        candidates = (
+            select(Message.id.label("id"), rank.label("rank"))
+            .where(vector.op("@@")(self._tsquery()), *conditions)
+            .order_by(Message.server_timestamp.desc(), Message.id.desc())
+            .limit(RANK_WINDOW)
+            .subquery("candidates")
+        )
+        return _ranked(candidates, after)
+
+    def snippets(self, ids: list[uuid.UUID]) -> Select[uuid.UUID, str]:
+        # The markers are taken out of the text first, so only ts_headline's own remain.
+        plain = func.replace(
+            func.replace(Message.content, terms.MARK_START, ""), terms.MARK_STOP, ""
+        )
+        headline = func.ts_headline(self.language, plain, self._tsquery(), _HEADLINE_OPTIONS)
+        return select(Message.id, headline).where(Message.id.in_(ids))
+
+
+class _SQLite(_Engine):
+    """The FTS5 table `messages_fts` (external content: messages), bm25, `snippet()`."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.match = terms.fts5_match(words)
+        self.fts = table(FTS_TABLE, column("rowid"))
+
+    def _on(self) -> ColumnElement[bool]:
+        return literal_column("messages.rowid") == self.fts.c.rowid
+
+    def _matches(self) -> ColumnElement[bool]:
+        return literal_column(FTS_TABLE).op("MATCH")(literal(self.match))
+
+    def page(
+        self, conditions: list[ColumnElement[bool]], after: tuple[float, uuid.UUID] | None
+    ) -> Select[uuid.UUID, float]:
+        # bm25 is lower for better matches: negated, so "higher is better" on both engines.
+        rank: ColumnElement[float] = -func.bm25(literal_column(FTS_TABLE), type_=Float)
+        # FTS5 returns matches in rowid order without sorting; messages' rowids grow with
+        # each insert, so the newest matches come first and the window stops the scan.
+        candidates = (
+            select(Message.id.label("id"), rank.label("rank"))
+            .select_from(self.fts)
+            .join(Message, self._on())
+            .where(self._matches(), *conditions)
+            .order_by(self.fts.c.rowid.desc())
+            .limit(RANK_WINDOW)
+            .subquery("candidates")
+        )
+        return _ranked(candidates, after)
+
+    def snippets(self, ids: list[uuid.UUID]) -> Select[uuid.UUID, str]:
+        snippet = func.snippet(
+            literal_column(FTS_TABLE),
+            0,
+            terms.MARK_START,
+            terms.MARK_STOP,
+            "…",
+            _SNIPPET_TOKENS,
+        )
+        # The page's rows by rowid: FTS5 then looks up each one, instead of walking every
+        # match of a common word to find them (170 ms at 1M messages, bench/search.py).
+        rowid: ColumnElement[int] = literal_column("messages.rowid")
+        rowids = select(rowid).where(Message.id.in_(ids)).scalar_subquery()
+        return (
+            select(Message.id, snippet)
+            .select_from(self.fts)
+            .join(Message, self._on())
+            .where(self._matches(), self.fts.c.rowid.in_(rowids))
+        )
