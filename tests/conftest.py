@@ -186,6 +186,15 @@ def mallory(users: dict[str, User]) -> User:
 
 
 @pytest.fixture
+async def sockets() -> AsyncIterator[list[Recorder]]:
+    """Sockets a test opens itself (`open_socket`), closed when it ends."""
+    opened: list[Recorder] = []
+    yield opened
+    for recorder in opened:
+        await recorder.close()
+
+
+@pytest.fixture
 async def connect(server: Server) -> AsyncIterator[Connect]:
     """Open sockets to the session's server (python-socketio's client); closed afterwards."""
     opened: list[Recorder] = []

@@ -12,7 +12,7 @@ import pytest
 
 from tests.attachments.conftest import FilesServer
 from tests.attachments.helpers import download, png, upload, uploaded
-from tests.realtime.sockets import Recorder
+from tests.realtime.sockets import Recorder, open_socket
 from tests.support import (
     User,
     add,
@@ -262,33 +262,29 @@ async def test_a_committed_send_with_a_file_adds_three_statements(
 
 
 async def test_a_file_sent_over_the_socket_reaches_the_members(
-    http: httpx.AsyncClient, people: dict[str, User], local_files: FilesServer
+    http: httpx.AsyncClient,
+    people: dict[str, User],
+    local_files: FilesServer,
+    sockets: list[Recorder],
 ) -> None:
     alice, bob = people["alice"], people["bob"]
     group = await create_conversation(http, alice, [bob])
     attachment = await uploaded(http, alice, b"socket notes", "socket.txt")
-    sender, receiver = Recorder(), Recorder()
-    try:
-        for recorder, user in ((sender, alice), (receiver, bob)):
-            await recorder.client.connect(
-                local_files.server.url, transports=["websocket"], auth={"token": user.token}
-            )
-        body = {
-            "conversationId": str(group["id"]),
-            "content": "over the socket",
-            "type": "FILE",
-            "attachments": [attachment["id"]],
-            "clientMessageId": str(uuid.uuid4()),
-        }
-        answer = await sender.call("send_message", body)
-        assert answer["ok"] is True, answer
-        assert [ref["id"] for ref in answer["message"]["attachments"]] == [attachment["id"]]
-        arrived = await receiver.next_of("new_message")
-        assert [ref["id"] for ref in arrived["message"]["attachments"]] == [attachment["id"]]
-        fetched = await download(http, bob, attachment["id"])
-        assert fetched.status_code == 200 and fetched.content == b"socket notes"
-        again = await sender.call("send_message", {**body, "clientMessageId": str(uuid.uuid4())})
-        assert again["ok"] is False and again["error"]["code"] == "ATTACHMENT_ALREADY_SENT"
-    finally:
-        await sender.close()
-        await receiver.close()
+    sender = await open_socket(sockets, local_files.server, alice)
+    receiver = await open_socket(sockets, local_files.server, bob)
+    body = {
+        "conversationId": str(group["id"]),
+        "content": "over the socket",
+        "type": "FILE",
+        "attachments": [attachment["id"]],
+        "clientMessageId": str(uuid.uuid4()),
+    }
+    answer = await sender.call("send_message", body)
+    assert answer["ok"] is True, answer
+    assert [ref["id"] for ref in answer["message"]["attachments"]] == [attachment["id"]]
+    arrived = await receiver.next_of("new_message")
+    assert [ref["id"] for ref in arrived["message"]["attachments"]] == [attachment["id"]]
+    fetched = await download(http, bob, attachment["id"])
+    assert fetched.status_code == 200 and fetched.content == b"socket notes"
+    again = await sender.call("send_message", {**body, "clientMessageId": str(uuid.uuid4())})
+    assert again["ok"] is False and again["error"]["code"] == "ATTACHMENT_ALREADY_SENT"

@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import start_server
 from tests.metrics.support import until, value
 from tests.notifications.receiver import Receiver, notify_env, start_receiver
-from tests.realtime.sockets import Recorder
+from tests.realtime.sockets import Recorder, open_socket
 from tests.support import (
     Server,
     User,
@@ -52,14 +52,6 @@ def notify_server(backend_env: dict[str, str], receiver: Receiver) -> Iterator[S
 async def http(notify_server: Server) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=notify_server.url, timeout=30) as client:
         yield client
-
-
-@pytest.fixture
-async def sockets() -> AsyncIterator[list[Recorder]]:
-    opened: list[Recorder] = []
-    yield opened
-    for recorder in opened:
-        await recorder.close()
 
 
 async def _people(http: httpx.AsyncClient, *names: str) -> list[User]:
@@ -126,11 +118,7 @@ async def test_member_with_a_live_socket_is_not_notified(
 ) -> None:
     alice, bob, dave = await _people(http, "alice", "bob", "dave")
     conversation = await create_conversation(http, alice, [bob, dave])
-    socket = Recorder()
-    sockets.append(socket)
-    await socket.client.connect(
-        notify_server.url, auth={"token": bob.token}, transports=["websocket"]
-    )
+    socket = await open_socket(sockets, notify_server, bob)
 
     while_online = await send(http, alice, conversation["id"], "bob is here")
     await receiver.wait_for_message(dave.id, while_online["id"])  # resolved for everyone

@@ -88,21 +88,6 @@ async def guarded_client(guarded_server: Server) -> AsyncIterator[httpx.AsyncCli
         yield http
 
 
-@pytest.fixture
-async def sockets() -> AsyncIterator[list[Recorder]]:
-    opened: list[Recorder] = []
-    yield opened
-    for recorder in opened:
-        await recorder.close()
-
-
-async def connect_to(opened: list[Recorder], server: Server, user: User) -> Recorder:
-    recorder = Recorder()
-    opened.append(recorder)
-    await recorder.client.connect(server.url, auth={"token": user.token}, transports=["websocket"])
-    return recorder
-
-
 async def pair(http: httpx.AsyncClient) -> tuple[User, User]:
     return await register(http, "alice"), await register(http, "bob")
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from tests.conftest import BACKEND
-from tests.previews.conftest import RESULTS, Counters, connect_to, message_updated, pair
+from tests.previews.conftest import RESULTS, Counters, message_updated, pair
 from tests.previews.pages import PageServer
-from tests.realtime.sockets import Recorder
+from tests.realtime.sockets import Recorder, open_socket
 from tests.support import (
     Server,
     assert_error,
@@ -35,7 +35,7 @@ async def test_preview_of_an_opengraph_page_is_pushed_and_stored(
 ) -> None:
     alice, bob = await pair(open_client)
     conversation = await create_conversation(open_client, alice, [bob])
-    listener = await connect_to(sockets, open_server, bob)
+    listener = await open_socket(sockets, open_server, bob)
     name = tag()
     link = pages.url(f"/og/{name}")
 
@@ -64,8 +64,8 @@ async def test_title_only_page_sent_over_the_socket_gets_its_title(
 ) -> None:
     alice, bob = await pair(open_client)
     conversation = await create_conversation(open_client, alice, [bob])
-    listener = await connect_to(sockets, open_server, bob)
-    sender = await connect_to(sockets, open_server, alice)
+    listener = await open_socket(sockets, open_server, bob)
+    sender = await open_socket(sockets, open_server, alice)
     name = tag()
     link = pages.url(f"/title/{name}")
 
@@ -92,7 +92,7 @@ async def test_twitter_card_is_the_fallback_for_opengraph(
 ) -> None:
     alice, bob = await pair(open_client)
     conversation = await create_conversation(open_client, alice, [bob])
-    listener = await connect_to(sockets, open_server, bob)
+    listener = await open_socket(sockets, open_server, bob)
     name = tag()
     sent = await send(open_client, alice, conversation["id"], pages.url(f"/twitter/{name}"))
 
@@ -109,7 +109,7 @@ async def test_at_most_three_links_of_a_message_are_fetched(
 ) -> None:
     alice, bob = await pair(open_client)
     conversation = await create_conversation(open_client, alice, [bob])
-    listener = await connect_to(sockets, open_server, bob)
+    listener = await open_socket(sockets, open_server, bob)
     names = [tag() for _ in range(4)]
     links = [pages.url(f"/title/{name}") for name in names]
 
@@ -126,7 +126,7 @@ async def test_a_link_is_fetched_once_then_served_from_the_cache(
 ) -> None:
     alice, bob = await pair(open_client)
     conversation = await create_conversation(open_client, alice, [bob])
-    listener = await connect_to(sockets, open_server, bob)
+    listener = await open_socket(sockets, open_server, bob)
     name = tag()
     link = pages.url(f"/og/{name}")
     counters = await Counters.start(open_client)
@@ -151,8 +151,8 @@ async def test_instances_share_the_preview_cache(
 ) -> None:
     alice, bob = await pair(open_client)
     conversation = await create_conversation(open_client, alice, [bob])
-    first_listener = await connect_to(sockets, open_server, bob)
-    second_listener = await connect_to(sockets, second_open_server, bob)
+    first_listener = await open_socket(sockets, open_server, bob)
+    second_listener = await open_socket(sockets, second_open_server, bob)
     name = tag()
     link = pages.url(f"/og/{name}")
 
@@ -171,7 +171,7 @@ async def test_a_page_over_the_size_cap_gives_no_preview(
 ) -> None:
     alice, bob = await pair(open_client)
     conversation = await create_conversation(open_client, alice, [bob])
-    listener = await connect_to(sockets, open_server, bob)
+    listener = await open_socket(sockets, open_server, bob)
     big, good = tag(), tag()
     counters = await Counters.start(open_client)
 
@@ -193,7 +193,7 @@ async def test_a_page_slower_than_the_timeout_gives_no_preview(
 ) -> None:
     alice, bob = await pair(open_client)
     conversation = await create_conversation(open_client, alice, [bob])
-    listener = await connect_to(sockets, open_server, bob)
+    listener = await open_socket(sockets, open_server, bob)
     slow, good = tag(), tag()
     counters = await Counters.start(open_client)
 
@@ -214,7 +214,7 @@ async def test_a_response_that_is_not_html_gives_no_preview(
 ) -> None:
     alice, bob = await pair(open_client)
     conversation = await create_conversation(open_client, alice, [bob])
-    listener = await connect_to(sockets, open_server, bob)
+    listener = await open_socket(sockets, open_server, bob)
     pdf, good = tag(), tag()
     counters = await Counters.start(open_client)
 
@@ -235,7 +235,7 @@ async def test_redirects_are_followed_up_to_five(
 ) -> None:
     alice, bob = await pair(open_client)
     conversation = await create_conversation(open_client, alice, [bob])
-    listener = await connect_to(sockets, open_server, bob)
+    listener = await open_socket(sockets, open_server, bob)
     near, far = tag(), tag()
     counters = await Counters.start(open_client)
     five = pages.url(f"/redirect/5/{near}")
@@ -308,7 +308,7 @@ async def test_an_edit_with_a_new_link_gets_its_preview(
 ) -> None:
     alice, bob = await pair(open_client)
     conversation = await create_conversation(open_client, alice, [bob])
-    listener = await connect_to(sockets, open_server, bob)
+    listener = await open_socket(sockets, open_server, bob)
     old, new = tag(), tag()
     sent = await send(open_client, alice, conversation["id"], pages.url(f"/title/{old}"))
     await message_updated(listener, sent["id"])
@@ -340,7 +340,7 @@ async def test_a_message_deleted_while_its_page_is_fetched_is_not_updated(
 ) -> None:
     alice, bob = await pair(open_client)
     conversation = await create_conversation(open_client, alice, [bob])
-    listener = await connect_to(sockets, open_server, bob)
+    listener = await open_socket(sockets, open_server, bob)
     name = tag()
     arrived, released = pages.gate(name)
     counters = await Counters.start(open_client)

@@ -11,9 +11,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.previews.conftest import Counters, connect_to, message_updated, pair
+from tests.previews.conftest import Counters, message_updated, pair
 from tests.previews.pages import PageServer, has_ipv6_loopback
-from tests.realtime.sockets import Recorder
+from tests.realtime.sockets import Recorder, open_socket
 from tests.support import Server, create_conversation, get_message, send
 
 ALLOWED = "127.0.0.2"
@@ -31,7 +31,7 @@ async def test_a_page_on_an_allowed_network_is_previewed(
 ) -> None:
     alice, bob = await pair(guarded_client)
     conversation = await create_conversation(guarded_client, alice, [bob])
-    listener = await connect_to(sockets, guarded_server, bob)
+    listener = await open_socket(sockets, guarded_server, bob)
     name = tag()
     link = pages.url(f"/og/{name}", ALLOWED)
 

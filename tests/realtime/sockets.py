@@ -8,6 +8,8 @@ from typing import Any
 
 import socketio
 
+from tests.support import Server, User
+
 TIMEOUT = 10
 
 
@@ -54,3 +56,14 @@ class Recorder:
 
 
 Connect = Callable[..., Awaitable[Recorder]]
+
+
+async def open_socket(
+    opened: list[Recorder], server: Server, user: User, **options: Any
+) -> Recorder:
+    """A websocket to `server` as `user`, added to `opened` (the `sockets` fixture closes
+    them): for tests that talk to more than the session's server."""
+    recorder = Recorder(**options)
+    opened.append(recorder)
+    await recorder.client.connect(server.url, auth={"token": user.token}, transports=["websocket"])
+    return recorder

@@ -4,14 +4,13 @@ each client talks to the instance it was given)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import httpx
 import pytest
 import socketio
 
 from tests.conftest import BACKEND, start_server
-from tests.realtime.sockets import Recorder
+from tests.realtime.sockets import Recorder, open_socket
 from tests.support import Server, User, add, create_conversation, register, remove, send
 
 pytestmark = pytest.mark.skipif(
@@ -32,21 +31,6 @@ async def second_client(second_server: Server) -> AsyncIterator[httpx.AsyncClien
         yield http
 
 
-@pytest.fixture
-async def sockets() -> AsyncIterator[list[Recorder]]:
-    opened: list[Recorder] = []
-    yield opened
-    for recorder in opened:
-        await recorder.close()
-
-
-async def _connect(opened: list[Recorder], server: Server, user: User, **options: Any) -> Recorder:
-    recorder = Recorder(**options)
-    opened.append(recorder)
-    await recorder.client.connect(server.url, auth={"token": user.token}, transports=["websocket"])
-    return recorder
-
-
 async def test_message_sent_on_one_instance_reaches_a_socket_on_the_other(
     server: Server,
     second_server: Server,
@@ -56,7 +40,7 @@ async def test_message_sent_on_one_instance_reaches_a_socket_on_the_other(
     bob: User,
 ) -> None:
     conversation = await create_conversation(client, alice, [bob])
-    receiver = await _connect(sockets, second_server, bob)
+    receiver = await open_socket(sockets, second_server, bob)
 
     message = await send(client, alice, conversation["id"], "across instances")
 
@@ -76,8 +60,8 @@ async def test_each_message_reaches_local_and_remote_sockets_once_and_in_order(
     # other one (through Redis); the sending instance also reads its own publications back.
     conversation = await create_conversation(client, alice, [bob, carol])
     other = await create_conversation(client, alice, [bob, carol])
-    local = await _connect(sockets, server, bob)
-    remote = await _connect(sockets, second_server, carol)
+    local = await open_socket(sockets, server, bob)
+    remote = await open_socket(sockets, second_server, carol)
 
     texts = [f"m{n} — déjà vu ✓" for n in range(20)]
     sent = [await send(client, alice, conversation["id"], text, wait=False) for text in texts]
@@ -95,7 +79,7 @@ async def test_an_emit_in_python_socketios_own_format_is_delivered(
     server: Server, backend_env: dict[str, str], sockets: list[Recorder], bob: User
 ) -> None:
     # What an older Parley or an external write-only manager publishes is still understood.
-    receiver = await _connect(sockets, server, bob)
+    receiver = await open_socket(sockets, server, bob)
     external = socketio.AsyncRedisManager(
         backend_env["REDIS_URL"],
         channel=backend_env["REDIS_KEY_PREFIX"] + "socketio",
@@ -120,8 +104,8 @@ async def test_typing_crosses_instances(
     bob: User,
 ) -> None:
     conversation = await create_conversation(client, alice, [bob])
-    typist = await _connect(sockets, server, alice)
-    reader = await _connect(sockets, second_server, bob)
+    typist = await open_socket(sockets, server, alice)
+    reader = await open_socket(sockets, second_server, bob)
 
     assert (await typist.call("typing_start", {"conversationId": conversation["id"]}))["ok"]
 
@@ -140,7 +124,7 @@ async def test_membership_change_on_one_instance_moves_sockets_on_the_other(
 ) -> None:
     conversation = await create_conversation(client, alice, [bob])
     other = await create_conversation(client, alice, [carol])
-    newcomer = await _connect(sockets, second_server, carol)
+    newcomer = await open_socket(sockets, second_server, carol)
 
     added = await add(client, alice, conversation["id"], [carol])
     welcome = await send(client, alice, conversation["id"], "welcome")
@@ -163,10 +147,10 @@ async def test_presence_crosses_instances(
 ) -> None:
     frank, grace = await register(client, "frank"), await register(client, "grace")
     await create_conversation(client, frank, [grace], "DIRECT")
-    watcher = await _connect(sockets, server, grace, ignore=frozenset())
+    watcher = await open_socket(sockets, server, grace, ignore=frozenset())
     assert (await watcher.next_of("user_status_changed"))["userId"] == grace.id
 
-    remote = await _connect(sockets, second_server, frank)
+    remote = await open_socket(sockets, second_server, frank)
     assert (await watcher.next_of("user_status_changed"))["status"] == "ONLINE"
     await remote.client.disconnect()
     offline = await watcher.next_of("user_status_changed")
@@ -190,9 +174,9 @@ async def test_users_of_a_crashed_instance_go_offline(
     doomed, survivor = short_lived
     frank, grace = await register(client, "frank"), await register(client, "grace")
     await create_conversation(client, frank, [grace], "DIRECT")
-    watcher = await _connect(sockets, survivor, grace, ignore=frozenset())
+    watcher = await open_socket(sockets, survivor, grace, ignore=frozenset())
     assert (await watcher.next_of("user_status_changed"))["userId"] == grace.id
-    await _connect(sockets, doomed, frank)
+    await open_socket(sockets, doomed, frank)
     assert (await watcher.next_of("user_status_changed"))["status"] == "ONLINE"
 
     doomed.process.kill()  # no disconnect reaches anyone: only the lapse tells
