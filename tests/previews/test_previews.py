@@ -188,46 +188,35 @@ async def test_a_page_over_the_size_cap_gives_no_preview(
     assert len(pages.requested(big)) == 1
 
 
-async def test_a_page_slower_than_the_timeout_gives_no_preview(
-    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
+@pytest.mark.parametrize(
+    ("route", "outcome"),
+    [("slow", "timeout"), ("pdf", "not_html")],
+    ids=["slower-than-the-timeout", "not-html"],
+)
+async def test_a_page_that_cannot_be_previewed_leaves_the_others(
+    open_server: Server,
+    open_client: httpx.AsyncClient,
+    pages: PageServer,
+    sockets: list[Recorder],
+    route: str,
+    outcome: str,
 ) -> None:
     alice, bob = await pair(open_client)
     conversation = await create_conversation(open_client, alice, [bob])
     listener = await open_socket(sockets, open_server, bob)
-    slow, good = tag(), tag()
+    failing, good = tag(), tag()
     counters = await Counters.start(open_client)
 
     sent = await send(
         open_client,
         alice,
         conversation["id"],
-        f"{pages.url(f'/slow/{slow}')} {pages.url(f'/title/{good}')}",
+        f"{pages.url(f'/{route}/{failing}')} {pages.url(f'/title/{good}')}",
     )
 
     updated = (await message_updated(listener, sent["id"]))["message"]
     assert [p["url"] for p in updated["metadata"]["urlPreviews"]] == [pages.url(f"/title/{good}")]
-    await counters.reach(outcomes={"timeout": 1})
-
-
-async def test_a_response_that_is_not_html_gives_no_preview(
-    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
-) -> None:
-    alice, bob = await pair(open_client)
-    conversation = await create_conversation(open_client, alice, [bob])
-    listener = await open_socket(sockets, open_server, bob)
-    pdf, good = tag(), tag()
-    counters = await Counters.start(open_client)
-
-    sent = await send(
-        open_client,
-        alice,
-        conversation["id"],
-        f"{pages.url(f'/pdf/{pdf}')} {pages.url(f'/title/{good}')}",
-    )
-
-    updated = (await message_updated(listener, sent["id"]))["message"]
-    assert [p["url"] for p in updated["metadata"]["urlPreviews"]] == [pages.url(f"/title/{good}")]
-    await counters.reach(outcomes={"not_html": 1})
+    await counters.reach(outcomes={outcome: 1})
 
 
 async def test_redirects_are_followed_up_to_five(
