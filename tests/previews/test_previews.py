@@ -22,6 +22,7 @@ from tests.support import (
     envelope,
     get_message,
     new_client_id,
+    register,
     send,
 )
 
@@ -356,3 +357,41 @@ async def test_openapi_types_the_previews_of_a_message(open_client: httpx.AsyncC
     item = metadata["properties"]["urlPreviews"]["items"]
     assert set(item["properties"]) == {"url", "title", "description", "imageUrl", "siteName"}
     assert item["required"] == ["url"]
+
+
+async def test_a_held_message_gets_its_previews_once_a_reviewer_approves_it(
+    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
+) -> None:
+    alice, bob = await pair(open_client)
+    carol = await register(open_client, "carol")
+    conversation = await create_conversation(open_client, alice, [bob, carol])
+    listener = await open_socket(sockets, open_server, carol)
+    name = tag()
+    counters = await Counters.start(open_client)
+    # Three profane words score 0.85: a member's message is held for review
+    # (tests/moderation/test_moderation.py).
+    sent = await send(
+        open_client, bob, conversation["id"], f"fuck this shit, fuck {pages.url(f'/og/{name}')}"
+    )
+    assert sent["status"] == "MODERATED"
+    await counters.reach(results={"skipped_held": 1})
+    assert pages.requested(name) == []
+
+    queue = await open_client.get(
+        "/moderation/queue",
+        params={"conversationId": conversation["id"]},
+        headers=alice.headers,
+    )
+    [item] = queue.json()["items"]
+    decided = await open_client.post(
+        f"/moderation/queue/{item['id']}/decision",
+        json={"action": "APPROVE"},
+        headers=alice.headers,
+    )
+    assert decided.status_code == 200, decided.text
+
+    assert (await listener.next_of("new_message"))["message"]["status"] == "MODERATED"
+    assert (await listener.next_of("message_updated"))["message"]["status"] == "SENT"
+    previewed = (await message_updated(listener, sent["id"]))["message"]
+    assert [p["url"] for p in previewed["metadata"]["urlPreviews"]] == [pages.url(f"/og/{name}")]
+    assert len(pages.requested(name)) == 1

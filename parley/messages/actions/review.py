@@ -8,8 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.attachments.actions.link import link_released, unlink_message
+from parley.core import runtime
 from parley.core.db import utcnow
 from parley.core.events import conversation_room, emit_after_commit
+from parley.messages.changes import EditedMessage, EditListeners
 from parley.messages.events import MESSAGE_DELETED, MESSAGE_UPDATED
 from parley.messages.models import Message
 from parley.messages.render import message_out, render
@@ -41,6 +43,7 @@ async def apply_review(
         await session.flush()
         out = (await render(session, [message]))[0]
         emit_after_commit(session, MESSAGE_UPDATED, MessageEvent(message=out), rooms=room)
+        _tell_released(session, message)
         return
     message.deleted_at = utcnow()
     message.deleted_by = reviewer_id
@@ -50,3 +53,23 @@ async def apply_review(
     await session.flush()
     out = message_out(message.column_values())
     emit_after_commit(session, MESSAGE_DELETED, MessageEvent(message=out), rooms=room)
+
+
+def _tell_released(session: AsyncSession, message: Message) -> None:
+    """A released message's links are new to everyone: the edit listeners (link previews,
+    which skipped it while it was held) hear of them once the approval commits."""
+    urls = tuple((message.extra or {}).get("urls", []))
+    listeners = runtime.current().find(EditListeners)
+    if listeners is None or not urls:
+        return
+    listeners.after_commit(
+        session,
+        EditedMessage(
+            message_id=message.id,
+            conversation_id=message.conversation_id,
+            urls=urls,
+            urls_changed=True,
+            encrypted=message.encrypted,
+            held=False,
+        ),
+    )
