@@ -117,6 +117,7 @@ class Database:
                 await session.commit()
             except BaseException:
                 await session.rollback()
+                await run_after_rollback(session)
                 raise
             await run_after_commit(session)
 
@@ -195,9 +196,29 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
     session.info.setdefault("after_commit", []).append(callback)
 
 
+def after_rollback(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run `callback` if the session's transaction rolls back instead of committing: to undo
+    what was done outside the database for it (bytes written to storage for a row that was
+    never committed)."""
+    session.info.setdefault("after_rollback", []).append(callback)
+
+
+async def run_after_rollback(session: AsyncSession) -> None:
+    """Run each undo hook once, in isolation: the request is failing already, so a hook that
+    fails is logged (its error's type only) and the next one still runs."""
+    session.info.pop("after_commit", None)
+    callbacks: list[AfterCommit] = session.info.pop("after_rollback", [])
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception as error:
+            log.warning("after-rollback hook failed", extra={"error": type(error).__name__})
+
+
 async def run_after_commit(session: AsyncSession) -> None:
     """Run each hook in isolation: the change is committed, so nothing here may fail the
     request or skip the hooks after it. A hook that fails is retried in the background."""
+    session.info.pop("after_rollback", None)
     callbacks: list[AfterCommit] = session.info.pop("after_commit", [])
     for callback in callbacks:
         try:

@@ -17,7 +17,7 @@ from parley.attachments.sniff import HEAD_BYTES, clean_filename, image_size, sni
 from parley.attachments.store import store
 from parley.conversations import access
 from parley.core import runtime
-from parley.core.db import new_id, utcnow
+from parley.core.db import after_rollback, new_id, utcnow
 from parley.core.errors import FileTooLarge, PermissionDenied, ValidationFailed
 from parley.ratelimit.service import limiter as rate_limits
 
@@ -89,6 +89,9 @@ async def upload_attachment(
     except BaseException:
         await storage.delete(key)
         raise
+    # The row commits with the request; if that commit fails, the bytes go too (the orphan
+    # sweep works from rows and would never find them).
+    after_rollback(session, lambda: storage.delete(key))
     return AttachmentOut.model_validate(attachment)
 
 
