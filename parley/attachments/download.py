@@ -76,9 +76,15 @@ async def _opened(attachment: Attachment, chunks: AsyncIterator[bytes]) -> Async
 
 
 async def plan_download(
-    attachment: Attachment, *, range_header: str | None, if_none_match: str | None
+    attachment: Attachment,
+    *,
+    range_header: str | None,
+    if_none_match: str | None,
+    if_range: str | None = None,
 ) -> Response:
-    """200 with the whole file, 206 with one range, or 304 when the client has it."""
+    """200 with the whole file, 206 with one range, or 304 when the client has it. A Range
+    sent with `If-Range` is honoured only when that validator is this file's ETag (a strong
+    comparison, RFC 9110 13.1.5): a client resuming a different file gets the whole one."""
     etag = f'"{attachment.sha256}"'
     headers = {
         "ETag": etag,
@@ -92,6 +98,8 @@ async def plan_download(
     if _etag_matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     size = attachment.size
+    if if_range is not None and if_range.strip() != etag:
+        range_header = None  # a date or another entity: the whole file
     chosen = byte_range(range_header, size)
     storage = store().storage
     if chosen is None:

@@ -90,8 +90,11 @@ async def download(
     session: ReadSessionDep,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+    if_range: Annotated[str | None, Header(alias="If-Range")] = None,
 ) -> Response:
     """The file, for its uploader and the members of conversations where a message carries
-    it; honours Range (one range) and If-None-Match."""
+    it; honours Range (one range), If-Range and If-None-Match."""
     attachment = await queries.downloadable(session, attachment_id=attachment_id, user_id=user.id)
-    return await plan_download(attachment, range_header=range_header, if_none_match=if_none_match)
+    return await plan_download(
+        attachment, range_header=range_header, if_none_match=if_none_match, if_range=if_range
+    )

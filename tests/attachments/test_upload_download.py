@@ -165,6 +165,21 @@ async def test_range_requests(http: httpx.AsyncClient, files: FilesServer) -> No
     assert refused.headers["content-range"] == f"bytes */{len(content)}"
 
 
+async def test_if_range_resumes_only_the_same_file(
+    http: httpx.AsyncClient, files: FilesServer
+) -> None:
+    alice = files.users["alice"]
+    content = bytes(range(256)) * 4
+    body = await uploaded(http, alice, content, "resume.bin")
+    etag = (await download(http, alice, body["id"])).headers["etag"]
+    resumed = await download(http, alice, body["id"], Range="bytes=100-", **{"If-Range": etag})
+    assert resumed.status_code == 206 and resumed.content == content[100:]
+    # A validator that no longer matches (another file, or a date): the whole file, 200.
+    for stale in ('"0000"', "Wed, 21 Oct 2015 07:28:00 GMT"):
+        whole = await download(http, alice, body["id"], Range="bytes=100-", **{"If-Range": stale})
+        assert whole.status_code == 200 and whole.content == content
+
+
 async def test_etag_and_if_none_match(http: httpx.AsyncClient, files: FilesServer) -> None:
     alice = files.users["alice"]
     body = await uploaded(http, alice, b"cache me", "c.txt")
