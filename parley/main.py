@@ -66,6 +66,7 @@ from parley.previews.worker import PreviewWorker
 from parley.ratelimit.service import RateLimiter
 from parley.realtime.publish import SocketPublisher
 from parley.realtime.server import create_socket_server
+from parley.search.language import search_language
 from parley.search.routes import router as search_router
 
 log = logging.getLogger("parley")
@@ -234,6 +235,7 @@ def create_api(
         runtime.install(state)
         state.register(RateLimiter(settings, redis))
         state.register(AuthThrottle(settings, redis))
+        state.register(await search_language(settings, db))
         committer = make_committer()
         state.register(committer)
         edits = EditListeners()

@@ -48,6 +48,7 @@ from parley.messages.render import render
 from parley.messages.schemas import MessageStatus
 from parley.messages.tagged import normalise_tag
 from parley.search import terms
+from parley.search.language import SearchLanguage
 from parley.search.schema import FTS_TABLE, VECTOR_COLUMN
 from parley.search.schemas import SearchHit, SearchPage
 
@@ -143,7 +144,7 @@ async def search_messages(
 
     postgresql = session.get_bind().dialect.name == "postgresql"
     if postgresql:
-        engine: _Engine = _PostgreSQL(words, language or runtime.current().settings.search_language)
+        engine: _Engine = _PostgreSQL(words, language or _language())
     else:
         engine = _SQLite(words)
     if postgresql:
@@ -186,6 +187,13 @@ async def search_messages(
         return SearchPage(items=items)
     # The cursor is the last row the page query returned, shown or not.
     return SearchPage(items=items, next_cursor=_encode_cursor(last_rank, last_id))
+
+
+def _language() -> str:
+    """The index's configuration (language.py), or the setting before it is known."""
+    current = runtime.current()
+    known = current.find(SearchLanguage)
+    return known.name if known is not None else current.settings.search_language
 
 
 def _still_shown(message: Message | None) -> bool:

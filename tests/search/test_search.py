@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import BACKEND, start_server
 from tests.support import (
+    Server,
     User,
     assert_error,
     create_conversation,
@@ -523,3 +525,22 @@ async def test_openapi_documents_search_and_its_errors(client: httpx.AsyncClient
     assert {"limit", "cursor"} <= parameters
     hit = document["components"]["schemas"]["SearchHit"]["properties"]
     assert {"snippet", "rank", "content", "seq"} <= set(hit)
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="the text search configuration is PostgreSQL's")
+async def test_queries_use_the_configuration_the_index_was_built_with(
+    backend_env: dict[str, str], server: Server
+) -> None:
+    """SEARCH_LANGUAGE changed after migrating (english: "the" is a stop word) must not make
+    queries disagree with the index (built with `simple` when the session's `server`
+    migrated the database): "the" is still found."""
+    changed = start_server(backend_env, {"SEARCH_LANGUAGE": "english"})
+    try:
+        async with httpx.AsyncClient(base_url=changed.url, timeout=30) as client:
+            alice = await register(client, "alice")
+            conversation = await create_conversation(client, alice, [])
+            message = await send(client, alice, conversation["id"], "the")
+            found = await _ids(client, alice, "the", conversationId=conversation["id"])
+            assert found == [message["id"]]
+    finally:
+        changed.stop()
