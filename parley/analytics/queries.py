@@ -34,7 +34,7 @@ from parley.messages.models import Hashtag, Message, Reaction
 TOP = 10
 # First responses are measured over the period's most recent messages at most: a bounded
 # read of (conversation_id, seq), whatever the period's size.
-FIRST_RESPONSE_WINDOW = 5_000
+FIRST_RESPONSE_WINDOW = 1_000
 
 
 async def conversation_analytics(
