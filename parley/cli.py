@@ -1,5 +1,5 @@
-"""The `parley` command: `serve` (migrate, then serve), `migrate`, and `attachments cleanup`
-(the orphan upload sweep, once)."""
+"""The `parley` command: `serve` (migrate, then serve), `migrate`, `attachments cleanup`
+(the orphan upload sweep, once) and `analytics` (a conversation's figures as a table)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,25 @@ import os
 import shutil
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import uvicorn
 from alembic import command
 from alembic.config import Config
 
+from parley.analytics import figures as analytics_figures
+from parley.analytics import queries as analytics_queries
+from parley.analytics.render import as_table
 from parley.attachments.actions.cleanup import remove_orphans
 from parley.attachments.storage import open_storage
 from parley.core import metrics
 from parley.core.config import ConfigError, Settings, load_settings
-from parley.core.db import Database
+from parley.core.db import Database, utcnow
+from parley.core.errors import AppError
 from parley.main import create_app
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -149,6 +155,29 @@ def _attachments_cleanup(_args: argparse.Namespace) -> None:
     print(f"parley: removed {removed} orphan uploads")
 
 
+def _analytics(args: argparse.Namespace) -> None:
+    settings = _settings_or_exit()
+
+    async def read() -> str:
+        db = Database(settings)
+        try:
+            start, end = analytics_figures.period(args.start, args.end, today=utcnow().date())
+            async with db.sessions() as session:
+                found = await analytics_queries.compute_if_exists(
+                    session, conversation_id=args.conversation_id, start=start, end=end
+                )
+            if found is None:
+                raise SystemExit(f"parley: no conversation {args.conversation_id}")
+            return as_table(found)
+        finally:
+            await db.dispose()
+
+    try:
+        print(asyncio.run(read()))
+    except AppError as error:
+        raise SystemExit(f"parley: {error.message}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parley",
@@ -189,6 +218,20 @@ def build_parser() -> argparse.ArgumentParser:
         "in the background.",
     )
     cleanup.set_defaults(handler=_attachments_cleanup)
+    analytics = commands.add_parser(
+        "analytics",
+        help="print a conversation's analytics as a table",
+        description="Messages and active members per UTC day, first-response median, read "
+        "rate, top reactions and hashtags (as GET /conversations/{id}/analytics).",
+    )
+    analytics.add_argument("conversation_id", type=uuid.UUID, metavar="CONVERSATION_ID")
+    analytics.add_argument(
+        "--from", dest="start", type=date.fromisoformat, help="first UTC day (YYYY-MM-DD)"
+    )
+    analytics.add_argument(
+        "--to", dest="end", type=date.fromisoformat, help="last UTC day (default today)"
+    )
+    analytics.set_defaults(handler=_analytics)
     return parser
 
 

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from parley import __doc__ as parley_doc
 from parley.accounts.routes import router as accounts_router
 from parley.accounts.throttle import AuthThrottle
+from parley.analytics.routes import router as analytics_router
 from parley.attachments.actions.cleanup import OrphanSweeper
 from parley.attachments.routes import router as attachments_router
 from parley.attachments.store import AttachmentStore
@@ -352,6 +353,7 @@ def create_api(
     app.include_router(mentions_router)
     app.include_router(hashtags_router)
     app.include_router(audit_router)
+    app.include_router(analytics_router)
     app.include_router(moderation_router)
     app.include_router(presence_router)
     app.webhooks.include_router(notification_webhooks)

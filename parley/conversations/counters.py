@@ -1,20 +1,38 @@
 """The counters and watermarks that other domains move, inside their own transactions.
 
-The message committer reserves `seq`s and moves the counters and the senders' read pointers in
-its batch transaction (`advance_counters`, `move_read_pointers`); read and delivery receipts
-(`parley/inbox/`) move a member's watermarks. Each only moves forward.
+The message committer reserves `seq`s and moves the counters, the senders' read pointers and the
+per-day counters in its batch transaction (`advance_counters`, `move_read_pointers`,
+`count_daily`); read and delivery receipts (`parley/inbox/`) move a member's watermarks.
+Each only moves forward.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import bindparam, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, case, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from parley.conversations.models import Conversation, Participant
+from parley.conversations.models import (
+    Conversation,
+    ConversationDailySender,
+    ConversationDailyStats,
+    Participant,
+)
+
+
+@dataclass(frozen=True)
+class DailySend:
+    """One committed message, as the per-day counters see it."""
+
+    conversation_id: uuid.UUID
+    day: date
+    seq: int
+    sender_id: uuid.UUID | None
 
 
 @dataclass(frozen=True)
@@ -136,3 +154,86 @@ async def mark_delivered_up_to(
         .values(delivered_seq=seq)
         .execution_options(synchronize_session=False)
     )
+
+
+_STATS = ConversationDailyStats.__table__
+_SENDERS = ConversationDailySender.__table__
+
+
+def _daily_statements(dialect: str) -> tuple[Any, Any]:
+    """The batch's upsert of the day counts and insert-or-ignore of the day's senders, in the
+    engine's dialect (both speak `ON CONFLICT`)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stats = insert(_STATS)  # type: ignore[arg-type]
+    upsert = stats.on_conflict_do_update(
+        index_elements=[_STATS.c.conversation_id, _STATS.c.day],
+        set_={
+            "messages": _STATS.c.messages + stats.excluded.messages,
+            # A message accepted just before midnight may commit after the next day's first.
+            "first_seq": case(
+                (stats.excluded.first_seq < _STATS.c.first_seq, stats.excluded.first_seq),
+                else_=_STATS.c.first_seq,
+            ),
+            "last_seq": case(
+                (stats.excluded.last_seq > _STATS.c.last_seq, stats.excluded.last_seq),
+                else_=_STATS.c.last_seq,
+            ),
+        },
+    )
+    senders = insert(_SENDERS).on_conflict_do_nothing(  # type: ignore[arg-type]
+        index_elements=[_SENDERS.c.conversation_id, _SENDERS.c.day, _SENDERS.c.user_id]
+    )
+    return upsert, senders
+
+
+# Built once per dialect: every batch runs them.
+_DAILY: dict[str, tuple[Any, Any]] = {}
+
+
+def aggregate_daily(
+    sends: list[DailySend],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The batch folded per (conversation, day): count and seq bounds, and distinct senders."""
+    stats: dict[tuple[uuid.UUID, date], dict[str, Any]] = {}
+    senders: dict[tuple[uuid.UUID, date, uuid.UUID], dict[str, Any]] = {}
+    for send in sends:
+        key = (send.conversation_id, send.day)
+        row = stats.get(key)
+        if row is None:
+            stats[key] = {
+                "conversation_id": send.conversation_id,
+                "day": send.day,
+                "messages": 1,
+                "first_seq": send.seq,
+                "last_seq": send.seq,
+            }
+        else:
+            row["messages"] += 1
+            row["first_seq"] = min(row["first_seq"], send.seq)
+            row["last_seq"] = max(row["last_seq"], send.seq)
+        if send.sender_id is not None:
+            senders[(send.conversation_id, send.day, send.sender_id)] = {
+                "conversation_id": send.conversation_id,
+                "day": send.day,
+                "user_id": send.sender_id,
+            }
+    # Sorted: concurrent committers take the rows' locks in one order.
+    return (
+        [stats[key] for key in sorted(stats, key=lambda k: (str(k[0]), k[1]))],
+        [senders[key] for key in sorted(senders, key=lambda k: (str(k[0]), k[1], str(k[2])))],
+    )
+
+
+async def count_daily(connection: AsyncConnection, *, sends: list[DailySend]) -> None:
+    """Move the per-day counters for a batch: two statements, whatever its size."""
+    if not sends:
+        return
+    dialect = connection.dialect.name
+    statements = _DAILY.get(dialect)
+    if statements is None:
+        statements = _DAILY[dialect] = _daily_statements(dialect)
+    upsert, senders = statements
+    stats_rows, sender_rows = aggregate_daily(sends)
+    await connection.execute(upsert, stats_rows)
+    if sender_rows:
+        await connection.execute(senders, sender_rows)

@@ -1,5 +1,5 @@
-"""`conversations` and `conversation_participants` (written by conversations/actions/ and
-conversations/counters.py).
+"""`conversations`, `conversation_participants` and the per-day counters (written by
+conversations/actions/ and conversations/counters.py).
 
 `last_seq`, `message_count`, `last_message_id` and `last_activity_at` are moved only by the
 message committer, in the same transaction as the messages they count.
@@ -8,10 +8,10 @@ message committer, in the same transaction as the messages they count.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parley.conversations.permissions import ConversationStatus, ParticipantStatus, Role
@@ -76,3 +76,34 @@ class Participant(Base):
         Index("ix_participants_user_status", "user_id", "status"),
         Index("ix_participants_conversation_joined", "conversation_id", "joined_at", "id"),
     )
+
+
+class ConversationDailyStats(Base):
+    """Messages sent per conversation and UTC day, moved by the committer in each batch.
+
+    `first_seq`/`last_seq` bound the day's messages, so a period's messages are one seq range
+    (read rate, first responses) without a timestamp index on `messages`. Deleted messages
+    still count: the counters record what was sent.
+    """
+
+    __tablename__ = "conversation_daily_stats"
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class ConversationDailySender(Base):
+    """Who sent at least one message in a conversation on a UTC day (active members)."""
+
+    __tablename__ = "conversation_daily_senders"
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)

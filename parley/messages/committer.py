@@ -2,9 +2,9 @@
 
 Sends are acknowledged before they are durable; the committer drains whatever is queued and
 writes it in one transaction (seq per conversation from the conversation row's counter, the
-messages, counters, senders' read pointers, mention and hashtag rows). A lone message commits at
-once; under load batches grow by themselves. A failed batch is retried message by message, so
-one bad row fails alone. Events leave only after the commit.
+messages, counters, senders' read pointers, per-day counters, mention and hashtag rows). A lone
+message commits at once; under load batches grow by themselves. A failed batch is retried
+message by message, so one bad row fails alone. Events leave only after the commit.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 from sqlalchemy import insert, select
@@ -312,6 +312,18 @@ class Committer:
             ],
         )
         await counters.move_read_pointers(session, pointers=list(pointers.values()))
+        await counters.count_daily(
+            connection,
+            sends=[
+                counters.DailySend(
+                    conversation_id=pending.row["conversation_id"],
+                    day=pending.row["server_timestamp"].astimezone(UTC).date(),
+                    seq=pending.seq or 0,
+                    sender_id=pending.row["sender_id"],
+                )
+                for pending in batch
+            ],
+        )
 
     async def _index_rows(
         self, session: AsyncSession, batch: list[PendingSend]

@@ -121,6 +121,8 @@ class Hashtag(Base):
     __table_args__ = (
         Index("ix_hashtags_tag_created", "tag", "created_at"),
         Index("ix_hashtags_message", "message_id"),
+        # Top hashtags of a conversation over a period (analytics, migration 0011).
+        Index("ix_hashtags_conversation_created", "conversation_id", "created_at", "tag"),
         # Autocomplete over the conversations a user reads (migration 0006).
         Index(
             "ix_hashtags_conversation_tag",

@@ -64,9 +64,10 @@ async def test_committed_send_alone_in_its_batch_issues_three_plus_lookup(
         client, alice, conversation["id"], "plain", wait=True, clientMessageId=new_client_id()
     )
 
-    # Idempotency lookup (embedded only); then the batch: seq counter, insert, read pointer.
+    # Idempotency lookup (embedded only); then the batch: seq counter, insert, read pointer,
+    # the per-day counts (one upsert) and the day's senders (one insert-or-ignore).
     assert response.status_code == 201, response.text
-    assert sql_statements(response) == LOOKUP + 3
+    assert sql_statements(response) == LOOKUP + 5
 
 
 async def test_page_read_issues_two_whatever_its_size(

@@ -1,0 +1,327 @@
+"""Analytics benchmark: p50/p99 of `GET /conversations/{id}/analytics`'s query path on one
+conversation of 1,000,000 messages over a year.
+
+Fills a throwaway database (PostgreSQL: `parley_bench_analytics_<pid>`, dropped at the end;
+SQLite: a temporary file) migrated to revision 0008, bulk-loads the messages (one every ~31 s
+from 20 senders), a reaction on every 10th message and a hashtag on every 8th (PostgreSQL
+COPY, SQLite executemany, as `bench/search.py` does), then migrates to head: migration 0011's
+backfill fills the per-day counters from the messages, the same aggregate the committer keeps
+per batch. Each run calls `parley.analytics.queries.compute` (the function behind the
+endpoint, without the access check) on a session of the app's engine, in process.
+
+    .venv/bin/python bench/analytics.py                      # PostgreSQL and SQLite, 1M messages
+    .venv/bin/python bench/analytics.py --backend sqlite --messages 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from parley.accounts.models import User
+from parley.analytics import queries
+from parley.analytics.queries import compute
+from parley.cli import run_migrations
+from parley.conversations.models import Conversation, Participant
+from parley.core.config import load_settings
+
+POSTGRES = os.environ.get("PARLEY_BENCH_POSTGRES", "postgresql://root@127.0.0.1:5432")
+SENDERS = 20
+BATCH = 50_000
+START = datetime(2025, 12, 1, tzinfo=UTC)
+EMOJIS = ["👍", "❤️", "😂", "🎉", "👀", "🙏"]
+TAGS = [f"tag{index}" for index in range(40)]
+
+Row = tuple[uuid.UUID, uuid.UUID, int, datetime]
+# (id, message, user or conversation, emoji or tag, time)
+Extra = tuple[uuid.UUID, uuid.UUID, uuid.UUID, str, datetime]
+
+
+class Fill:
+    """One conversation, its members (read pointers spread over the year) and the rows."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.conversation = uuid.uuid4()
+        self.senders = [uuid.uuid4() for _ in range(SENDERS)]
+        self.step = timedelta(days=365) / count
+        self.last_day = (START + self.step * (count - 1)).date()
+
+    async def people(self, session: AsyncSession) -> None:
+        rng = random.Random(3)
+        await session.execute(
+            insert(User),
+            [
+                {
+                    "id": user_id,
+                    "username": f"u{index}",
+                    "username_lower": f"u{index}",
+                    "display_name": f"User {index}",
+                    "display_name_lower": f"user {index}",
+                    "password_hash": "x",
+                }
+                for index, user_id in enumerate(self.senders)
+            ],
+        )
+        await session.execute(
+            insert(Conversation),
+            [{"id": self.conversation, "type": "GROUP", "name": "big", "last_seq": self.count}],
+        )
+        await session.execute(
+            insert(Participant),
+            [
+                {
+                    "conversation_id": self.conversation,
+                    "user_id": user_id,
+                    "read_seq": rng.randint(self.count // 2, self.count),
+                }
+                for user_id in self.senders
+            ],
+        )
+        await session.commit()
+
+    def messages(self) -> Iterator[Row]:
+        """(id, sender, seq, server timestamp), oldest first."""
+        rng = random.Random(7)
+        for index in range(self.count):
+            yield uuid.uuid4(), rng.choice(self.senders), index + 1, START + self.step * index
+
+    def extras(self, batch: list[Row]) -> tuple[list[Extra], list[Extra]]:
+        """(reactions, hashtags) of a batch of messages."""
+        reactions = [
+            (uuid.uuid4(), message_id, self.senders[seq % SENDERS], EMOJIS[seq % 6], at)
+            for message_id, _, seq, at in batch
+            if seq % 10 == 0
+        ]
+        hashtags = [
+            (uuid.uuid4(), message_id, self.conversation, TAGS[seq % 37 % 40], at)
+            for message_id, _, seq, at in batch
+            if seq % 8 == 0
+        ]
+        return reactions, hashtags
+
+
+async def load_postgres(url: str, fill: Fill) -> float:
+    started = time.perf_counter()
+    connection = await asyncpg.connect(url)
+    try:
+        rows = fill.messages()
+        while batch := list(itertools.islice(rows, BATCH)):
+            await connection.copy_records_to_table(
+                "messages",
+                records=[
+                    (m, fill.conversation, s, q, "ok", t, "TEXT", "SENT", "[]", "{}", False, 1)
+                    for m, s, q, t in batch
+                ],
+                columns=[
+                    "id",
+                    "conversation_id",
+                    "sender_id",
+                    "seq",
+                    "content",
+                    "server_timestamp",
+                    "type",
+                    "status",
+                    "attachments",
+                    "metadata",
+                    "encrypted",
+                    "version",
+                ],
+            )
+            reactions, hashtags = fill.extras(batch)
+            await connection.copy_records_to_table(
+                "reactions",
+                records=reactions,
+                columns=["id", "message_id", "user_id", "emoji", "created_at"],
+            )
+            await connection.copy_records_to_table(
+                "hashtags",
+                records=hashtags,
+                columns=["id", "message_id", "conversation_id", "tag", "created_at"],
+            )
+    finally:
+        await connection.close()
+    return time.perf_counter() - started
+
+
+def load_sqlite(path: Path, fill: Fill) -> float:
+    started = time.perf_counter()
+    database = sqlite3.connect(path)
+
+    def text(at: datetime) -> str:
+        return at.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+    try:
+        database.execute("PRAGMA journal_mode=WAL")
+        database.execute("PRAGMA synchronous=NORMAL")
+        rows = fill.messages()
+        conversation = fill.conversation.hex
+        while batch := list(itertools.islice(rows, BATCH)):
+            database.executemany(
+                "INSERT INTO messages (id, conversation_id, sender_id, seq, content, "
+                "server_timestamp, type, status, attachments, metadata, encrypted, version) "
+                "VALUES (?, ?, ?, ?, 'ok', ?, 'TEXT', 'SENT', '[]', '{}', 0, 1)",
+                [(m.hex, conversation, s.hex, q, text(t)) for m, s, q, t in batch],
+            )
+            reactions, hashtags = fill.extras(batch)
+            database.executemany(
+                "INSERT INTO reactions (id, message_id, user_id, emoji, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(r.hex, m.hex, u.hex, e, text(t)) for r, m, u, e, t in reactions],
+            )
+            database.executemany(
+                "INSERT INTO hashtags (id, message_id, conversation_id, tag, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(h.hex, m.hex, c.hex, g, text(t)) for h, m, c, g, t in hashtags],
+            )
+            database.commit()
+    finally:
+        database.close()
+    return time.perf_counter() - started
+
+
+async def measure(url: str, fill: Fill, runs: int) -> None:
+    engine = create_async_engine(url, pool_size=1)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    periods = {
+        "30 days (default)": (fill.last_day - timedelta(days=29), fill.last_day),
+        "7 days": (fill.last_day - timedelta(days=6), fill.last_day),
+        "366 days (maximum)": (fill.last_day - timedelta(days=365), fill.last_day),
+    }
+    try:
+        for label, (start, end) in periods.items():
+            timings: list[float] = []
+            for attempt in range(runs + 3):
+                async with sessions() as session:
+                    started = time.perf_counter()
+                    result = await compute(
+                        session, conversation_id=fill.conversation, start=start, end=end
+                    )
+                    elapsed = (time.perf_counter() - started) * 1000
+                if attempt >= 3:  # the first few warm the caches
+                    timings.append(elapsed)
+            timings.sort()
+            p99 = timings[min(len(timings) - 1, round(0.99 * (len(timings) - 1)))]
+            print(
+                f"  {label:<20} p50 {statistics.median(timings):7.1f} ms   p99 {p99:7.1f} ms"
+                f"   ({result.totals.messages:,} messages, {len(timings)} runs)"
+            )
+        await parts(sessions, fill, runs)
+    finally:
+        await engine.dispose()
+
+
+async def parts(sessions: async_sessionmaker[AsyncSession], fill: Fill, runs: int) -> None:
+    """p50 of each statement of the default period, to see where the time goes."""
+    start, end = fill.last_day - timedelta(days=29), fill.last_day
+    async with sessions() as session:
+        days = await compute(session, conversation_id=fill.conversation, start=start, end=end)
+    first_seq = fill.count - days.totals.messages + 1
+    cid, last_seq = fill.conversation, fill.count
+    steps: dict[str, Callable[[AsyncSession], Awaitable[object]]] = {
+        "first response": lambda s: queries._first_response(
+            s, conversation_id=cid, first_seq=first_seq, last_seq=last_seq
+        ),
+        "top reactions": lambda s: queries._top_reactions(
+            s, conversation_id=cid, first_seq=first_seq, last_seq=last_seq
+        ),
+        "top hashtags": lambda s: queries._top_hashtags(
+            s, conversation_id=cid, start=start, end=end
+        ),
+        "read rate": lambda s: queries._read_rate(
+            s, conversation_id=cid, first_seq=first_seq, last_seq=last_seq
+        ),
+    }
+    for label, step in steps.items():
+        timings: list[float] = []
+        for _ in range(runs):
+            async with sessions() as session:
+                started = time.perf_counter()
+                await step(session)
+                timings.append((time.perf_counter() - started) * 1000)
+        print(f"    30 days, {label:<15} p50 {statistics.median(timings):7.1f} ms")
+
+
+async def postgres(count: int, runs: int) -> None:
+    name = f"parley_bench_analytics_{os.getpid()}"
+    admin = await asyncpg.connect(POSTGRES + "/postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"{POSTGRES}/{name}"
+    try:
+        settings = load_settings({"DATABASE_URL": url, "JWT_SECRET": "x" * 40})
+        await asyncio.to_thread(run_migrations, settings, "0008")
+        fill = Fill(count)
+        engine = create_async_engine(settings.database_url)
+        async with async_sessionmaker(engine)() as session:
+            await fill.people(session)
+        await engine.dispose()
+        seconds = await load_postgres(url, fill)
+        started = time.perf_counter()
+        await asyncio.to_thread(run_migrations, settings, "head")
+        connection = await asyncpg.connect(url)
+        await connection.execute("VACUUM ANALYZE")
+        await connection.close()
+        print(
+            f"PostgreSQL: {count:,} messages loaded in {seconds:.0f} s, "
+            f"counters backfilled in {time.perf_counter() - started:.0f} s"
+        )
+        await measure(settings.database_url, fill, runs)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def sqlite(count: int, runs: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="parley-bench-analytics-") as folder:
+        path = Path(folder) / "parley.db"
+        settings = load_settings(
+            {"DATABASE_URL": f"sqlite:///{path}", "JWT_SECRET": "x" * 40, "PARLEY_DATA_DIR": folder}
+        )
+        await asyncio.to_thread(run_migrations, settings, "0008")
+        fill = Fill(count)
+        engine = create_async_engine(settings.database_url)
+        async with async_sessionmaker(engine)() as session:
+            await fill.people(session)
+        await engine.dispose()
+        seconds = await asyncio.to_thread(load_sqlite, path, fill)
+        started = time.perf_counter()
+        await asyncio.to_thread(run_migrations, settings, "head")
+        database = sqlite3.connect(path)
+        database.execute("ANALYZE")
+        database.close()
+        print(
+            f"SQLite: {count:,} messages loaded in {seconds:.0f} s, "
+            f"counters backfilled in {time.perf_counter() - started:.0f} s"
+        )
+        await measure(settings.database_url, fill, runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--backend", choices=["postgres", "sqlite", "both"], default="both")
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=50)
+    args = parser.parse_args()
+    if args.backend in ("postgres", "both"):
+        asyncio.run(postgres(args.messages, args.runs))
+    if args.backend in ("sqlite", "both"):
+        asyncio.run(sqlite(args.messages, args.runs))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Conversation analytics for owners and admins: per-day counters and indexed queries."""

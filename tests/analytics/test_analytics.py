@@ -1,0 +1,246 @@
+"""GET /conversations/{id}/analytics and `parley analytics`: figures match counts made here,
+who may read them, and the 422s."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import PARLEY, ROOT
+from tests.support import (
+    User,
+    assert_error,
+    create_conversation,
+    delete_message,
+    execute_sql,
+    mark_read,
+    send,
+    set_role,
+)
+
+THUMBS_UP = "\N{THUMBS UP SIGN}"
+HEART = "\N{HEAVY BLACK HEART}\N{VARIATION SELECTOR-16}"
+
+
+async def analytics(
+    client: httpx.AsyncClient, user: User, conversation_id: str, **params: str
+) -> httpx.Response:
+    return await client.get(
+        f"/conversations/{conversation_id}/analytics", params=params, headers=user.headers
+    )
+
+
+async def figures(
+    client: httpx.AsyncClient, user: User, conversation_id: str, **params: str
+) -> dict[str, Any]:
+    response = await analytics(client, user, conversation_id, **params)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def react(client: httpx.AsyncClient, user: User, message_id: str, emoji: str) -> None:
+    response = await client.post(
+        f"/messages/{message_id}/reactions", json={"emoji": emoji}, headers=user.headers
+    )
+    assert response.status_code in (200, 201), response.text
+
+
+def today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+async def test_counts_of_today_match_the_messages_sent(
+    client: httpx.AsyncClient, alice: User, bob: User, carol: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob, carol])
+    other = await create_conversation(client, alice, [bob])
+    cid = conversation["id"]
+    for text in ("one", "two", "three"):
+        await send(client, alice, cid, text)
+    await send(client, bob, cid, "four")
+    await send(client, alice, other["id"], "elsewhere")
+    result = await figures(client, alice, cid)
+    assert result["conversationId"] == cid
+    assert result["to"] == today()
+    assert date.fromisoformat(result["from"]) == date.fromisoformat(today()) - timedelta(days=29)
+    assert result["days"] == [{"date": today(), "messages": 4, "activeMembers": 2}]
+    assert result["totals"] == {"messages": 4, "activeMembers": 2}
+
+
+async def test_deleted_messages_still_count(
+    client: httpx.AsyncClient, alice: User, bob: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob])
+    first = await send(client, alice, conversation["id"], "gone soon")
+    await send(client, alice, conversation["id"], "stays")
+    assert (await delete_message(client, alice, first["id"])).status_code in (200, 204)
+    result = await figures(client, alice, conversation["id"])
+    assert result["totals"] == {"messages": 2, "activeMembers": 1}
+
+
+async def test_top_reactions_and_hashtags(
+    client: httpx.AsyncClient, alice: User, bob: User, carol: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob, carol])
+    cid = conversation["id"]
+    first = await send(client, alice, cid, "#alpha and #beta")
+    second = await send(client, bob, cid, "more #alpha")
+    await react(client, bob, first["id"], THUMBS_UP)
+    await react(client, carol, first["id"], THUMBS_UP)
+    await react(client, carol, second["id"], HEART)
+    result = await figures(client, alice, cid)
+    assert result["topReactions"] == [
+        {"emoji": THUMBS_UP, "count": 2},
+        {"emoji": HEART, "count": 1},
+    ]
+    assert result["topHashtags"] == [{"tag": "alpha", "count": 2}, {"tag": "beta", "count": 1}]
+
+
+async def test_read_rate_follows_the_read_pointers(
+    client: httpx.AsyncClient, alice: User, bob: User, carol: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob, carol])
+    cid = conversation["id"]
+    sent = [await send(client, alice, cid, f"m{i}") for i in range(4)]
+    assert (await figures(client, alice, cid))["readRate"] == pytest.approx(4 / 12)
+    assert (await mark_read(client, bob, cid, sent[1]["id"])).status_code == 200
+    # alice (the sender) reached all 4, bob 2, carol none: 6 of 12 (message, member) pairs.
+    assert (await figures(client, alice, cid))["readRate"] == pytest.approx(6 / 12)
+
+
+def _sql_values(env: dict[str, str], message_id: str, at: datetime) -> tuple[str, str]:
+    """An id and a time as literals of the test run's engine."""
+    if "DATABASE_URL" in env:
+        return f"'{message_id}'", f"'{at.isoformat()}'"
+    return f"'{uuid.UUID(message_id).hex}'", f"'{at.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
+
+
+async def test_median_first_response_of_a_scripted_exchange(
+    client: httpx.AsyncClient,
+    backend_env: dict[str, str],
+    alice: User,
+    bob: User,
+    carol: User,
+) -> None:
+    conversation = await create_conversation(client, alice, [bob, carol])
+    cid = conversation["id"]
+    # (sender, seconds after the start): turns alice@0 -> bob@60 (60 s), bob@60 -> alice@100
+    # (40 s), alice@100 -> carol@400 (300 s); carol's turn has no answer. Median: 60 s.
+    script = [(alice, 0), (alice, 10), (bob, 60), (bob, 70), (alice, 100), (carol, 400)]
+    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    statements = []
+    for user, offset in script:
+        message = await send(client, user, cid, "exchange")
+        id_literal, at_literal = _sql_values(
+            backend_env, message["id"], start + timedelta(seconds=offset)
+        )
+        statements.append(
+            f"UPDATE messages SET server_timestamp = {at_literal} WHERE id = {id_literal}"
+        )
+    await execute_sql(backend_env, statements)
+    result = await figures(client, alice, cid)
+    assert result["medianFirstResponseSeconds"] == pytest.approx(60.0)
+
+
+async def test_empty_period_has_no_figures(client: httpx.AsyncClient, alice: User) -> None:
+    conversation = await create_conversation(client, alice, [])
+    result = await figures(client, alice, conversation["id"], to="2020-01-31")
+    assert result["from"] == "2020-01-02"
+    assert result["days"] == []
+    assert result["totals"] == {"messages": 0, "activeMembers": 0}
+    assert result["medianFirstResponseSeconds"] is None
+    assert result["readRate"] is None
+    assert result["topReactions"] == [] and result["topHashtags"] == []
+
+
+async def test_member_is_refused(
+    client: httpx.AsyncClient, alice: User, bob: User, carol: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob, carol])
+    assert_error(await analytics(client, carol, conversation["id"]), 403, "PERMISSION_DENIED")
+
+
+async def test_non_member_sees_no_conversation(
+    client: httpx.AsyncClient, alice: User, mallory: User
+) -> None:
+    conversation = await create_conversation(client, alice, [])
+    assert_error(
+        await analytics(client, mallory, conversation["id"]), 404, "CONVERSATION_NOT_FOUND"
+    )
+    assert_error(await analytics(client, mallory, str(uuid.uuid4())), 404, "CONVERSATION_NOT_FOUND")
+
+
+async def test_admin_may_read(client: httpx.AsyncClient, alice: User, bob: User) -> None:
+    conversation = await create_conversation(client, alice, [bob])
+    await set_role(client, alice, conversation["id"], bob, "ADMIN")
+    assert (await analytics(client, bob, conversation["id"])).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": "2026-02-01", "to": "2026-01-01"},
+        {"from": "2024-01-01", "to": "2025-12-31"},
+        {"from": "yesterday"},
+        {"to": "2026-13-01"},
+    ],
+)
+async def test_bad_period_is_422(
+    client: httpx.AsyncClient, alice: User, params: dict[str, str]
+) -> None:
+    conversation = await create_conversation(client, alice, [])
+    assert_error(
+        await analytics(client, alice, conversation["id"], **params), 422, "VALIDATION_ERROR"
+    )
+
+
+async def _parley(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        PARLEY,
+        *args,
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+async def test_cli_prints_the_same_figures(
+    client: httpx.AsyncClient, backend_env: dict[str, str], alice: User, bob: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob])
+    cid = conversation["id"]
+    message = await send(client, alice, cid, "hello #launch")
+    await send(client, bob, cid, "hi")
+    await react(client, bob, message["id"], THUMBS_UP)
+    code, out, err = await _parley(backend_env, "analytics", cid, "--from", today())
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"conversation {cid}  {today()} .. {today()}"
+    assert lines[3].split() == [today(), "2", "2"]
+    assert lines[4].split() == ["total", "2", "2"]
+    assert f"top reactions: {THUMBS_UP} 1" in lines
+    assert "top hashtags: #launch 1" in lines
+
+
+async def test_cli_refuses_an_unknown_conversation(backend_env: dict[str, str]) -> None:
+    code, _, err = await _parley(backend_env, "analytics", str(uuid.uuid4()))
+    assert code != 0
+    assert "no conversation" in err
+
+
+async def test_openapi_documents_analytics_and_its_errors(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    operation = document["paths"]["/conversations/{conversation_id}/analytics"]["get"]
+    assert {"200", "401", "403", "404", "422"} <= set(operation["responses"])
+    assert {"from", "to"} <= {parameter["name"] for parameter in operation["parameters"]}
+    fields = document["components"]["schemas"]["AnalyticsOut"]["properties"]
+    assert {"from", "to", "days", "totals", "readRate", "medianFirstResponseSeconds"} <= set(fields)
