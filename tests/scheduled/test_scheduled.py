@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
@@ -21,7 +22,9 @@ from tests.support import (
     User,
     assert_error,
     create_conversation,
+    execute_sql,
     message_page,
+    new_client_id,
     post_message,
     remove,
     send,
@@ -201,14 +204,21 @@ async def test_same_client_message_id_schedules_once(
     client: httpx.AsyncClient, alice: User, bob: User
 ) -> None:
     conversation = await create_conversation(client, alice, [bob])
-    first = await schedule(
-        client, alice, conversation["id"], "once", at(600), clientMessageId="sched-retry-1"
+    client_id = new_client_id()
+    when = at(600)
+
+    # Concurrent retries, then a late one: all answer the same scheduled message.
+    racing = await asyncio.gather(
+        *(
+            schedule(client, alice, conversation["id"], "once", when, clientMessageId=client_id)
+            for _ in range(5)
+        )
     )
     again = await schedule(
-        client, alice, conversation["id"], "once", at(600), clientMessageId="sched-retry-1"
+        client, alice, conversation["id"], "once", when, clientMessageId=client_id
     )
 
-    assert again["id"] == first["id"]
+    assert {item["id"] for item in racing} == {again["id"]}
 
 
 async def test_sender_who_lost_access_gets_message_failed(
@@ -259,3 +269,41 @@ async def test_scheduled_route_is_not_taken_for_a_message_id(
 
     assert response.status_code == 200, response.text
     assert set(response.json()) == {"items", "nextCursor"}
+
+
+async def test_claim_of_a_dead_instance_is_retried_after_its_lease_without_a_second_message(
+    server: Server,
+    backend_env: dict[str, str],
+    client: httpx.AsyncClient,
+    sockets: list[Recorder],
+    alice: User,
+    bob: User,
+) -> None:
+    # The state an instance leaves when it dies after the send committed but before it marked
+    # the row SENT: the message is stored under the send's clientMessageId, the row is
+    # SENDING with a lease that has run out.
+    conversation = await create_conversation(client, alice, [bob])
+    receiver = await open_socket(sockets, server, bob)
+    client_id = new_client_id()
+    stored = await send(client, alice, conversation["id"], "crash", clientMessageId=client_id)
+    item = await schedule(
+        client, alice, conversation["id"], "crash", at(600), clientMessageId=client_id
+    )
+    assert (await next_named(receiver, "new_message"))["message"]["id"] == stored["id"]
+
+    await execute_sql(
+        backend_env,
+        [
+            "UPDATE scheduled_messages SET status = 'SENDING', claimed_by = 'dead',"
+            " claimed_until = created_at, scheduled_at = created_at, attempts = 1"
+            f" WHERE client_message_id = '{client_id}'"
+        ],
+    )
+
+    done = await wait_for_status(client, alice, item["id"], "SENT")
+    assert done["sentMessageId"] == stored["id"]
+    assert done["attempts"] == 2
+    marker = await send(client, alice, conversation["id"], "marker")
+    assert (await next_named(receiver, "new_message"))["message"]["id"] == marker["id"]
+    page = await message_page(client, bob, conversation["id"])
+    assert [m["id"] for m in page["items"]] == [marker["id"], stored["id"]]

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.attachments.queries import owned_attachments
@@ -67,6 +68,13 @@ async def schedule_message(*, sender_id: uuid.UUID, data: MessageCreate) -> Sche
     """Store a send with `scheduledAt` as SCHEDULED (one transaction of its own): nothing is
     visible to others until the dispatcher sends it. The same clientMessageId gives the same
     scheduled message back."""
+    try:
+        async with runtime.current().db.unit_of_work() as session:
+            return await _schedule(session, sender_id=sender_id, data=data)
+    except IntegrityError:
+        if data.client_message_id is None:
+            raise
+    # A concurrent retry with the same clientMessageId stored it first: answer that one.
     async with runtime.current().db.unit_of_work() as session:
         return await _schedule(session, sender_id=sender_id, data=data)
 
