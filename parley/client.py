@@ -56,6 +56,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -224,7 +225,7 @@ class ParleyClient:
                 raise ParleyError(
                     body.get("code", "ERROR"), body.get("message", ""), response.status_code
                 )
-            return response.json()
+            return None if response.status_code == 204 else response.json()
         raise ParleyError("UNREACHABLE", f"no instance answered: {last_error}")
 
     async def register(
@@ -335,6 +336,38 @@ class ParleyClient:
             json={"conversationIds": conversation_ids},
             idempotency_key=str(uuid.uuid4()),
         )
+
+    async def schedule_message(
+        self,
+        conversation_id: str,
+        content: str,
+        scheduled_at: datetime,
+        *,
+        client_message_id: str | None = None,
+    ) -> dict[str, Any]:
+        """POST /messages with `scheduledAt`: the scheduled message (status SCHEDULED); sent
+        at its time as any message. A retry with the same `client_message_id` is the same."""
+        return await self.request(  # type: ignore[no-any-return]
+            "POST",
+            "/messages",
+            json={
+                "conversationId": conversation_id,
+                "content": content,
+                "scheduledAt": scheduled_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                "clientMessageId": client_message_id or str(uuid.uuid4()),
+            },
+        )
+
+    async def scheduled_messages(
+        self, *, status: str | None = None, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """GET /messages/scheduled: one page of mine `{items, nextCursor}`, soonest first."""
+        params = {k: v for k, v in {"status": status, "cursor": cursor}.items() if v is not None}
+        return await self.request("GET", "/messages/scheduled", params=params)  # type: ignore[no-any-return]
+
+    async def cancel_scheduled(self, scheduled_id: str) -> None:
+        """DELETE /messages/scheduled/{id}: cancel it (fine when already cancelled)."""
+        await self.request("DELETE", f"/messages/scheduled/{scheduled_id}")
 
     async def search_messages(
         self,

@@ -57,6 +57,8 @@ from parley.messages.changes import EditListeners
 from parley.messages.pipeline import make_committer
 from parley.messages.routes import hashtags_router, mentions_router
 from parley.messages.routes import router as messages_router
+from parley.messages.scheduled.dispatcher import ScheduledDispatcher
+from parley.messages.scheduled.routes import router as scheduled_router
 from parley.moderation.routes import router as moderation_router
 from parley.notifications.routes import webhooks as notification_webhooks
 from parley.notifications.service import start_notifier
@@ -248,6 +250,10 @@ def create_api(
             state.register(previews)
             await previews.start()
         await committer.start()
+        # After the committer: each due message goes through the send action.
+        dispatcher = ScheduledDispatcher(db)
+        state.register(dispatcher)
+        dispatcher.start()
         attachments = await AttachmentStore.open(settings)
         state.register(attachments)
         sweeper = OrphanSweeper(
@@ -295,6 +301,7 @@ def create_api(
                 collector.cancel()
             await presence.stop()
             await quota.stop()
+            await dispatcher.stop()  # before the committer its sends wait on
             await committer.stop()
             if notifier is not None:
                 await notifier.stop()  # after the committer's last announcements
@@ -349,6 +356,7 @@ def create_api(
     app.include_router(inbox_router)
     # Before messages: its GET /messages/{id} would match /messages/search first.
     app.include_router(search_router)
+    app.include_router(scheduled_router)  # likewise /messages/scheduled
     app.include_router(messages_router)
     app.include_router(mentions_router)
     app.include_router(hashtags_router)

@@ -55,6 +55,9 @@ class ErrorCode(StrEnum):
     ATTACHMENT_ALREADY_SENT = "ATTACHMENT_ALREADY_SENT"
     FILE_TOO_LARGE = "FILE_TOO_LARGE"
     RANGE_NOT_SATISFIABLE = "RANGE_NOT_SATISFIABLE"
+    SCHEDULED_MESSAGE_NOT_FOUND = "SCHEDULED_MESSAGE_NOT_FOUND"
+    SCHEDULED_AT_INVALID = "SCHEDULED_AT_INVALID"
+    SCHEDULED_MESSAGE_NOT_PENDING = "SCHEDULED_MESSAGE_NOT_PENDING"
 
 
 class AppError(Exception):
@@ -208,6 +211,28 @@ class OwnerMustTransfer(AppError):
     code = ErrorCode.OWNER_MUST_TRANSFER
     status = 409
     default_message = "The owner must make someone else owner before leaving"
+
+
+class ScheduledMessageNotFound(AppError):
+    code = ErrorCode.SCHEDULED_MESSAGE_NOT_FOUND
+    status = 404
+    default_message = "Scheduled message not found"
+
+
+class ScheduledAtInvalid(AppError):
+    """`scheduledAt` in the past, too soon or too far ahead (details: `reason`)."""
+
+    code = ErrorCode.SCHEDULED_AT_INVALID
+    status = 422
+    default_message = "scheduledAt must lie in the future, within the allowed horizon"
+
+
+class ScheduledMessageNotPending(AppError):
+    """A scheduled message already sent, failed, cancelled or being sent cannot change."""
+
+    code = ErrorCode.SCHEDULED_MESSAGE_NOT_PENDING
+    status = 409
+    default_message = "This scheduled message is no longer waiting to be sent"
 
 
 class Conflict(AppError):

@@ -131,3 +131,43 @@ class Hashtag(Base):
             postgresql_ops={"tag": "text_pattern_ops"},
         ),
     )
+
+
+class ScheduledMessage(Base):
+    """A send held until `scheduled_at`; the dispatcher (messages/scheduled/dispatcher.py)
+    claims it then and passes it through the ordinary send action."""
+
+    __tablename__ = "scheduled_messages"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    sender_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"))
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    content: Mapped[str | None] = mapped_column(Text, nullable=True)
+    type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    reply_to_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    thread_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    attachments: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    client_message_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="SCHEDULED")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sent_message_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        # The dispatcher's poll: due rows by status and time.
+        Index("ix_scheduled_messages_status_at", "status", "scheduled_at"),
+        # The owner's list, soonest first.
+        Index("ix_scheduled_messages_sender_at", "sender_id", "scheduled_at"),
+        # A retried schedule request with the same clientMessageId finds its row.
+        Index(
+            "ux_scheduled_messages_sender_client_id", "sender_id", "client_message_id", unique=True
+        ),
+    )

@@ -20,6 +20,8 @@ from parley.messages.actions.reactions import remove_reaction as unreact
 from parley.messages.actions.report import report_message as report
 from parley.messages.actions.send import forward_message as forward
 from parley.messages.actions.send import send_message as send
+from parley.messages.scheduled.actions import schedule_message
+from parley.messages.scheduled.schemas import ScheduledMessageOut
 from parley.messages.schemas import (
     ForwardRequest,
     ForwardResult,
@@ -55,12 +57,24 @@ TimeCursor = Annotated[
     response_model=MessageOut,
     responses={
         200: {"model": MessageOut, "description": "This clientMessageId was stored before"},
-        201: {"model": MessageOut, "description": "wait=true: committed (status SENT)"},
+        201: {
+            "model": MessageOut | ScheduledMessageOut,
+            "description": "wait=true: committed (status SENT); with scheduledAt: the "
+            "scheduled message (status SCHEDULED), sent at its time",
+        },
         202: {"model": MessageOut, "description": "Accepted, status PENDING, commit follows"},
     },
 )
 async def send_message(body: MessageCreate, user: CurrentUser, wait: Wait = False) -> Response:
-    """Send a message: 202 at once (optimistic), or 201 after the commit with `wait=true`."""
+    """Send a message: 202 at once (optimistic), or 201 after the commit with `wait=true`;
+    with `scheduledAt`, 201 with the scheduled message (docs/api.md, Scheduled messages)."""
+    if body.scheduled_at is not None:
+        scheduled = await schedule_message(sender_id=user.id, data=body)
+        return Response(
+            scheduled.model_dump_json(by_alias=True),
+            status_code=status.HTTP_201_CREATED,
+            media_type="application/json",
+        )
     started = time.perf_counter()
     message, outcome = await send(sender_id=user.id, data=body, wait=wait)
     if not wait:

@@ -208,8 +208,10 @@ class MessageConfirmedEvent(ApiModel):
 
 class MessageFailedEvent(ApiModel):
     client_message_id: str | None
-    message_id: uuid.UUID
+    # None for a scheduled message that failed at its time (no message was made).
+    message_id: uuid.UUID | None
     error: dict[str, str]
+    scheduled_message_id: uuid.UUID | None = None
 
 
 class ReactionEvent(ApiModel):

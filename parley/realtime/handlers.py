@@ -34,6 +34,7 @@ from parley.inbox.schemas import DeliveredRequest
 from parley.messages import queries as messages
 from parley.messages.actions.send import send_message as send
 from parley.messages.gate import require_may_type
+from parley.messages.scheduled.actions import schedule_message
 from parley.messages.schemas import MessageCreate
 from parley.presence.service import Presence
 from parley.realtime.admission import Admission
@@ -189,7 +190,14 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
     @event("send_message")
     async def send_message(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:
         started = time.perf_counter()
-        message, _ = await send(sender_id=user_id, data=_parse(MessageCreate, data), wait=False)
+        body = _parse(MessageCreate, data)
+        if body.scheduled_at is not None:
+            scheduled = await schedule_message(sender_id=user_id, data=body)
+            return {
+                "ok": True,
+                "scheduledMessage": scheduled.model_dump(mode="json", by_alias=True),
+            }
+        message, _ = await send(sender_id=user_id, data=body, wait=False)
         ack = {"ok": True, "message": message.model_dump(mode="json", by_alias=True)}
         metrics.ACK_SOCKET.observe(time.perf_counter() - started)
         return ack

@@ -54,7 +54,8 @@ async def send_message(
     """Validate, check access, answer at once; the committer makes it durable."""
     content = checked_content(data.content, has_attachments=bool(data.attachments))
     if data.scheduled_at is not None:
-        raise ValidationFailed("Scheduled messages are not available yet", field="scheduledAt")
+        # Scheduling is messages/scheduled/actions.py; its dispatcher sends without scheduledAt.
+        raise ValidationFailed("A scheduled message is not sent directly", field="scheduledAt")
     if data.type in SERVER_ONLY_TYPES:
         raise ValidationFailed(f"Clients may not send {data.type} messages", field="type")
     if data.type in FILE_TYPES and not data.attachments:
