@@ -176,12 +176,14 @@ async def _revoke(token: TokenClaims, *, reason: RevocationReason) -> None:
     if token.token_id is None:
         return  # issued before tokens carried an id: it can only expire
     cache = runtime.current().cache
-    key = _revoked_key(token.token_id)
     ttl = max(1, math.ceil(token.expires_at - time.time()))
-    await cache.set(key, True, ttl)
-    # The cache swallows write errors (a miss is harmless for a cache, not for a deny-list).
-    if await cache.get(key) is None:
+    # Set only if absent (SET NX in Redis): of two requests revoking the same token at once
+    # (two refreshes racing), exactly one goes on, so a token is rotated once.
+    added = await cache.add(_revoked_key(token.token_id), True, ttl)
+    if added is None:
         raise ServiceUnavailable("The token could not be revoked: try again")
+    if not added:
+        raise InvalidToken("The token was revoked: log in again")
     await emit(
         SESSION_REVOKED, SessionRevokedEvent(reason=reason), rooms=[token_room(token.token_id)]
     )

@@ -143,6 +143,19 @@ async def test_refresh_gives_a_working_token_and_refuses_the_old_one(
     assert "session.refreshed" in await _actions(client, fresh)
 
 
+async def test_concurrent_refreshes_of_one_token_give_one_new_token(
+    client: httpx.AsyncClient,
+) -> None:
+    user = await register(client, "racing")
+    answers = await asyncio.gather(
+        *(client.post("/auth/refresh", headers=user.headers) for _ in range(5))
+    )
+    assert sorted(answer.status_code for answer in answers) == [200, 401, 401, 401, 401]
+    for answer in answers:
+        if answer.status_code == 401:
+            assert_error(answer, 401, "INVALID_TOKEN")
+
+
 async def test_refresh_needs_a_token(client: httpx.AsyncClient) -> None:
     assert_error(await client.post("/auth/refresh"), 401, "UNAUTHORIZED")
     bad = {"Authorization": "Bearer not-a-token"}
