@@ -276,3 +276,23 @@ async def test_a_token_revoked_on_one_instance_is_refused_on_the_other_at_once(
             await _assert_revoked(other_client, other, user)
     finally:
         other.stop()
+
+
+# --------------------------------------------------------------------------- OpenAPI
+
+
+@pytest.mark.parametrize(
+    ("path", "statuses"),
+    [
+        ("/auth/logout", {"204", "401", "503"}),
+        ("/auth/refresh", {"200", "401", "503"}),
+        ("/auth/logout-all", {"204", "401"}),
+        ("/users/me/password", {"200", "401", "422", "429"}),
+    ],
+)
+async def test_openapi_shows_the_session_endpoints_with_their_errors(
+    client: httpx.AsyncClient, path: str, statuses: set[str]
+) -> None:
+    document = (await client.get("/openapi.json")).json()
+    responses = document["paths"][path]["post"]["responses"]
+    assert statuses <= set(responses), responses
