@@ -240,6 +240,17 @@ class ParleyClient:
         body = {"username": username, "password": password}
         return await self._logged_in(await self.request("POST", "/auth/login", json=body))
 
+    async def refresh(self) -> dict[str, Any]:
+        """Swap the token for a new one (the old one is revoked, and the socket that used it is
+        cut: it reconnects with the new token). Call it before `expiresIn` runs out."""
+        return await self._logged_in(await self.request("POST", "/auth/refresh"))
+
+    async def change_password(self, current_password: str, new_password: str) -> dict[str, Any]:
+        """Change the password: every older token (other devices too) is revoked; this client
+        goes on with the new token the server answers."""
+        body = {"currentPassword": current_password, "newPassword": new_password}
+        return await self._logged_in(await self.request("POST", "/users/me/password", json=body))
+
     async def _logged_in(self, answer: dict[str, Any]) -> dict[str, Any]:
         self.token = answer["accessToken"]
         self.user = answer["user"]

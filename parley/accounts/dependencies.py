@@ -25,7 +25,7 @@ async def authenticate_token_until(token: str) -> tuple[UserOut, TokenClaims]:
     """`authenticate_token`, and the token's claims: a socket lives no longer than the token
     it connected with (its expiry, or its revocation)."""
     claims = read_token_claims(token, secret=runtime.current().settings.jwt_secret)
-    user = await get_public_user_cached(claims.user_id, token_id=claims.token_id)
+    user = await get_public_user_cached(claims.user_id, token=claims)
     if user is None:
         raise InvalidToken("The token's user no longer exists")
     return user, claims

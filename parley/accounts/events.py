@@ -8,6 +8,7 @@ from parley.core.events import Event, EventName
 SESSION_REVOKED = Event(
     EventName.SESSION_REVOKED,
     SessionRevokedEvent,
-    "The token a socket connected with was revoked (POST /auth/logout); to the sockets that "
+    "The token a socket connected with was revoked (logout, refresh, password change, logout "
+    "everywhere: `reason` says which); to the sockets that "
     "connected with it, which the server then disconnects.",
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index, String, Uuid
+from sqlalchemy import Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parley.accounts.schemas import UserStatus
@@ -25,6 +25,9 @@ class User(Base):
     status: Mapped[str] = mapped_column(String(16), default=UserStatus.OFFLINE)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Every token carries the generation it was issued under (`gen`); raising this (password
+    # change, logout everywhere) revokes all older tokens at once, without listing them.
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         Index("ux_users_username_lower", "username_lower", unique=True),

@@ -50,7 +50,20 @@ class TokenOut(ApiModel):
     user: UserOut
 
 
+class PasswordChangeRequest(InputModel):
+    current_password: str = Field(min_length=1, max_length=256)
+    # The same rule as registration.
+    new_password: str = Field(min_length=8, max_length=256)
+
+
+class RevocationReason(StrEnum):
+    LOGGED_OUT = "LOGGED_OUT"
+    REFRESHED = "REFRESHED"
+    PASSWORD_CHANGED = "PASSWORD_CHANGED"
+    LOGGED_OUT_EVERYWHERE = "LOGGED_OUT_EVERYWHERE"
+
+
 class SessionRevokedEvent(ApiModel):
     """The token these sockets connected with was revoked; they are disconnected next."""
 
-    reason: Literal["LOGGED_OUT"] = "LOGGED_OUT"
+    reason: RevocationReason = RevocationReason.LOGGED_OUT

@@ -7,6 +7,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -14,9 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.accounts.events import SESSION_REVOKED
 from parley.accounts.models import User
-from parley.accounts.schemas import SessionRevokedEvent, TokenOut, UserOut, UserStatus
+from parley.accounts.schemas import (
+    RevocationReason,
+    SessionRevokedEvent,
+    TokenOut,
+    UserOut,
+    UserStatus,
+)
 from parley.accounts.throttle import auth_throttle
 from parley.core import runtime
+from parley.core.audit import AuditAction, record
 from parley.core.cache import invalidate_after_commit
 from parley.core.db import utcnow
 from parley.core.errors import (
@@ -27,7 +35,7 @@ from parley.core.errors import (
     UserNotFound,
     ValidationFailed,
 )
-from parley.core.events import emit, token_room
+from parley.core.events import emit, emit_after_commit, token_room, user_room
 from parley.core.pagination import decode_text_cursor, encode_text_cursor
 from parley.core.schemas import Page
 from parley.core.security import TokenClaims, hash_password, issue_token, verify_password
@@ -110,25 +118,116 @@ async def log_in(*, username: str, password: str, client_address: str) -> User:
         raise
 
 
-async def log_out(*, token: TokenClaims) -> None:
-    """Revoke `token` until it expires, on every instance (the deny-list is in the cache), and
-    disconnect the sockets that connected with it."""
+async def log_out(session: AsyncSession, *, token: TokenClaims) -> None:
+    """Revoke `token` until it expires, on every instance, and disconnect the sockets that
+    connected with it (the user's other tokens go on)."""
+    await _revoke(token, reason=RevocationReason.LOGGED_OUT)
+    record(session, actor_id=token.user_id, action=AuditAction.SESSION_LOGGED_OUT)
+
+
+async def refresh(session: AsyncSession, *, token: TokenClaims) -> TokenOut:
+    """A new token for a valid one, which is revoked (rotation: each token refreshes once).
+
+    The sockets of the old token are disconnected like a logout's: a socket lives no longer
+    than the token it connected with, and the client reconnects with the new one."""
+    if token.token_id is None:
+        raise InvalidToken("This token cannot be refreshed: log in again")
+    user = await get_user(session, user_id=token.user_id)
+    await _revoke(token, reason=RevocationReason.REFRESHED)
+    record(session, actor_id=user.id, action=AuditAction.SESSION_REFRESHED)
+    return token_for(user)
+
+
+async def change_password(
+    session: AsyncSession, *, user_id: uuid.UUID, current_password: str, new_password: str
+) -> TokenOut:
+    """Set a new password after checking the current one (throttled like a login), revoke
+    every token of the user issued before, and return a token for the new generation."""
+    async with runtime.current().db.reads() as reads:
+        user = await reads.get(User, user_id)
+    if user is None:
+        raise InvalidToken("The token's user no longer exists")
+    throttle = auth_throttle()
+    await throttle.check_account(user.username)
+    # Hashing happens before the request session takes a connection (see register_user).
+    if not await verify_password(user.password_hash, current_password):
+        await throttle.count_failure(user.username)
+        raise InvalidCredentials("The current password is wrong")
+    password_hash = await hash_password(new_password)
+    changed = await _raise_generation(
+        session,
+        user_id=user_id,
+        reason=RevocationReason.PASSWORD_CHANGED,
+        password_hash=password_hash,
+    )
+    record(session, actor_id=user_id, action=AuditAction.PASSWORD_CHANGED)
+    return token_for(changed)
+
+
+async def log_out_everywhere(session: AsyncSession, *, user_id: uuid.UUID) -> None:
+    """Revoke every token of the user (this one included) and disconnect all their sockets."""
+    await _raise_generation(session, user_id=user_id, reason=RevocationReason.LOGGED_OUT_EVERYWHERE)
+    record(session, actor_id=user_id, action=AuditAction.SESSIONS_REVOKED)
+
+
+async def _revoke(token: TokenClaims, *, reason: RevocationReason) -> None:
+    """Deny-list one token until it expires (in the cache: Redis, so every instance, when
+    REDIS_URL is set), then disconnect its sockets on every instance."""
     if token.token_id is None:
         return  # issued before tokens carried an id: it can only expire
     cache = runtime.current().cache
-    key = _revoked_key(token.token_id)
     ttl = max(1, math.ceil(token.expires_at - time.time()))
-    await cache.set(key, True, ttl)
-    # The cache swallows write errors (a miss is harmless for a cache, not for a deny-list).
-    if await cache.get(key) is None:
+    # Set only if absent (SET NX in Redis): of two requests revoking the same token at once
+    # (two refreshes racing), exactly one goes on, so a token is rotated once.
+    added = await cache.add(_revoked_key(token.token_id), True, ttl)
+    if added is None:
         raise ServiceUnavailable("The token could not be revoked: try again")
-    await emit(SESSION_REVOKED, SessionRevokedEvent(), rooms=[token_room(token.token_id)])
+    if not added:
+        raise InvalidToken("The token was revoked: log in again")
+    await emit(
+        SESSION_REVOKED, SessionRevokedEvent(reason=reason), rooms=[token_room(token.token_id)]
+    )
+
+
+async def _raise_generation(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    reason: RevocationReason,
+    password_hash: str | None = None,
+) -> User:
+    """Raise the user's token generation (and set the password): every token issued before
+    is refused from the commit on, on every instance (the cached generation is dropped after
+    the commit), and the user's sockets are then disconnected on every instance."""
+    values: dict[str, object] = {"token_generation": User.token_generation + 1}
+    if password_hash is not None:
+        values["password_hash"] = password_hash
+    result = await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(**values)
+        .returning(User)
+        .execution_options(synchronize_session=False)
+    )
+    user = result.scalar_one_or_none()
+    if user is None:
+        raise InvalidToken("The token's user no longer exists")
+    # In this order after the commit: the stale generation leaves the cache first, so a
+    # socket reconnecting once it is cut off is checked against the new one.
+    invalidate_after_commit(session, _user_cache_key(user_id))
+    emit_after_commit(
+        session, SESSION_REVOKED, SessionRevokedEvent(reason=reason), rooms=[user_room(user_id)]
+    )
+    return user
 
 
 def token_for(user: User) -> TokenOut:
     settings = runtime.current().settings
     token = issue_token(
-        user.id, secret=settings.jwt_secret, expires_in_seconds=settings.jwt_expires_in_seconds
+        user.id,
+        secret=settings.jwt_secret,
+        expires_in_seconds=settings.jwt_expires_in_seconds,
+        generation=user.token_generation,
     )
     return TokenOut(
         access_token=token,
@@ -146,23 +245,45 @@ async def get_user(session: AsyncSession, *, user_id: uuid.UUID) -> User:
 
 
 async def get_public_user_cached(
-    user_id: uuid.UUID, *, token_id: str | None = None
+    user_id: uuid.UUID, *, token: TokenClaims | None = None
 ) -> UserOut | None:
     """A user's public fields from the cache, loading them on a miss (None: no such user).
 
-    With `token_id`, INVALID_TOKEN if that token was revoked (read in the same round trip).
-    """
+    With `token`, INVALID_TOKEN if that token was revoked: its id is on the deny-list (read in
+    the same round trip) or it is older than the user's token generation (cached with the
+    user, so checking it costs nothing more)."""
     rt = runtime.current()
-    if token_id is None:
+    if token is None or token.token_id is None:
         cached = await rt.cache.get(_user_cache_key(user_id))
     else:
         cached, revoked = await rt.cache.get_many(
-            [_user_cache_key(user_id), _revoked_key(token_id)]
+            [_user_cache_key(user_id), _revoked_key(token.token_id)]
         )
         if revoked is not None:
             raise InvalidToken("The token was revoked: log in again")
-    if cached is not None:
-        return UserOut.model_validate(cached)
+    if cached is not None and _GENERATION in cached:
+        known = _CachedUser(UserOut.model_validate(cached), int(cached[_GENERATION]))
+    else:
+        known_or_none = await _load_once(user_id)
+        if known_or_none is None:
+            return None
+        known = known_or_none
+    if token is not None and token.generation < known.token_generation:
+        raise InvalidToken("The token was revoked: log in again")
+    return known.user
+
+
+@dataclass(frozen=True)
+class _CachedUser:
+    user: UserOut
+    token_generation: int
+
+
+# The cached entry is the public fields plus this key (UserOut ignores it).
+_GENERATION = "tokenGeneration"
+
+
+async def _load_once(user_id: uuid.UUID) -> _CachedUser | None:
     # One load per user at a time: a user's sockets reconnect together (after a deploy or
     # a network cut), and each would otherwise miss and query.
     loading = _user_loads.get(user_id)
@@ -173,11 +294,11 @@ async def get_public_user_cached(
     return await asyncio.shield(loading)
 
 
-_user_loads: dict[uuid.UUID, asyncio.Future[UserOut | None]] = {}
+_user_loads: dict[uuid.UUID, asyncio.Future[_CachedUser | None]] = {}
 
 
-def _load_finished(user_id: uuid.UUID) -> Callable[[asyncio.Future[UserOut | None]], None]:
-    def finished(loading: asyncio.Future[UserOut | None]) -> None:
+def _load_finished(user_id: uuid.UUID) -> Callable[[asyncio.Future[_CachedUser | None]], None]:
+    def finished(loading: asyncio.Future[_CachedUser | None]) -> None:
         _user_loads.pop(user_id, None)
         if not loading.cancelled():
             loading.exception()  # retrieved: its waiters, if any are left, raise it
@@ -185,17 +306,16 @@ def _load_finished(user_id: uuid.UUID) -> Callable[[asyncio.Future[UserOut | Non
     return finished
 
 
-async def _load_public_user(user_id: uuid.UUID) -> UserOut | None:
+async def _load_public_user(user_id: uuid.UUID) -> _CachedUser | None:
     rt = runtime.current()
     async with rt.db.reads() as session:
         user = await session.get(User, user_id)
         if user is None:
             return None
-        public = UserOut.model_validate(user)
-    await rt.cache.set(
-        _user_cache_key(user_id), public.model_dump(mode="json"), rt.settings.cache_ttl_seconds
-    )
-    return public
+        known = _CachedUser(UserOut.model_validate(user), user.token_generation)
+    entry = known.user.model_dump(mode="json") | {_GENERATION: known.token_generation}
+    await rt.cache.set(_user_cache_key(user_id), entry, rt.settings.cache_ttl_seconds)
+    return known
 
 
 async def get_users_by_ids(session: AsyncSession, *, user_ids: Iterable[uuid.UUID]) -> list[User]:

@@ -35,6 +35,10 @@ class AuditAction(StrEnum):
     MODERATION_APPROVED = "moderation.approved"
     MODERATION_REJECTED = "moderation.rejected"
     MESSAGE_REPORTED = "message.reported"
+    SESSION_LOGGED_OUT = "session.logged_out"
+    SESSION_REFRESHED = "session.refreshed"
+    SESSIONS_REVOKED = "session.logged_out_everywhere"
+    PASSWORD_CHANGED = "account.password_changed"
 
 
 class AuditEntry(Base):

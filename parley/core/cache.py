@@ -73,6 +73,13 @@ class MemoryCache:
             self._evict()
         self._entries[key] = (time.monotonic() + ttl_seconds, value)
 
+    async def add(self, key: str, value: Any, ttl_seconds: int) -> bool | None:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] >= time.monotonic():
+            return False
+        await self.set(key, value, ttl_seconds)
+        return True
+
     async def set_many(self, items: dict[str, Any], ttl_seconds: int) -> None:
         for key, value in items.items():
             await self.set(key, value, ttl_seconds)
@@ -160,6 +167,17 @@ class RedisCache:
             await self._redis.set(self._prefix + key, orjson.dumps(value), ex=ttl_seconds)
         except RedisError as error:
             log.warning("cache set failed", extra={"error": str(error)})
+
+    async def add(self, key: str, value: Any, ttl_seconds: int) -> bool | None:
+        # SET NX: of two instances adding the same key at once, exactly one is told True.
+        try:
+            added = await self._redis.set(
+                self._prefix + key, orjson.dumps(value), ex=ttl_seconds, nx=True
+            )
+        except RedisError as error:
+            log.warning("cache add failed", extra={"error": str(error)})
+            return None
+        return bool(added)
 
     async def set_many(self, items: dict[str, Any], ttl_seconds: int) -> None:
         """One round trip for many keys (a pipeline of SETs)."""

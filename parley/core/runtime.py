@@ -33,6 +33,11 @@ class Cache(Protocol):
 
     async def set_many(self, items: dict[str, Any], ttl_seconds: int) -> None: ...
 
+    async def add(self, key: str, value: Any, ttl_seconds: int) -> bool | None:
+        """Set `key` only if absent, atomically: True if set, False if it was there, None if
+        the cache could not be reached (unlike `set`, the caller must know)."""
+        ...
+
     @property
     def shared(self) -> bool:
         """True when every instance sees the same entries (Redis)."""

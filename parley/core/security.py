@@ -52,7 +52,11 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
     return await _in_hashing_pool(_verify)
 
 
-def issue_token(user_id: uuid.UUID, *, secret: str, expires_in_seconds: int) -> str:
+def issue_token(
+    user_id: uuid.UUID, *, secret: str, expires_in_seconds: int, generation: int = 0
+) -> str:
+    """A signed token; `generation` is the user's token generation as it is issued: raising
+    the user's generation (password change, logout everywhere) revokes every older token."""
     now = utcnow()
     claims = {
         "sub": str(user_id),
@@ -60,6 +64,7 @@ def issue_token(user_id: uuid.UUID, *, secret: str, expires_in_seconds: int) -> 
         "exp": int((now + timedelta(seconds=expires_in_seconds)).timestamp()),
         # Names this token alone, so it can be revoked (POST /auth/logout) until it expires.
         "jti": uuid.uuid4().hex,
+        "gen": generation,
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
@@ -69,6 +74,7 @@ class TokenClaims:
     user_id: uuid.UUID
     expires_at: float  # epoch seconds
     token_id: str | None  # `jti`; None for tokens issued before tokens carried one
+    generation: int = 0  # `gen`; 0 for tokens issued before tokens carried one
 
 
 def read_token(token: str, *, secret: str) -> uuid.UUID:
@@ -103,10 +109,14 @@ def read_token_claims(token: str, *, secret: str) -> TokenClaims:
     if len(_verified) >= _VERIFIED_MAX:
         _verified.clear()
     token_id = claims.get("jti")
+    generation = claims.get("gen", 0)
+    if not isinstance(generation, int) or isinstance(generation, bool):
+        raise InvalidToken("The token's generation is not an integer")
     verified = TokenClaims(
         user_id=user_id,
         expires_at=float(claims["exp"]),
         token_id=str(token_id) if token_id is not None else None,
+        generation=generation,
     )
     _verified[token] = verified
     return verified
