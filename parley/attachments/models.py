@@ -35,6 +35,9 @@ class Attachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     storage_path: Mapped[str] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Until then the orphan sweep leaves an unsent upload alone: a scheduled message is
+    # waiting to carry it (actions/keep.py).
+    kept_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     width: Mapped[int | None] = mapped_column(Integer, nullable=True)
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
 

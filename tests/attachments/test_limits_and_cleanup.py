@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,22 @@ async def _age(env: dict[str, str], attachment_ids: list[str]) -> None:
     )
 
 
+async def _sweep(env: dict[str, str]) -> str:
+    """`parley attachments cleanup` once; its output."""
+    swept = await asyncio.create_subprocess_exec(
+        PARLEY,
+        "attachments",
+        "cleanup",
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(swept.communicate(), timeout=60)
+    assert swept.returncode == 0, err.decode()
+    return out.decode()
+
+
 async def test_orphan_uploads_are_removed_with_their_bytes_and_sent_ones_kept(
     http: httpx.AsyncClient, files: FilesServer
 ) -> None:
@@ -56,18 +73,7 @@ async def test_orphan_uploads_are_removed_with_their_bytes_and_sent_ones_kept(
     assert len(before) >= 3
     await _age(files.env, [str(orphan["id"]), str(kept["id"])])
 
-    swept = await asyncio.create_subprocess_exec(
-        PARLEY,
-        "attachments",
-        "cleanup",
-        env=files.env,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(swept.communicate(), timeout=60)
-    assert swept.returncode == 0, err.decode()
-    assert "removed 1 orphan uploads" in out.decode()
+    assert "removed 1 orphan uploads" in await _sweep(files.env)
 
     assert_error(await download(http, alice, str(orphan["id"])), 404, "ATTACHMENT_NOT_FOUND")
     assert (await download(http, alice, str(fresh["id"]))).status_code == 200
@@ -75,6 +81,32 @@ async def test_orphan_uploads_are_removed_with_their_bytes_and_sent_ones_kept(
     after = files.stored_keys()
     assert len(after) == len(before) - 1
     assert all(str(orphan["id"]).replace("-", "") not in key for key in after)
+
+
+async def test_an_upload_waiting_in_a_scheduled_message_is_not_swept(
+    http: httpx.AsyncClient, files: FilesServer
+) -> None:
+    alice, bob = files.users["alice"], files.users["bob"]
+    waiting = await uploaded(http, alice, b"for next week", "later.bin")
+    group = await create_conversation(http, alice, [bob])
+    due = (datetime.now(UTC) + timedelta(days=7)).isoformat().replace("+00:00", "Z")
+    scheduled = await http.post(
+        "/messages",
+        json={
+            "conversationId": str(group["id"]),
+            "content": "next week",
+            "type": "FILE",
+            "attachments": [waiting["id"]],
+            "scheduledAt": due,
+        },
+        headers=alice.headers,
+    )
+    assert scheduled.status_code == 201, scheduled.text
+    await _age(files.env, [str(waiting["id"])])
+
+    await _sweep(files.env)
+
+    assert (await download(http, alice, str(waiting["id"]))).content == b"for next week"
 
 
 async def test_sdk_uploads_and_downloads(files: FilesServer, tmp_path: Path) -> None:

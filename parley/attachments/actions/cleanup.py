@@ -11,7 +11,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
 from parley.attachments.models import Attachment
 from parley.attachments.storage import Storage
@@ -32,7 +32,9 @@ async def remove_orphans(db: Database, storage: Storage, *, older_than_seconds: 
     while True:
         async with db.unit_of_work() as session:
             claimed = select(Attachment.id).where(
-                Attachment.message_id.is_(None), Attachment.created_at < cutoff
+                Attachment.message_id.is_(None),
+                Attachment.created_at < cutoff,
+                or_(Attachment.kept_until.is_(None), Attachment.kept_until < utcnow()),
             )
             keys = list(
                 (

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.attachments.actions.keep import keep_for_scheduled
 from parley.attachments.queries import owned_attachments
 from parley.conversations import access
 from parley.core import runtime
@@ -132,6 +133,7 @@ async def _schedule(
     )
     session.add(row)
     await session.flush()
+    await keep_for_scheduled(session, attachment_ids=list(data.attachments), due=at)
     return scheduled_out(row)
 
 
@@ -199,6 +201,12 @@ async def edit_scheduled(
         membership, encrypted=row.encrypted, content=changes.get("content", row.content)
     )
     await _guarded(session, scheduled_id, {**changes, "updated_at": utcnow()})
+    if "scheduled_at" in changes:
+        await keep_for_scheduled(
+            session,
+            attachment_ids=[uuid.UUID(str(a)) for a in row.attachments or []],
+            due=changes["scheduled_at"],
+        )
     await session.refresh(row)
     return scheduled_out(row)
 
