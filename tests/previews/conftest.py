@@ -43,14 +43,17 @@ def _stop(running: Server) -> None:
         os.unlink(running.log_path)
 
 
-@pytest.fixture(scope="session")
+# Package scope: these servers share the session's database, and on SQLite (no Redis, no
+# fan-out between processes) a server still running after this package would, for example,
+# send other tests' scheduled messages to its own sockets instead of the session server's.
+@pytest.fixture(scope="package")
 def open_server(backend_env: dict[str, str]) -> Iterator[Server]:
     running = _server(backend_env, "previews-open:", {"PREVIEW_ALLOW_PRIVATE": "true"})
     yield running
     _stop(running)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def second_open_server(backend_env: dict[str, str]) -> Iterator[Server]:
     """Another instance like `open_server`, on the same Redis key prefix (PostgreSQL + Redis
     only): they share the preview cache."""
@@ -59,7 +62,7 @@ def second_open_server(backend_env: dict[str, str]) -> Iterator[Server]:
     _stop(running)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def guarded_server(backend_env: dict[str, str]) -> Iterator[Server]:
     running = _server(
         backend_env,
@@ -70,19 +73,19 @@ def guarded_server(backend_env: dict[str, str]) -> Iterator[Server]:
     _stop(running)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def pages() -> AsyncIterator[PageServer]:
     async with serving() as server:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def open_client(open_server: Server) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=open_server.url, timeout=30) as http:
         yield http
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def guarded_client(guarded_server: Server) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=guarded_server.url, timeout=30) as http:
         yield http
