@@ -132,7 +132,11 @@ async def refresh(session: AsyncSession, *, token: TokenClaims) -> TokenOut:
     than the token it connected with, and the client reconnects with the new one."""
     if token.token_id is None:
         raise InvalidToken("This token cannot be refreshed: log in again")
-    user = await get_user(session, user_id=token.user_id)
+    # Read on a connection of its own: the request's session must hold no connection while
+    # the old token's sockets are disconnected, since their disconnect writes presence (on
+    # SQLite's one writer that was a wait on itself until the pool timed out).
+    async with runtime.current().db.reads() as reads:
+        user = await get_user(reads, user_id=token.user_id)
     await _revoke(token, reason=RevocationReason.REFRESHED)
     record(session, actor_id=user.id, action=AuditAction.SESSION_REFRESHED)
     return token_for(user)
