@@ -39,7 +39,9 @@ from parley.analytics.queries import compute
 from parley.cli import run_migrations
 from parley.conversations.models import Conversation, Participant
 from parley.core.config import load_settings
+from parley.core.crypto import new_key_spec
 
+BENCH_KEY = new_key_spec("bench")
 POSTGRES = os.environ.get("PARLEY_BENCH_POSTGRES", "postgresql://root@127.0.0.1:5432")
 SENDERS = 20
 BATCH = 50_000
@@ -263,7 +265,9 @@ async def postgres(count: int, runs: int) -> None:
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = f"{POSTGRES}/{name}"
     try:
-        settings = load_settings({"DATABASE_URL": url, "JWT_SECRET": "x" * 40})
+        settings = load_settings(
+            {"DATABASE_URL": url, "JWT_SECRET": "x" * 40, "ENCRYPTION_KEYS": BENCH_KEY}
+        )
         await asyncio.to_thread(run_migrations, settings, "0008")
         fill = Fill(count)
         engine = create_async_engine(settings.database_url)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import logging
 import os
@@ -67,6 +68,7 @@ class Cluster:
                 "DATABASE_URL": self.postgres.url,
                 "REDIS_URL": self.redis.url,
                 "JWT_SECRET": secrets.token_urlsafe(48),
+                "ENCRYPTION_KEYS": f"bench:{base64.b64encode(secrets.token_bytes(32)).decode()}",
                 "RATE_LIMIT_MESSAGES_PER_HOUR": "1000000000",
                 "AUTH_RATE_LIMIT_PER_ADDRESS": "1000000000",
                 "AUTH_RATE_LIMIT_PER_ACCOUNT": "1000000000",

@@ -41,8 +41,10 @@ from parley.accounts.models import User
 from parley.cli import run_migrations
 from parley.conversations.models import Conversation, Participant
 from parley.core.config import load_settings
+from parley.core.crypto import new_key_spec
 from parley.search.queries import SearchFilters, search_messages
 
+BENCH_KEY = new_key_spec("bench")
 POSTGRES = os.environ.get("PARLEY_BENCH_POSTGRES", "postgresql://root@127.0.0.1:5432")
 VOCABULARY = 30_000
 ZIPF_S = 1.07
@@ -261,7 +263,9 @@ async def postgres(count: int, runs: int, words: list[str], keep: bool = False) 
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = f"{POSTGRES}/{name}"
     try:
-        settings = load_settings({"DATABASE_URL": url, "JWT_SECRET": "x" * 40})
+        settings = load_settings(
+            {"DATABASE_URL": url, "JWT_SECRET": "x" * 40, "ENCRYPTION_KEYS": BENCH_KEY}
+        )
         await asyncio.to_thread(run_migrations, settings)
         fill = Fill()
         engine = create_async_engine(settings.database_url)

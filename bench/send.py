@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import re
@@ -123,6 +124,7 @@ def start_server(
             REDIS_URL=REDIS,
             REDIS_KEY_PREFIX=prefix,
             JWT_SECRET=secrets.token_urlsafe(48),
+            ENCRYPTION_KEYS=f"bench:{base64.b64encode(secrets.token_bytes(32)).decode()}",
         )
         cleanup.update(database=database, prefix=prefix)
     env.update(extra_env or {})

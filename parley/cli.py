@@ -26,6 +26,7 @@ from parley.attachments.actions.cleanup import remove_orphans
 from parley.attachments.storage import open_storage
 from parley.core import metrics
 from parley.core.config import ConfigError, Settings, load_settings
+from parley.core.crypto import install_key_ring
 from parley.core.db import Database, utcnow
 from parley.core.errors import AppError
 from parley.main import create_app
@@ -36,10 +37,13 @@ WORKER_HEALTHCHECK_SECONDS = 30
 
 def _settings_or_exit() -> Settings:
     try:
-        return load_settings()
+        settings = load_settings()
     except ConfigError as error:
         print(f"parley: configuration error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    if settings.key_ring is not None:
+        install_key_ring(settings.key_ring)
+    return settings
 
 
 def run_migrations(settings: Settings, revision: str = "head") -> None:

@@ -35,6 +35,7 @@ from parley.core import metrics, runtime
 from parley.core.cache import MemoryCache, RedisCache
 from parley.core.collector import freeze_startup_objects, keep_long_lived_objects_frozen
 from parley.core.config import Settings, load_settings
+from parley.core.crypto import install_key_ring
 from parley.core.db import Database
 from parley.core.errors import (
     AppError,
@@ -206,6 +207,8 @@ def create_api(
     on_stop: Callable[[], Awaitable[None]] | None = None,
 ) -> FastAPI:
     """The HTTP API; the runtime (database, cache, committer) starts in its lifespan."""
+    if settings.key_ring is not None:
+        install_key_ring(settings.key_ring)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from parley.core.crypto import new_key_spec
 from tests.realtime.sockets import Connect, Recorder
 from tests.support import Server, User, register
 
@@ -61,7 +62,7 @@ def backend_env() -> Iterator[dict[str, str]]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "REDIS_URL", "JWT_SECRET"}
+        if key not in {"DATABASE_URL", "REDIS_URL", "JWT_SECRET", "ENCRYPTION_KEYS"}
     }
     env.update(
         PARLEY_DATA_DIR=data_dir,
@@ -90,6 +91,7 @@ def backend_env() -> Iterator[dict[str, str]]:
             REDIS_URL=REDIS_URL,
             REDIS_KEY_PREFIX=prefix,
             JWT_SECRET=secrets.token_urlsafe(48),
+            ENCRYPTION_KEYS=new_key_spec("test1"),
         )
     elif BACKEND != "sqlite":
         raise RuntimeError(f"PARLEY_TEST_BACKEND={BACKEND!r}: use sqlite or postgres")

@@ -13,6 +13,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from parley.core.crypto import KeyRing, KeyRingError, embedded_keys, parse_keys
+
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
 _SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|k|mb|m|gb|g)?\s*$", re.IGNORECASE)
 _DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -248,6 +250,7 @@ class Settings:
     orphan_upload_seconds: float = 86400.0
     s3: S3Settings | None = None
     search_language: str = "simple"
+    key_ring: KeyRing | None = field(default=None, repr=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -278,6 +281,23 @@ def _jwt_secret(env: dict[str, str], data_dir: Path, embedded: bool) -> str:
     with os.fdopen(descriptor, "w") as handle:
         handle.write(secret)
     return secret
+
+
+def _key_ring(env: dict[str, str], data_dir: Path, embedded: bool) -> KeyRing:
+    """ENCRYPTION_KEYS, required with PostgreSQL (every instance must read what the others
+    wrote); embedded mode without it uses one key made once into the data directory."""
+    raw = (env.get("ENCRYPTION_KEYS") or "").strip()
+    if not raw:
+        if not embedded:
+            raise ConfigError(
+                "ENCRYPTION_KEYS is not set: it is required with a PostgreSQL DATABASE_URL "
+                "(keyid:base64-of-32-bytes; `parley keys new` prints one)"
+            )
+        raw = embedded_keys(data_dir)
+    try:
+        return KeyRing.from_pairs(parse_keys(raw))
+    except KeyRingError as error:
+        raise ConfigError(str(error)) from None
 
 
 MIN_WEBHOOK_SECRET_LENGTH = 16
@@ -440,4 +460,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         s3=_s3(env),
         search_language=search_language(env),
+        key_ring=_key_ring(env, data_dir, embedded),
     )

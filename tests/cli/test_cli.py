@@ -25,7 +25,7 @@ def _env(data_dir: Path, **overrides: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "REDIS_URL", "JWT_SECRET"}
+        if key not in {"DATABASE_URL", "REDIS_URL", "JWT_SECRET", "ENCRYPTION_KEYS"}
     }
     env.update(PARLEY_DATA_DIR=str(data_dir), LOG_LEVEL="WARNING")
     env.update(overrides)

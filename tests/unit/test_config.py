@@ -14,6 +14,7 @@ from parley.core.config import (
     parse_duration_seconds,
     parse_size_bytes,
 )
+from parley.core.crypto import new_key_spec
 
 # --- durations --------------------------------------------------------------------------------
 
@@ -175,7 +176,9 @@ def test_empty_variable_means_default(env: dict[str, str]) -> None:
 
 
 def test_postgres_url_is_normalized(env: dict[str, str]) -> None:
-    env.update(DATABASE_URL="postgresql://u@h/db", JWT_SECRET="k" * 32)
+    env.update(
+        DATABASE_URL="postgresql://u@h/db", JWT_SECRET="k" * 32, ENCRYPTION_KEYS=new_key_spec()
+    )
     settings = load_settings(environ=env)
     assert settings.database_url == "postgresql+asyncpg://u@h/db"
     assert not settings.is_sqlite
