@@ -1,18 +1,21 @@
 """The `parley` command: `serve` (migrate, then serve), `migrate`, `attachments cleanup`
-(the orphan upload sweep, once) and `analytics` (a conversation's figures as a table)."""
+(the orphan upload sweep, once), `analytics` (a conversation's figures as a table),
+`audit export` (the trail as JSON lines) and `retention run` (one retention run)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import uvicorn
@@ -24,12 +27,15 @@ from parley.analytics import queries as analytics_queries
 from parley.analytics.render import as_table
 from parley.attachments.actions.cleanup import remove_orphans
 from parley.attachments.storage import open_storage
+from parley.audit.queries import stream_entries
 from parley.core import metrics
 from parley.core.config import ConfigError, Settings, load_settings
 from parley.core.crypto import install_key_ring
 from parley.core.db import Database, utcnow
 from parley.core.errors import AppError
 from parley.main import create_app
+from parley.retention.lease import Lease
+from parley.retention.run import LEASE_NAME, LeaseLost, RetentionSummary, run_once
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WORKER_HEALTHCHECK_SECONDS = 30
@@ -182,6 +188,81 @@ def _analytics(args: argparse.Namespace) -> None:
         raise SystemExit(f"parley: {error.message}") from None
 
 
+def _iso_time(raw: str) -> datetime:
+    """An ISO-8601 time for a command-line option (naive means UTC)."""
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not an ISO-8601 time") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _audit_export(args: argparse.Namespace) -> None:
+    settings = _settings_or_exit()
+    if args.until is not None and args.until <= args.since:
+        raise SystemExit("parley: --until must be after --since")
+
+    async def export() -> int:
+        db = Database(settings)
+        written = 0
+        try:
+            async for entry in stream_entries(db, since=args.since, until=args.until):
+                sys.stdout.write(entry.model_dump_json(by_alias=True) + "\n")
+                written += 1
+        finally:
+            await db.dispose()
+        sys.stdout.flush()
+        return written
+
+    written = asyncio.run(export())
+    print(f"parley: exported {written} audit entries", file=sys.stderr)
+
+
+def _retention_run(args: argparse.Namespace) -> None:
+    settings = _settings_or_exit()
+
+    async def run() -> RetentionSummary:
+        db = Database(settings)
+        storage = await open_storage(settings)
+        deadline = time.monotonic() + args.wait
+        try:
+            while True:
+                lease = Lease(db, LEASE_NAME, ttl_seconds=args.lease_seconds)
+                summary = await run_once(
+                    db,
+                    storage,
+                    now=args.now or utcnow(),
+                    global_days=settings.retention_days,
+                    lease=lease,
+                )
+                if summary.ran or time.monotonic() >= deadline:
+                    return summary
+                await asyncio.sleep(0.2)
+        finally:
+            await storage.close()
+            await db.dispose()
+
+    try:
+        summary = asyncio.run(run())
+    except LeaseLost:
+        raise SystemExit("parley: the retention lease was lost; another process goes on") from None
+    print(
+        json.dumps(
+            {
+                "ran": summary.ran,
+                "conversations": summary.conversations,
+                "messages": summary.messages,
+                "versions": summary.versions,
+                "reactions": summary.reactions,
+                "files": summary.files,
+            }
+        )
+    )
+    if not summary.ran:
+        print("parley: another process is running retention; nothing done", file=sys.stderr)
+        raise SystemExit(3)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parley",
@@ -236,6 +317,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", dest="end", type=date.fromisoformat, help="last UTC day (default today)"
     )
     analytics.set_defaults(handler=_analytics)
+    audit = commands.add_parser("audit", help="the audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    export = audit_commands.add_parser(
+        "export",
+        help="print audit entries as JSON lines (oldest first)",
+        description="Every audit entry created at or after --since (and before --until), one "
+        "JSON object per line with the field names of GET /audit, read in pages.",
+    )
+    export.add_argument("--since", type=_iso_time, required=True, help="ISO-8601 time (naive: UTC)")
+    export.add_argument("--until", type=_iso_time, help="ISO-8601 time, exclusive (default: now)")
+    export.set_defaults(handler=_audit_export)
+    retention = commands.add_parser("retention", help="message retention")
+    retention_commands = retention.add_subparsers(dest="retention_command", required=True)
+    retention_run = retention_commands.add_parser(
+        "run",
+        help="delete messages past RETENTION_DAYS / settings.retentionDays once",
+        description="One retention run (the server also runs it every RETENTION_INTERVAL), "
+        "under the same lease as the servers: exit status 3 when another process held it for "
+        "all of --wait. Prints a JSON summary of what was removed.",
+    )
+    retention_run.add_argument(
+        "--now", type=_iso_time, help="evaluate retention as of this ISO-8601 time (default now)"
+    )
+    retention_run.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        help="seconds to wait for the lease when another process holds it (default 10)",
+    )
+    retention_run.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=300.0,
+        help=argparse.SUPPRESS,  # tests: a short lease
+    )
+    retention_run.set_defaults(handler=_retention_run)
     return parser
 
 

@@ -70,6 +70,7 @@ from parley.previews.worker import PreviewWorker
 from parley.ratelimit.service import RateLimiter
 from parley.realtime.publish import SocketPublisher
 from parley.realtime.server import create_socket_server
+from parley.retention.job import RetentionJob
 from parley.search.language import search_language
 from parley.search.routes import router as search_router
 
@@ -264,6 +265,9 @@ def create_api(
         )
         state.register(sweeper)
         sweeper.start()
+        retention = RetentionJob(db, attachments.storage, settings)
+        state.register(retention)
+        retention.start()
         presence = Presence(redis, settings.redis_key_prefix, settings.presence_ttl_seconds)
         state.register(presence)
         await presence.start()
@@ -310,6 +314,7 @@ def create_api(
                 await notifier.stop()  # after the committer's last announcements
             if previews is not None:
                 await previews.stop()  # after the committer's last listener calls
+            await retention.stop()
             await sweeper.stop()
             await attachments.stop()
             if on_stop is not None:

@@ -30,6 +30,7 @@ from parley.core.db import utcnow
 from parley.core.errors import (
     InvalidCredentials,
     InvalidToken,
+    RateLimited,
     ServiceUnavailable,
     UsernameTaken,
     UserNotFound,
@@ -59,9 +60,16 @@ async def sign_up(
 ) -> User:
     """Registration as clients ask for it: counted against the client address's limit."""
     await auth_throttle().count_attempt(client_address)
-    return await register_user(
+    user = await register_user(
         session, username=username, password=password, display_name=display_name
     )
+    record(
+        session,
+        actor_id=user.id,
+        action=AuditAction.ACCOUNT_REGISTERED,
+        details={"ip": client_address, "username": user.username},
+    )
+    return user
 
 
 async def register_user(
@@ -110,12 +118,41 @@ async def log_in(*, username: str, password: str, client_address: str) -> User:
     a locked account is refused before its password is checked, right or wrong."""
     throttle = auth_throttle()
     await throttle.count_attempt(client_address)
-    await throttle.check_account(username)
     try:
-        return await authenticate(username=username, password=password)
+        await throttle.check_account(username)
+    except RateLimited:
+        await _record_login_failure(username, client_address, reason="account_locked")
+        raise
+    try:
+        user = await authenticate(username=username, password=password)
     except InvalidCredentials:
         await throttle.count_failure(username)
+        await _record_login_failure(username, client_address, reason="invalid_credentials")
         raise
+    async with runtime.current().db.unit_of_work() as session:
+        record(
+            session,
+            actor_id=user.id,
+            action=AuditAction.LOGIN_SUCCEEDED,
+            details={"ip": client_address},
+        )
+    return user
+
+
+async def _record_login_failure(username: str, client_address: str, *, reason: str) -> None:
+    """A refused login, in a transaction of its own (the request fails, the entry stays).
+    The account it named is the entry's target when it exists; no actor is known."""
+    async with runtime.current().db.reads() as reads:
+        target = await reads.scalar(select(User.id).where(User.username_lower == username.lower()))
+    async with runtime.current().db.unit_of_work() as session:
+        record(
+            session,
+            actor_id=None,
+            action=AuditAction.LOGIN_FAILED,
+            target_user_id=target,
+            # The name as typed (capped): an unknown name is the attempt's only trace.
+            details={"ip": client_address, "username": username[:64], "reason": reason},
+        )
 
 
 async def log_out(session: AsyncSession, *, token: TokenClaims) -> None:

@@ -32,7 +32,7 @@ from parley.conversations.schemas import ConversationSettings
 from parley.core import runtime
 from parley.core.errors import ConversationNotFound, ParticipantNotFound
 
-DEFAULT_SETTINGS: dict[str, bool] = ConversationSettings().model_dump(by_alias=True)
+DEFAULT_SETTINGS: dict[str, bool | int | None] = ConversationSettings().model_dump(by_alias=True)
 
 
 def conversation_key(conversation_id: uuid.UUID | str) -> str:

@@ -237,3 +237,51 @@ async def count_daily(connection: AsyncConnection, *, sends: list[DailySend]) ->
     await connection.execute(upsert, stats_rows)
     if sender_rows:
         await connection.execute(senders, sender_rows)
+
+
+async def forget_expired(
+    session: AsyncSession,
+    *,
+    conversation_id: uuid.UUID,
+    removed_ids: list[uuid.UUID],
+    highest_removed_seq: int,
+    newest_left_id: uuid.UUID | None,
+) -> None:
+    """Retention deleted these messages (in the caller's transaction, after the rows went):
+    `messageCount` drops by as many, `lastMessageId` moves to the newest message left (null
+    when none is) if it was one of them, and members who had not read up to the highest
+    removed seq are moved past it, so `unreadCount` counts only messages that still exist.
+    `last_seq` never moves back: new messages continue the sequence."""
+    removed = len(removed_ids)
+    # A committer that commits a newer message first sets last_message_id to it: the CASE
+    # then keeps it (PostgreSQL re-reads the locked row before applying the update).
+    await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(
+            message_count=case(
+                (Conversation.message_count > removed, Conversation.message_count - removed),
+                else_=0,
+            ),
+            last_message_id=case(
+                (Conversation.last_message_id.in_(removed_ids), newest_left_id),
+                else_=Conversation.last_message_id,
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(Participant)
+        .where(
+            Participant.conversation_id == conversation_id,
+            Participant.read_seq < highest_removed_seq,
+        )
+        .values(
+            read_seq=highest_removed_seq,
+            delivered_seq=case(
+                (Participant.delivered_seq < highest_removed_seq, highest_removed_seq),
+                else_=Participant.delivered_seq,
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )

@@ -217,3 +217,25 @@ async def notification_candidates(
         )
         for conversation_id, name, user_id, stored in rows
     ]
+
+
+class RetentionPolicy(NamedTuple):
+    conversation_id: uuid.UUID
+    retention_days: int | None  # the conversation's own settings.retentionDays
+
+
+async def retention_policies(
+    session: AsyncSession, *, after: uuid.UUID | None, limit: int
+) -> list[RetentionPolicy]:
+    """A page of conversations (by id, after `after`) with their own retention setting, for
+    the retention job; read in pages so the job never holds every conversation at once."""
+    statement = select(Conversation.id, Conversation.settings).order_by(Conversation.id)
+    if after is not None:
+        statement = statement.where(Conversation.id > after)
+    rows = (await session.execute(statement.limit(limit))).all()
+    policies = []
+    for conversation_id, settings in rows:
+        days = (settings or {}).get("retentionDays")
+        valid = isinstance(days, int) and not isinstance(days, bool) and days > 0
+        policies.append(RetentionPolicy(conversation_id, days if valid else None))
+    return policies

@@ -16,6 +16,7 @@ from parley.conversations.permissions import (
     ParticipantStatus,
     Role,
 )
+from parley.core.config import MAX_RETENTION_DAYS
 from parley.core.schemas import ApiModel, ClientTimestamp, InputModel, Timestamp
 
 
@@ -43,14 +44,26 @@ class ConversationSettings(InputModel):
         description="Messages are client-encrypted envelopes (encrypted: true) and only those; "
         "not scored, members report instead",
     )
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_RETENTION_DAYS,
+        strict=True,
+        description="Messages older than this many days are deleted (null: keep them, unless "
+        "RETENTION_DAYS is set; the shorter of the two wins)",
+    )
 
 
 class ConversationSettingsPatch(InputModel):
+    """Only the keys present change; `retentionDays: null` removes the conversation's own
+    retention (RETENTION_DAYS, if set, still applies)."""
+
     typing_indicators: bool | None = None
     read_receipts: bool | None = None
     link_previews: bool | None = None
     moderation: bool | None = None
     end_to_end_encryption: bool | None = None
+    retention_days: int | None = Field(default=None, ge=1, le=MAX_RETENTION_DAYS, strict=True)
 
 
 class ConversationCreate(InputModel):
@@ -99,7 +112,7 @@ class ConversationOut(ApiModel):
     last_seq: int
     last_message_id: uuid.UUID | None
     last_activity_at: Timestamp
-    settings: dict[str, bool]
+    settings: dict[str, bool | int | None]
     rate_limit: int = Field(description="Messages per minute per member (effective value)")
     created_by: uuid.UUID | None
     created_at: Timestamp

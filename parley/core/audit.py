@@ -3,6 +3,10 @@
 Like logging, the trail belongs to no domain: every action records its entry here, in its own
 transaction, so an entry exists exactly when the change does. Reading it (with the rule of who
 may) is the `audit` domain's job (`parley/audit/`).
+
+Append-only: `record` inserts, and the one other writer is `pseudonymize_actor` (GDPR erasure),
+which rewrites only `details`. Migration 0014 makes the database hold to that too: triggers
+refuse DELETE on `audit_log` and any UPDATE that changes a column other than `details`.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, String, Uuid
+from sqlalchemy import Index, String, Uuid, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,6 +43,10 @@ class AuditAction(StrEnum):
     SESSION_REFRESHED = "session.refreshed"
     SESSIONS_REVOKED = "session.logged_out_everywhere"
     PASSWORD_CHANGED = "account.password_changed"
+    ACCOUNT_REGISTERED = "account.registered"
+    LOGIN_SUCCEEDED = "session.logged_in"
+    LOGIN_FAILED = "session.login_failed"
+    RETENTION_APPLIED = "retention.applied"
 
 
 class AuditEntry(Base):
@@ -57,6 +65,10 @@ class AuditEntry(Base):
     __table_args__ = (
         Index("ix_audit_conversation_created", "conversation_id", "created_at"),
         Index("ix_audit_actor_created", "actor_id", "created_at"),
+        # GET /audit without a conversation: entries about the caller (migration 0014).
+        Index("ix_audit_target_created", "target_user_id", "created_at"),
+        # `parley audit export --since`: the whole trail in time order (migration 0014).
+        Index("ix_audit_created", "created_at", "id"),
     )
 
 
@@ -81,3 +93,51 @@ def record(
             details=details or {},
         )
     )
+
+
+# Keys of `details` that name or locate a person; erasure removes them (pseudonymize_actor).
+PERSONAL_DETAIL_KEYS = frozenset({"ip", "username", "email", "displayName", "userAgent"})
+_PSEUDONYMIZE_BATCH = 500
+
+
+def _without_personal_data(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: _without_personal_data(item)
+            for key, item in value.items()
+            if key not in PERSONAL_DETAIL_KEYS
+        }
+    if isinstance(value, list):
+        return [_without_personal_data(item) for item in value]
+    return value
+
+
+async def pseudonymize_actor(session: AsyncSession, *, user_id: uuid.UUID) -> int:
+    """Strip personal data (addresses, usernames, emails) from the `details` of every entry
+    by or about the user, keeping the entries (and the user's id, which after erasure names
+    no one); the number of entries changed. The only update the trail allows."""
+    changed = 0
+    after: uuid.UUID | None = None
+    while True:
+        statement = (
+            select(AuditEntry.id, AuditEntry.details)
+            .where(or_(AuditEntry.actor_id == user_id, AuditEntry.target_user_id == user_id))
+            .order_by(AuditEntry.id)
+            .limit(_PSEUDONYMIZE_BATCH)
+        )
+        if after is not None:
+            statement = statement.where(AuditEntry.id > after)
+        rows = (await session.execute(statement)).all()
+        for entry_id, details in rows:
+            cleaned = _without_personal_data(details or {})
+            if cleaned != (details or {}):
+                await session.execute(
+                    update(AuditEntry)
+                    .where(AuditEntry.id == entry_id)
+                    .values(details=cleaned)
+                    .execution_options(synchronize_session=False)
+                )
+                changed += 1
+        if len(rows) < _PSEUDONYMIZE_BATCH:
+            return changed
+        after = rows[-1][0]

@@ -251,6 +251,9 @@ class Settings:
     s3: S3Settings | None = None
     search_language: str = "simple"
     key_ring: KeyRing | None = field(default=None, repr=False)
+    # None: messages are kept forever (unless a conversation sets settings.retentionDays).
+    retention_days: int | None = None
+    retention_interval_seconds: float = 3600.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -301,6 +304,18 @@ def _key_ring(env: dict[str, str], data_dir: Path, embedded: bool) -> KeyRing:
 
 
 MIN_WEBHOOK_SECRET_LENGTH = 16
+# The longest retention a setting may name (about 100 years), global or per conversation.
+MAX_RETENTION_DAYS = 36500
+
+
+def _retention_days(raw: str) -> int | None:
+    """RETENTION_DAYS: unset or empty keeps messages forever; else 1..MAX_RETENTION_DAYS."""
+    if not raw.strip():
+        return None
+    days = _positive_int("RETENTION_DAYS", raw)
+    if days > MAX_RETENTION_DAYS:
+        raise ConfigError(f"RETENTION_DAYS={raw!r} must be at most {MAX_RETENTION_DAYS}")
+    return days
 
 
 def _seconds(name: str, raw: str) -> float:
@@ -461,4 +476,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         s3=_s3(env),
         search_language=search_language(env),
         key_ring=_key_ring(env, data_dir, embedded),
+        retention_days=_retention_days(env.get("RETENTION_DAYS") or ""),
+        retention_interval_seconds=parse_duration_seconds(
+            "RETENTION_INTERVAL", env.get("RETENTION_INTERVAL") or "1h"
+        ),
     )

@@ -57,7 +57,12 @@ async def update_conversation(
         conversation.description = data.description
         changes["description"] = data.description
     if "settings" in fields and data.settings is not None:
-        patch = data.settings.model_dump(by_alias=True, exclude_none=True)
+        # A null switch is ignored, as before; a null retentionDays removes the setting.
+        patch = {
+            key: value
+            for key, value in data.settings.model_dump(by_alias=True, exclude_unset=True).items()
+            if value is not None or key == "retentionDays"
+        }
         conversation.settings = {**DEFAULT_SETTINGS, **(conversation.settings or {}), **patch}
         changes["settings"] = patch
     if "status" in fields:
