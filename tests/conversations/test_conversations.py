@@ -272,6 +272,7 @@ async def test_settings_patch_changes_only_given_switches(
         "linkPreviews": True,
         "moderation": True,
         "endToEndEncryption": False,
+        "retentionDays": None,
     }
 
 

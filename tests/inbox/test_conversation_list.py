@@ -148,6 +148,7 @@ async def test_get_returns_conversation_for_member(
         "linkPreviews": True,
         "moderation": True,
         "endToEndEncryption": False,
+        "retentionDays": None,
     }
 
 

@@ -154,7 +154,10 @@ conversation_fields = st.fixed_dictionaries(
 
 
 def _assert_conversation_bounded(conversation: dict[str, Any]) -> None:
-    assert all(isinstance(flag, bool) for flag in conversation["settings"].values())
+    settings = dict(conversation["settings"])
+    retention = settings.pop("retentionDays", None)
+    assert retention is None or (type(retention) is int and 1 <= retention <= 36500)
+    assert all(isinstance(flag, bool) for flag in settings.values())
     assert size(conversation["settings"]) < 500
     assert size(conversation) < 6000
 
