@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import PARLEY, ROOT
+from tests.conftest import PARLEY, ROOT, start_server
 from tests.support import (
     PASSWORD,
+    Server,
     User,
     add,
     assert_error,
@@ -241,3 +243,39 @@ async def test_the_database_refuses_to_change_or_delete_entries(
     await execute_sql(backend_env, [f"UPDATE audit_log SET details = '{{}}' {where}"])
     after = (await audit(client, alice, conversationId=conversation["id"]))[0]
     assert (after["id"], after["actorId"], after["details"]) == (entry["id"], alice.id, {})
+
+
+@pytest.fixture(scope="module")
+def proxied_server(backend_env: dict[str, str]) -> Iterator[Server]:
+    """A server behind a trusted proxy (127.0.0.1), with a small per-account login limit."""
+    env = dict(backend_env)
+    if "REDIS_KEY_PREFIX" in env:
+        env["REDIS_KEY_PREFIX"] += "audit-proxied:"
+    running = start_server(
+        env, {"TRUSTED_PROXIES": "127.0.0.1", "AUTH_RATE_LIMIT_PER_ACCOUNT": "2"}
+    )
+    yield running
+    running.stop()
+
+
+async def test_logins_behind_a_trusted_proxy_record_the_forwarded_address(
+    proxied_server: Server,
+) -> None:
+    async with httpx.AsyncClient(base_url=proxied_server.url, timeout=30) as http:
+        user = await register(http, "proxied")
+        forwarded = {"X-Forwarded-For": "203.0.113.7"}
+        body = {"username": user.username, "password": PASSWORD}
+        assert (await http.post("/auth/login", json=body, headers=forwarded)).status_code == 200
+        wrong = {**body, "password": "wrong password"}
+        for _ in range(2):
+            refused = await http.post("/auth/login", json=wrong, headers=forwarded)
+            assert_error(refused, 401, "INVALID_CREDENTIALS")
+        locked = await http.post("/auth/login", json=body, headers=forwarded)
+        assert_error(locked, 429, "RATE_LIMITED")
+        entries = await audit(http, user, action="session.logged_in,session.login_failed")
+    assert [(e["action"], e["details"]["ip"], e["details"].get("reason")) for e in entries] == [
+        ("session.login_failed", "203.0.113.7", "account_locked"),
+        ("session.login_failed", "203.0.113.7", "invalid_credentials"),
+        ("session.login_failed", "203.0.113.7", "invalid_credentials"),
+        ("session.logged_in", "203.0.113.7", None),
+    ]
