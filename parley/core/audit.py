@@ -100,15 +100,16 @@ PERSONAL_DETAIL_KEYS = frozenset({"ip", "username", "email", "displayName", "use
 _PSEUDONYMIZE_BATCH = 500
 
 
-def _without_personal_data(value: Any) -> Any:
+def without_personal_data(value: Any) -> Any:
+    """`value` with every PERSONAL_DETAIL_KEYS key removed, at any depth."""
     if isinstance(value, dict):
         return {
-            key: _without_personal_data(item)
+            key: without_personal_data(item)
             for key, item in value.items()
             if key not in PERSONAL_DETAIL_KEYS
         }
     if isinstance(value, list):
-        return [_without_personal_data(item) for item in value]
+        return [without_personal_data(item) for item in value]
     return value
 
 
@@ -129,7 +130,7 @@ async def pseudonymize_actor(session: AsyncSession, *, user_id: uuid.UUID) -> in
             statement = statement.where(AuditEntry.id > after)
         rows = (await session.execute(statement)).all()
         for entry_id, details in rows:
-            cleaned = _without_personal_data(details or {})
+            cleaned = without_personal_data(details or {})
             if cleaned != (details or {}):
                 await session.execute(
                     update(AuditEntry)

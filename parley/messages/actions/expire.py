@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import Delete, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.attachments.actions.expire import release_expired
@@ -57,11 +57,13 @@ async def expire_messages(
     files = await release_expired(session, message_ids=ids, storage=storage)
     # Children first and explicitly: the counts go into the audit entry, and nothing depends
     # on SQLite's foreign_keys pragma for them.
-    versions = await _delete(session, MessageVersion, MessageVersion.message_id.in_(ids))
-    reactions = await _delete(session, Reaction, Reaction.message_id.in_(ids))
-    await _delete(session, Mention, Mention.message_id.in_(ids))
-    await _delete(session, Hashtag, Hashtag.message_id.in_(ids))
-    removed = await _delete(session, Message, Message.id.in_(ids))
+    versions = await _deleted(
+        session, delete(MessageVersion).where(MessageVersion.message_id.in_(ids))
+    )
+    reactions = await _deleted(session, delete(Reaction).where(Reaction.message_id.in_(ids)))
+    await _deleted(session, delete(Mention).where(Mention.message_id.in_(ids)))
+    await _deleted(session, delete(Hashtag).where(Hashtag.message_id.in_(ids)))
+    removed = await _deleted(session, delete(Message).where(Message.id.in_(ids)))
     newest_left = await session.scalar(
         select(Message.id)
         .where(Message.conversation_id == conversation_id)
@@ -78,8 +80,7 @@ async def expire_messages(
     return Expired(messages=removed, versions=versions, reactions=reactions, files=files)
 
 
-async def _delete(session: AsyncSession, model: type[object], condition: object) -> int:
-    result = await session.execute(
-        delete(model).where(condition).execution_options(synchronize_session=False)  # type: ignore[arg-type]
-    )
+async def _deleted(session: AsyncSession, statement: Delete) -> int:
+    """Run a bulk delete; the number of rows it removed."""
+    result = await session.execute(statement.execution_options(synchronize_session=False))
     return int(result.rowcount)  # type: ignore[attr-defined]
