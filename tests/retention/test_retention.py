@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.attachments.helpers import uploaded
-from tests.conftest import PARLEY, ROOT
+from tests.conftest import PARLEY, ROOT, start_server
 from tests.support import (
     User,
     assert_error,
@@ -324,3 +324,25 @@ async def test_two_runs_at_once_never_both_do_the_work(
     assert sum(removed) >= 5
     assert len([n for n in removed if n]) == 1  # one did the work; the other was kept out
     assert len(await retention_entries(client, alice, cid)) == 1
+
+
+async def test_the_server_runs_retention_in_the_background(
+    client: httpx.AsyncClient, backend_env: dict[str, str], alice: User, bob: User
+) -> None:
+    cid = (await create_conversation(client, alice, [bob]))["id"]
+    assert (await set_retention(client, alice, cid, 1)).status_code == 200
+    message = await send(client, alice, cid, "old")
+    await age(backend_env, [message["id"]], 2)
+    env = dict(backend_env)
+    if "REDIS_KEY_PREFIX" in env:
+        env["REDIS_KEY_PREFIX"] += "retention-job:"
+    job_server = start_server(env, {"RETENTION_INTERVAL": "1s"})
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        while await status_of(client, bob, message["id"]) == 200:
+            assert asyncio.get_running_loop().time() < deadline, "retention never ran"
+            await asyncio.sleep(0.2)
+    finally:
+        job_server.stop()
+    [entry] = await retention_entries(client, alice, cid)
+    assert entry["details"]["messages"] == 1
