@@ -346,3 +346,27 @@ async def test_the_server_runs_retention_in_the_background(
         job_server.stop()
     [entry] = await retention_entries(client, alice, cid)
     assert entry["details"]["messages"] == 1
+
+
+async def test_a_held_message_leaves_the_review_queue_when_it_expires(
+    client: httpx.AsyncClient, backend_env: dict[str, str], alice: User, bob: User
+) -> None:
+    cid = (await create_conversation(client, alice, [bob]))["id"]
+    assert (await set_retention(client, alice, cid, 1)).status_code == 200
+    held = await send(client, bob, cid, "fuck this shit, fuck")
+    assert held["status"] == "MODERATED"
+
+    async def queue() -> list[str]:
+        response = await client.get(
+            "/moderation/queue",
+            params={"conversationId": cid, "status": "ALL"},
+            headers=alice.headers,
+        )
+        assert response.status_code == 200, response.text
+        return [item["messageId"] for item in response.json()["items"]]
+
+    assert await queue() == [held["id"]]
+    await age(backend_env, [held["id"]], 2)
+    await run(backend_env, "--wait", "30")
+    assert await queue() == []
+    assert await status_of(client, alice, held["id"]) == 404
