@@ -2,15 +2,16 @@
 conversation of 1,000,000 messages over a year.
 
 Fills a throwaway database (PostgreSQL: `parley_bench_analytics_<pid>`, dropped at the end;
-SQLite: a temporary file) migrated to revision 0008, bulk-loads the messages (one every ~31 s
-from 20 senders), a reaction on every 10th message and a hashtag on every 8th (PostgreSQL
-COPY, SQLite executemany, as `bench/search.py` does), then migrates to head: the backfills of
-migrations 0011 (per-day message counters, the aggregate the committer keeps per batch) and
-0016 (per-day reaction counters, which the reaction actions keep) fill them. Each run calls
-`parley.analytics.queries.compute` (the function behind the endpoint, without the access check)
-on a session of the app's engine, in process; then each statement alone, with the join that
-top reactions ran before the reaction counters beside it; `--explain` prints PostgreSQL's
-EXPLAIN ANALYZE of every statement of one call.
+SQLite: a temporary file) migrated to revision 0010 (before the counters), bulk-loads the
+messages (one every ~31 s from 20 senders), a reaction on every 10th message and a hashtag
+on every 8th (PostgreSQL COPY, SQLite executemany, as `bench/search.py` does), then
+migrates to head: the backfills of migrations 0011 (per-day message counters, the aggregate
+the committer keeps per batch) and 0016 (per-day reaction counters, which the reaction
+actions keep) fill them. Each run calls `parley.analytics.queries.compute` (the function
+behind the endpoint, without the access check) on a session of the app's engine, in
+process; then each statement alone, with the join that top reactions ran before the
+reaction counters beside it; `--explain` prints PostgreSQL's EXPLAIN ANALYZE of every
+statement of one call. The machine's load counts: pin with `taskset` and say what else ran.
 
     .venv/bin/python -m bench.analytics                      # PostgreSQL and SQLite, 1M messages
     .venv/bin/python -m bench.analytics --backend sqlite --messages 100000
@@ -324,7 +325,7 @@ async def postgres(count: int, runs: int, *, explain_plans: bool = False) -> Non
         settings = load_settings(
             {"DATABASE_URL": url, "JWT_SECRET": "x" * 40, "ENCRYPTION_KEYS": BENCH_KEY}
         )
-        await asyncio.to_thread(run_migrations, settings, "0008")
+        await asyncio.to_thread(run_migrations, settings, "0010")
         fill = Fill(count)
         engine = create_async_engine(settings.database_url)
         async with async_sessionmaker(engine)() as session:
@@ -354,7 +355,7 @@ async def sqlite(count: int, runs: int) -> None:
         settings = load_settings(
             {"DATABASE_URL": f"sqlite:///{path}", "JWT_SECRET": "x" * 40, "PARLEY_DATA_DIR": folder}
         )
-        await asyncio.to_thread(run_migrations, settings, "0008")
+        await asyncio.to_thread(run_migrations, settings, "0010")
         fill = Fill(count)
         engine = create_async_engine(settings.database_url)
         async with async_sessionmaker(engine)() as session:
