@@ -172,6 +172,8 @@ async def test_reactions_of_another_period_are_left_out(
     yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
     earlier = await figures(client, alice, conversation["id"], to=yesterday)
     assert earlier["topReactions"] == []
+    now = await figures(client, alice, conversation["id"])
+    assert now["topReactions"] == [{"emoji": THUMBS_UP, "count": 1}]
 
 
 async def test_read_rate_follows_the_read_pointers(
