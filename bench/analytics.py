@@ -2,15 +2,20 @@
 conversation of 1,000,000 messages over a year.
 
 Fills a throwaway database (PostgreSQL: `parley_bench_analytics_<pid>`, dropped at the end;
-SQLite: a temporary file) migrated to revision 0008, bulk-loads the messages (one every ~31 s
-from 20 senders), a reaction on every 10th message and a hashtag on every 8th (PostgreSQL
-COPY, SQLite executemany, as `bench/search.py` does), then migrates to head: migration 0011's
-backfill fills the per-day counters from the messages, the same aggregate the committer keeps
-per batch. Each run calls `parley.analytics.queries.compute` (the function behind the
-endpoint, without the access check) on a session of the app's engine, in process.
+SQLite: a temporary file) migrated to revision 0010 (before the counters), bulk-loads the
+messages (one every ~31 s from 20 senders), a reaction on every 10th message and a hashtag
+on every 8th (PostgreSQL COPY, SQLite executemany, as `bench/search.py` does), then
+migrates to head: the backfills of migrations 0011 (per-day message counters, the aggregate
+the committer keeps per batch) and 0016 (per-day reaction counters, which the reaction
+actions keep) fill them. Each run calls `parley.analytics.queries.compute` (the function
+behind the endpoint, without the access check) on a session of the app's engine, in
+process; then each statement alone, with the join that top reactions ran before the
+reaction counters beside it; `--explain` prints PostgreSQL's EXPLAIN ANALYZE of every
+statement of one call. The machine's load counts: pin with `taskset` and say what else ran.
 
-    .venv/bin/python bench/analytics.py                      # PostgreSQL and SQLite, 1M messages
-    .venv/bin/python bench/analytics.py --backend sqlite --messages 100000
+    .venv/bin/python -m bench.analytics                      # PostgreSQL and SQLite, 1M messages
+    .venv/bin/python -m bench.analytics --backend sqlite --messages 100000
+    taskset -c 1 .venv/bin/python -m bench.analytics --backend postgres --explain
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy import insert
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from parley.accounts.models import User
@@ -40,6 +45,7 @@ from parley.cli import run_migrations
 from parley.conversations.models import Conversation, Participant
 from parley.core.config import load_settings
 from parley.core.crypto import new_key_spec
+from parley.messages.models import Message, Reaction
 
 BENCH_KEY = new_key_spec("bench")
 POSTGRES = os.environ.get("PARLEY_BENCH_POSTGRES", "postgresql://root@127.0.0.1:5432")
@@ -240,6 +246,9 @@ async def parts(sessions: async_sessionmaker[AsyncSession], fill: Fill, runs: in
             s, conversation_id=cid, first_seq=first_seq, last_seq=last_seq
         ),
         "top reactions": lambda s: queries._top_reactions(
+            s, conversation_id=cid, start=start, end=end
+        ),
+        "top reactions, join (before 0016)": lambda s: _joined_top_reactions(
             s, conversation_id=cid, first_seq=first_seq, last_seq=last_seq
         ),
         "top hashtags": lambda s: queries._top_hashtags(
@@ -256,10 +265,58 @@ async def parts(sessions: async_sessionmaker[AsyncSession], fill: Fill, runs: in
                 started = time.perf_counter()
                 await step(session)
                 timings.append((time.perf_counter() - started) * 1000)
-        print(f"    30 days, {label:<15} p50 {statistics.median(timings):7.1f} ms")
+        print(f"    30 days, {label:<34} p50 {statistics.median(timings):7.1f} ms")
 
 
-async def postgres(count: int, runs: int) -> None:
+async def _joined_top_reactions(
+    session: AsyncSession, *, conversation_id: uuid.UUID, first_seq: int, last_seq: int
+) -> list[tuple[str, int]]:
+    """The statement top reactions ran before the per-day counters (for comparison)."""
+    count = func.count().label("count")
+    rows = await session.execute(
+        select(Reaction.emoji, count)
+        .join(Message, Message.id == Reaction.message_id)
+        .where(Message.conversation_id == conversation_id, Message.seq.between(first_seq, last_seq))
+        .group_by(Reaction.emoji)
+        .order_by(count.desc(), Reaction.emoji)
+        .limit(queries.TOP)
+    )
+    return [(emoji, n) for emoji, n in rows.all()]
+
+
+async def explain(url: str, fill: Fill) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of each statement one default-period call issues."""
+    engine = create_async_engine(url, pool_size=1)
+    captured: list[tuple[str, object]] = []
+
+    def capture(
+        _conn: object, _cursor: object, statement: str, parameters: object, *_: object
+    ) -> None:
+        if not statement.startswith("EXPLAIN"):
+            captured.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    start, end = fill.last_day - timedelta(days=29), fill.last_day
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            await compute(session, conversation_id=fill.conversation, start=start, end=end)
+            connection = await session.connection()
+            for statement, parameters in list(captured):
+                plan = await connection.exec_driver_sql(
+                    "EXPLAIN (ANALYZE, BUFFERS) " + statement,
+                    parameters,  # type: ignore[arg-type]
+                )
+                print(
+                    "\n".join(
+                        ["  " + " ".join(statement.split())[:160]]
+                        + ["    " + row[0] for row in plan.all()]
+                    )
+                )
+    finally:
+        await engine.dispose()
+
+
+async def postgres(count: int, runs: int, *, explain_plans: bool = False) -> None:
     name = f"parley_bench_analytics_{os.getpid()}"
     admin = await asyncpg.connect(POSTGRES + "/postgres")
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -268,7 +325,7 @@ async def postgres(count: int, runs: int) -> None:
         settings = load_settings(
             {"DATABASE_URL": url, "JWT_SECRET": "x" * 40, "ENCRYPTION_KEYS": BENCH_KEY}
         )
-        await asyncio.to_thread(run_migrations, settings, "0008")
+        await asyncio.to_thread(run_migrations, settings, "0010")
         fill = Fill(count)
         engine = create_async_engine(settings.database_url)
         async with async_sessionmaker(engine)() as session:
@@ -285,6 +342,8 @@ async def postgres(count: int, runs: int) -> None:
             f"counters backfilled in {time.perf_counter() - started:.0f} s"
         )
         await measure(settings.database_url, fill, runs)
+        if explain_plans:
+            await explain(settings.database_url, fill)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
@@ -296,7 +355,7 @@ async def sqlite(count: int, runs: int) -> None:
         settings = load_settings(
             {"DATABASE_URL": f"sqlite:///{path}", "JWT_SECRET": "x" * 40, "PARLEY_DATA_DIR": folder}
         )
-        await asyncio.to_thread(run_migrations, settings, "0008")
+        await asyncio.to_thread(run_migrations, settings, "0010")
         fill = Fill(count)
         engine = create_async_engine(settings.database_url)
         async with async_sessionmaker(engine)() as session:
@@ -320,9 +379,12 @@ def main() -> None:
     parser.add_argument("--backend", choices=["postgres", "sqlite", "both"], default="both")
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument(
+        "--explain", action="store_true", help="PostgreSQL: EXPLAIN ANALYZE each statement"
+    )
     args = parser.parse_args()
     if args.backend in ("postgres", "both"):
-        asyncio.run(postgres(args.messages, args.runs))
+        asyncio.run(postgres(args.messages, args.runs, explain_plans=args.explain))
     if args.backend in ("sqlite", "both"):
         asyncio.run(sqlite(args.messages, args.runs))
 

@@ -36,7 +36,7 @@ from parley.core.errors import (
     UserNotFound,
     ValidationFailed,
 )
-from parley.core.events import emit, emit_after_commit, token_room, user_room
+from parley.core.events import emit_after_commit, token_room, user_room
 from parley.core.pagination import decode_text_cursor, encode_text_cursor
 from parley.core.schemas import Page
 from parley.core.security import TokenClaims, hash_password, issue_token, verify_password
@@ -158,7 +158,7 @@ async def _record_login_failure(username: str, client_address: str, *, reason: s
 async def log_out(session: AsyncSession, *, token: TokenClaims) -> None:
     """Revoke `token` until it expires, on every instance, and disconnect the sockets that
     connected with it (the user's other tokens go on)."""
-    await _revoke(token, reason=RevocationReason.LOGGED_OUT)
+    await _revoke(session, token, reason=RevocationReason.LOGGED_OUT)
     record(session, actor_id=token.user_id, action=AuditAction.SESSION_LOGGED_OUT)
 
 
@@ -174,7 +174,7 @@ async def refresh(session: AsyncSession, *, token: TokenClaims) -> TokenOut:
     # SQLite's one writer that was a wait on itself until the pool timed out).
     async with runtime.current().db.reads() as reads:
         user = await get_user(reads, user_id=token.user_id)
-    await _revoke(token, reason=RevocationReason.REFRESHED)
+    await _revoke(session, token, reason=RevocationReason.REFRESHED)
     record(session, actor_id=user.id, action=AuditAction.SESSION_REFRESHED)
     return token_for(user)
 
@@ -211,9 +211,11 @@ async def log_out_everywhere(session: AsyncSession, *, user_id: uuid.UUID) -> No
     record(session, actor_id=user_id, action=AuditAction.SESSIONS_REVOKED)
 
 
-async def _revoke(token: TokenClaims, *, reason: RevocationReason) -> None:
+async def _revoke(session: AsyncSession, token: TokenClaims, *, reason: RevocationReason) -> None:
     """Deny-list one token until it expires (in the cache: Redis, so every instance, when
-    REDIS_URL is set), then disconnect its sockets on every instance."""
+    REDIS_URL is set), then, after the request's commit, disconnect its sockets on every
+    instance (the session holds no connection by then, which the sockets' presence writes
+    need on SQLite's one writer)."""
     if token.token_id is None:
         return  # issued before tokens carried an id: it can only expire
     cache = runtime.current().cache
@@ -225,8 +227,11 @@ async def _revoke(token: TokenClaims, *, reason: RevocationReason) -> None:
         raise ServiceUnavailable("The token could not be revoked: try again")
     if not added:
         raise InvalidToken("The token was revoked: log in again")
-    await emit(
-        SESSION_REVOKED, SessionRevokedEvent(reason=reason), rooms=[token_room(token.token_id)]
+    emit_after_commit(
+        session,
+        SESSION_REVOKED,
+        SessionRevokedEvent(reason=reason),
+        rooms=[token_room(token.token_id)],
     )
 
 

@@ -1,8 +1,9 @@
 """The analytics of one conversation: per-day counters (`conversation_daily_stats`, moved by
 the committer in each batch) and indexed queries bounded by the period's seq range.
 
-Every statement reads an index range: the counters by their primary key, reactions through
-`(conversation_id, seq)` of the period's messages, hashtags by `(conversation_id, created_at)`.
+Every statement reads an index range: the counters (messages, senders, reactions) by their
+primary key, first responses through `(conversation_id, seq)` of the period's last messages,
+hashtags by `(conversation_id, created_at)`.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from parley.analytics.schemas import (
 from parley.conversations import access
 from parley.conversations.models import (
     Conversation,
+    ConversationDailyReaction,
     ConversationDailySender,
     ConversationDailyStats,
     Participant,
 )
 from parley.conversations.permissions import VISIBLE_STATUSES, Action, require_role
-from parley.messages.models import Hashtag, Message, Reaction
+from parley.messages.models import Hashtag, Message
 
 TOP = 10
 # First responses are measured over the period's most recent messages at most: a bounded
@@ -119,7 +121,7 @@ async def compute(
             session, conversation_id=conversation_id, first_seq=first_seq, last_seq=last_seq
         ),
         top_reactions=await _top_reactions(
-            session, conversation_id=conversation_id, first_seq=first_seq, last_seq=last_seq
+            session, conversation_id=conversation_id, start=start, end=end
         ),
         top_hashtags=await _top_hashtags(
             session, conversation_id=conversation_id, start=start, end=end
@@ -150,26 +152,25 @@ async def _first_response(
 
 
 async def _top_reactions(
-    session: AsyncSession, *, conversation_id: uuid.UUID, first_seq: int, last_seq: int
+    session: AsyncSession, *, conversation_id: uuid.UUID, start: date, end: date
 ) -> list[EmojiCount]:
-    """Reactions on the period's messages (whenever they were added)."""
-    if last_seq < first_seq:
-        return []
-    count = func.count().label("count")
+    """Reactions standing on the period's messages (whenever they were added), from the
+    per-day counters the reaction actions move: at most days x emoji rows."""
+    count = func.sum(ConversationDailyReaction.count).label("count")
     rows = (
         await session.execute(
-            select(Reaction.emoji, count)
-            .join(Message, Message.id == Reaction.message_id)
+            select(ConversationDailyReaction.emoji, count)
             .where(
-                Message.conversation_id == conversation_id,
-                Message.seq.between(first_seq, last_seq),
+                ConversationDailyReaction.conversation_id == conversation_id,
+                ConversationDailyReaction.day.between(start, end),
             )
-            .group_by(Reaction.emoji)
-            .order_by(count.desc(), Reaction.emoji)
+            .group_by(ConversationDailyReaction.emoji)
+            .having(count > 0)
+            .order_by(count.desc(), ConversationDailyReaction.emoji)
             .limit(TOP)
         )
     ).all()
-    return [EmojiCount(emoji=emoji, count=n) for emoji, n in rows]
+    return [EmojiCount(emoji=emoji, count=int(n)) for emoji, n in rows]
 
 
 async def _top_hashtags(

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from parley.conversations.models import (
     Conversation,
+    ConversationDailyReaction,
     ConversationDailySender,
     ConversationDailyStats,
     Participant,
@@ -283,5 +284,40 @@ async def forget_expired(
                 else_=Participant.delivered_seq,
             ),
         )
+        .execution_options(synchronize_session=False)
+    )
+
+
+_REACTIONS = ConversationDailyReaction.__table__
+
+
+async def count_reaction(
+    session: AsyncSession, *, conversation_id: uuid.UUID, day: date, emoji: str, delta: int
+) -> None:
+    """Move the reactions of `emoji` on the messages of `day` by `delta` (+1 added, -1 taken
+    back), in the caller's transaction: one upsert (`ON CONFLICT`, both engines); a take-back
+    never goes below zero."""
+    if delta > 0:
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(_REACTIONS)  # type: ignore[arg-type]
+        await session.execute(
+            statement.values(
+                conversation_id=conversation_id, day=day, emoji=emoji, count=delta
+            ).on_conflict_do_update(
+                index_elements=[_REACTIONS.c.conversation_id, _REACTIONS.c.day, _REACTIONS.c.emoji],
+                set_={"count": _REACTIONS.c.count + statement.excluded.count},
+            )
+        )
+        return
+    await session.execute(
+        update(ConversationDailyReaction)
+        .where(
+            ConversationDailyReaction.conversation_id == conversation_id,
+            ConversationDailyReaction.day == day,
+            ConversationDailyReaction.emoji == emoji,
+            ConversationDailyReaction.count >= -delta,
+        )
+        .values(count=ConversationDailyReaction.count + delta)
         .execution_options(synchronize_session=False)
     )

@@ -107,3 +107,22 @@ class ConversationDailySender(Base):
     )
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+
+
+class ConversationDailyReaction(Base):
+    """Reactions standing per conversation, UTC day of the reacted message, and emoji: moved
+    by the reaction actions in their transaction (+1 on add, -1 on take back), so top
+    reactions of a period read a few hundred counter rows instead of joining messages.
+
+    An aggregate like the other day counters: retention and erasure that remove reaction rows
+    later do not move it back.
+    """
+
+    __tablename__ = "conversation_daily_reactions"
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    emoji: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -15,7 +15,10 @@ from pathlib import Path
 
 from parley.core.crypto import KeyRing, KeyRingError, embedded_keys, parse_keys
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
+# Fractions are for the short settings (batch windows, timeouts): `1.5h` is more likely a typo
+# for `90m` than a wish, and the longer units always took whole numbers.
+_FRACTION_UNITS = frozenset({"ms", "s"})
 _SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|k|mb|m|gb|g)?\s*$", re.IGNORECASE)
 _DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SIZE_BYTES = {
@@ -34,15 +37,25 @@ class ConfigError(ValueError):
     """A configuration variable holds a value Parley cannot use."""
 
 
-def parse_duration_seconds(name: str, raw: str, default_unit: str = "s") -> float:
-    """`7d`, `30s`, `300` (in `default_unit`) -> seconds."""
+def parse_duration_seconds(
+    name: str, raw: str, default_unit: str = "s", *, below: float | None = None
+) -> float:
+    """`7d`, `30s`, `300` (in `default_unit`), `0.5`, `1.5s` (fractions in seconds or ms only)
+    -> seconds; with `below`, also less than that many seconds."""
     match = _DURATION.match(raw)
     if not match:
-        raise ConfigError(f"{name}={raw!r} is not a duration (examples: 300, 30s, 7d)")
-    number, unit = int(match.group(1)), (match.group(2) or default_unit).lower()
-    seconds = number * _DURATION_SECONDS[unit]
+        raise ConfigError(f"{name}={raw!r} is not a duration (examples: 300, 30s, 7d, 0.5s)")
+    text, unit = match.group(1), (match.group(2) or default_unit).lower()
+    if "." in text and unit not in _FRACTION_UNITS:
+        raise ConfigError(
+            f"{name}={raw!r} is not a duration: fractions only in seconds or ms (examples: 90m, "
+            "1.5s)"
+        )
+    seconds = (float(text) if "." in text else int(text)) * _DURATION_SECONDS[unit]
     if seconds <= 0:
         raise ConfigError(f"{name}={raw!r} must be greater than zero")
+    if below is not None and seconds >= below:
+        raise ConfigError(f"{name}={raw!r} must be greater than zero and less than {below:g} s")
     return seconds
 
 
@@ -318,17 +331,6 @@ def _retention_days(raw: str) -> int | None:
     return days
 
 
-def _seconds(name: str, raw: str) -> float:
-    """A positive number of seconds (`0.5`, `3`) or a duration (`300ms`, `3s`)."""
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        return parse_duration_seconds(name, raw)
-    if not 0 < value < 86400:
-        raise ConfigError(f"{name}={raw!r} must be greater than zero and less than a day")
-    return value
-
-
 def _webhook(env: dict[str, str]) -> tuple[str | None, str | None]:
     """NOTIFY_WEBHOOK_URL (http or https) and its signing secret, required with it: an
     unsigned push could be forged by anyone who learns the receiver's address."""
@@ -458,8 +460,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         notify_webhook_url=notify_webhook_url,
         notify_webhook_secret=notify_webhook_secret,
-        notify_batch_seconds=_seconds(
-            "NOTIFY_BATCH_SECONDS", env.get("NOTIFY_BATCH_SECONDS") or "3"
+        notify_batch_seconds=parse_duration_seconds(
+            "NOTIFY_BATCH_SECONDS", env.get("NOTIFY_BATCH_SECONDS") or "3", below=86400
         ),
         link_previews=_bool("LINK_PREVIEWS", env.get("LINK_PREVIEWS") or "true"),
         preview_allow_private=_bool("PREVIEW_ALLOW_PRIVATE", env.get("PREVIEW_ALLOW_PRIVATE", "")),

@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 from parley.accounts import service as accounts
 from parley.conversations import queries as conversations
 from parley.core import metrics, runtime
-from parley.core.config import Settings
+from parley.core.config import ConfigError, Settings
 from parley.core.db import utcnow
 from parley.messages.committer import Committer, PendingSend
 from parley.messages.schemas import MessageOut
@@ -62,7 +62,10 @@ class Notifier:
     """The process's notifier (a runtime component)."""
 
     def __init__(self, settings: Settings, redis: Redis | None, presence: Presence) -> None:
-        assert settings.notify_webhook_url and settings.notify_webhook_secret
+        if not (settings.notify_webhook_url and settings.notify_webhook_secret):
+            # load_settings refuses a URL without its secret; this guards other callers (an
+            # assert would vanish under `python -O`).
+            raise ConfigError("The notifier needs NOTIFY_WEBHOOK_URL and NOTIFY_WEBHOOK_SECRET")
         self._window_seconds = settings.notify_batch_seconds
         self._presence = presence
         self._windows: Windows = (

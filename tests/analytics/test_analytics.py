@@ -101,6 +101,81 @@ async def test_top_reactions_and_hashtags(
     assert result["topHashtags"] == [{"tag": "alpha", "count": 2}, {"tag": "beta", "count": 1}]
 
 
+async def unreact(client: httpx.AsyncClient, user: User, message_id: str, emoji: str) -> None:
+    response = await client.delete(
+        f"/messages/{message_id}/reactions/{emoji}", headers=user.headers
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_top_reactions_follow_adds_and_take_backs(
+    client: httpx.AsyncClient, alice: User, bob: User, carol: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob, carol])
+    cid = conversation["id"]
+    messages = [await send(client, alice, cid, f"m{i}") for i in range(3)]
+    other = await create_conversation(client, alice, [bob])
+    elsewhere = await send(client, alice, other["id"], "not counted here")
+    party = "\N{PARTY POPPER}"
+    standing: set[tuple[str, str, str]] = set()  # (message, user, emoji), counted here
+    for message in messages:
+        for user in (alice, bob, carol):
+            await react(client, user, message["id"], THUMBS_UP)
+            standing.add((message["id"], user.username, THUMBS_UP))
+    for user in (bob, carol):
+        await react(client, user, messages[0]["id"], HEART)
+        standing.add((messages[0]["id"], user.username, HEART))
+    await react(client, bob, messages[1]["id"], party)
+    await react(client, bob, messages[1]["id"], party)  # again: changes nothing
+    await react(client, alice, messages[2]["id"], party)
+    standing |= {
+        (messages[1]["id"], bob.username, party),
+        (messages[2]["id"], alice.username, party),
+    }
+    await react(client, bob, elsewhere["id"], party)
+    # Taken back: three thumbs and one heart; a take-back of what is not there changes nothing.
+    for message in messages:
+        await unreact(client, carol, message["id"], THUMBS_UP)
+        standing.discard((message["id"], carol.username, THUMBS_UP))
+    await unreact(client, bob, messages[0]["id"], HEART)
+    await unreact(client, bob, messages[0]["id"], HEART)
+    await unreact(client, carol, messages[2]["id"], party)
+    standing.discard((messages[0]["id"], bob.username, HEART))
+
+    expected: dict[str, int] = {}
+    for _, _, emoji in standing:
+        expected[emoji] = expected.get(emoji, 0) + 1
+    result = await figures(client, alice, cid)
+    assert result["topReactions"] == [
+        {"emoji": emoji, "count": count}
+        for emoji, count in sorted(expected.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    assert [row["count"] for row in result["topReactions"]] == [6, 2, 1]  # distinct counts
+
+
+async def test_an_emoji_taken_back_everywhere_leaves_top_reactions(
+    client: httpx.AsyncClient, alice: User, bob: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob])
+    message = await send(client, alice, conversation["id"], "once liked")
+    await react(client, bob, message["id"], THUMBS_UP)
+    await unreact(client, bob, message["id"], THUMBS_UP)
+    assert (await figures(client, alice, conversation["id"]))["topReactions"] == []
+
+
+async def test_reactions_of_another_period_are_left_out(
+    client: httpx.AsyncClient, alice: User, bob: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob])
+    message = await send(client, alice, conversation["id"], "today's")
+    await react(client, bob, message["id"], THUMBS_UP)
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    earlier = await figures(client, alice, conversation["id"], to=yesterday)
+    assert earlier["topReactions"] == []
+    now = await figures(client, alice, conversation["id"])
+    assert now["topReactions"] == [{"emoji": THUMBS_UP, "count": 1}]
+
+
 async def test_read_rate_follows_the_read_pointers(
     client: httpx.AsyncClient, alice: User, bob: User, carol: User
 ) -> None:

@@ -14,6 +14,7 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -22,8 +23,8 @@ import pytest
 from tests.conftest import start_server
 from tests.metrics.support import Samples, scrape, until, value
 from tests.previews.pages import PageServer, serving
-from tests.realtime.sockets import Recorder
-from tests.support import Server, User, register
+from tests.realtime.sockets import Recorder, open_socket
+from tests.support import Server, User, create_conversation, register, send
 
 PREVIEW_TIMEOUT = "1s"
 OUTCOMES = "parley_link_previews_total"
@@ -104,6 +105,37 @@ async def message_updated(recorder: Recorder, message_id: str, seconds: float = 
         event, data = await asyncio.wait_for(recorder.events.get(), remaining)
         if event == "message_updated" and data["message"]["id"] == message_id:
             return data
+
+
+@dataclass
+class Room:
+    """alice and bob (new users) in a conversation of their own on the open server, with a
+    socket of bob's listening: most preview tests send as alice and wait for the preview."""
+
+    client: httpx.AsyncClient
+    alice: User
+    bob: User
+    conversation_id: str
+    listener: Recorder
+
+    async def send_and_wait(
+        self, content: str, sender: User | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Send (as alice unless told); (the message as sent, the message as its
+        `message_updated` has it)."""
+        sent = await send(self.client, sender or self.alice, self.conversation_id, content)
+        updated = (await message_updated(self.listener, sent["id"]))["message"]
+        return sent, updated
+
+
+@pytest.fixture
+async def room(
+    open_server: Server, open_client: httpx.AsyncClient, sockets: list[Recorder]
+) -> Room:
+    alice, bob = await pair(open_client)
+    conversation = await create_conversation(open_client, alice, [bob])
+    listener = await open_socket(sockets, open_server, bob)
+    return Room(open_client, alice, bob, conversation["id"], listener)
 
 
 class Counters:

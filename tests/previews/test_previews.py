@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import BACKEND
-from tests.previews.conftest import RESULTS, Counters, message_updated, pair
+from tests.previews.conftest import RESULTS, Counters, Room, message_updated, pair
 from tests.previews.pages import PageServer
 from tests.realtime.sockets import Recorder, open_socket
 from tests.support import (
@@ -32,17 +32,13 @@ def tag() -> str:
 
 
 async def test_preview_of_an_opengraph_page_is_pushed_and_stored(
-    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
+    room: Room, pages: PageServer
 ) -> None:
-    alice, bob = await pair(open_client)
-    conversation = await create_conversation(open_client, alice, [bob])
-    listener = await open_socket(sockets, open_server, bob)
     name = tag()
     link = pages.url(f"/og/{name}")
 
-    sent = await send(open_client, alice, conversation["id"], f"see {link} now")
+    sent, updated = await room.send_and_wait(f"see {link} now")
 
-    updated = (await message_updated(listener, sent["id"]))["message"]
     expected = {
         "url": link,
         "title": f"Launch notes & more {name}",
@@ -55,28 +51,29 @@ async def test_preview_of_an_opengraph_page_is_pushed_and_stored(
     # A preview is not an edit.
     assert (updated["status"], updated["editedAt"], updated["version"]) == ("SENT", None, 1)
     assert updated["content"] == f"see {link} now"
-    stored = await get_message(open_client, bob, sent["id"])
+    stored = await get_message(room.client, room.bob, sent["id"])
     assert stored["metadata"]["urlPreviews"] == [expected]
     assert stored == {**updated, "deliveryTracker": None}
 
 
 async def test_title_only_page_sent_over_the_socket_gets_its_title(
-    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
+    room: Room, open_server: Server, pages: PageServer, sockets: list[Recorder]
 ) -> None:
-    alice, bob = await pair(open_client)
-    conversation = await create_conversation(open_client, alice, [bob])
-    listener = await open_socket(sockets, open_server, bob)
-    sender = await open_socket(sockets, open_server, alice)
+    sender = await open_socket(sockets, open_server, room.alice)
     name = tag()
     link = pages.url(f"/title/{name}")
 
     ack = await sender.call(
         "send_message",
-        {"conversationId": conversation["id"], "content": link, "clientMessageId": new_client_id()},
+        {
+            "conversationId": room.conversation_id,
+            "content": link,
+            "clientMessageId": new_client_id(),
+        },
     )
     assert ack["ok"] is True, ack
 
-    updated = (await message_updated(listener, ack["message"]["id"]))["message"]
+    updated = (await message_updated(room.listener, ack["message"]["id"]))["message"]
     assert updated["metadata"]["urlPreviews"] == [
         {
             "url": link,
@@ -88,16 +85,12 @@ async def test_title_only_page_sent_over_the_socket_gets_its_title(
     ]
 
 
-async def test_twitter_card_is_the_fallback_for_opengraph(
-    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
-) -> None:
-    alice, bob = await pair(open_client)
-    conversation = await create_conversation(open_client, alice, [bob])
-    listener = await open_socket(sockets, open_server, bob)
+async def test_twitter_card_is_the_fallback_for_opengraph(room: Room, pages: PageServer) -> None:
     name = tag()
-    sent = await send(open_client, alice, conversation["id"], pages.url(f"/twitter/{name}"))
 
-    (preview,) = (await message_updated(listener, sent["id"]))["message"]["metadata"]["urlPreviews"]
+    _, updated = await room.send_and_wait(pages.url(f"/twitter/{name}"))
+
+    (preview,) = updated["metadata"]["urlPreviews"]
     assert (preview["title"], preview["description"], preview["imageUrl"]) == (
         f"Card {name}",
         "A card's description",
@@ -105,37 +98,27 @@ async def test_twitter_card_is_the_fallback_for_opengraph(
     )
 
 
-async def test_at_most_three_links_of_a_message_are_fetched(
-    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
-) -> None:
-    alice, bob = await pair(open_client)
-    conversation = await create_conversation(open_client, alice, [bob])
-    listener = await open_socket(sockets, open_server, bob)
+async def test_at_most_three_links_of_a_message_are_fetched(room: Room, pages: PageServer) -> None:
     names = [tag() for _ in range(4)]
     links = [pages.url(f"/title/{name}") for name in names]
 
-    sent = await send(open_client, alice, conversation["id"], " and ".join(links))
+    _, updated = await room.send_and_wait(" and ".join(links))
 
-    updated = (await message_updated(listener, sent["id"]))["message"]
     assert [p["url"] for p in updated["metadata"]["urlPreviews"]] == links[:3]
     assert updated["metadata"]["urls"] == links
     assert [len(pages.requested(name)) for name in names] == [1, 1, 1, 0]
 
 
 async def test_a_link_is_fetched_once_then_served_from_the_cache(
-    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
+    room: Room, pages: PageServer
 ) -> None:
-    alice, bob = await pair(open_client)
-    conversation = await create_conversation(open_client, alice, [bob])
-    listener = await open_socket(sockets, open_server, bob)
     name = tag()
     link = pages.url(f"/og/{name}")
-    counters = await Counters.start(open_client)
+    counters = await Counters.start(room.client)
 
-    first = await send(open_client, alice, conversation["id"], f"first {link}")
-    first_preview = (await message_updated(listener, first["id"]))["message"]["metadata"]
-    second = await send(open_client, bob, conversation["id"], f"again {link}")
-    second_preview = (await message_updated(listener, second["id"]))["message"]["metadata"]
+    _, first = await room.send_and_wait(f"first {link}")
+    _, second = await room.send_and_wait(f"again {link}", sender=room.bob)
+    first_preview, second_preview = first["metadata"], second["metadata"]
 
     assert second_preview["urlPreviews"] == first_preview["urlPreviews"]
     assert len(pages.requested(name)) == 1
@@ -167,73 +150,35 @@ async def test_instances_share_the_preview_cache(
     assert len(pages.requested(name)) == 1
 
 
-async def test_a_page_over_the_size_cap_gives_no_preview(
-    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
-) -> None:
-    alice, bob = await pair(open_client)
-    conversation = await create_conversation(open_client, alice, [bob])
-    listener = await open_socket(sockets, open_server, bob)
-    big, good = tag(), tag()
-    counters = await Counters.start(open_client)
-
-    sent = await send(
-        open_client,
-        alice,
-        conversation["id"],
-        f"{pages.url(f'/big/{big}')} {pages.url(f'/title/{good}')}",
-    )
-
-    updated = (await message_updated(listener, sent["id"]))["message"]
-    assert [p["url"] for p in updated["metadata"]["urlPreviews"]] == [pages.url(f"/title/{good}")]
-    await counters.reach(outcomes={"too_large": 1})
-    assert len(pages.requested(big)) == 1
-
-
 @pytest.mark.parametrize(
     ("route", "outcome"),
-    [("slow", "timeout"), ("pdf", "not_html")],
-    ids=["slower-than-the-timeout", "not-html"],
+    [("big", "too_large"), ("slow", "timeout"), ("pdf", "not_html")],
+    ids=["over-the-size-cap", "slower-than-the-timeout", "not-html"],
 )
 async def test_a_page_that_cannot_be_previewed_leaves_the_others(
-    open_server: Server,
-    open_client: httpx.AsyncClient,
-    pages: PageServer,
-    sockets: list[Recorder],
-    route: str,
-    outcome: str,
+    room: Room, pages: PageServer, route: str, outcome: str
 ) -> None:
-    alice, bob = await pair(open_client)
-    conversation = await create_conversation(open_client, alice, [bob])
-    listener = await open_socket(sockets, open_server, bob)
     failing, good = tag(), tag()
-    counters = await Counters.start(open_client)
+    counters = await Counters.start(room.client)
 
-    sent = await send(
-        open_client,
-        alice,
-        conversation["id"],
-        f"{pages.url(f'/{route}/{failing}')} {pages.url(f'/title/{good}')}",
+    _, updated = await room.send_and_wait(
+        f"{pages.url(f'/{route}/{failing}')} {pages.url(f'/title/{good}')}"
     )
 
-    updated = (await message_updated(listener, sent["id"]))["message"]
     assert [p["url"] for p in updated["metadata"]["urlPreviews"]] == [pages.url(f"/title/{good}")]
     await counters.reach(outcomes={outcome: 1})
+    assert len(pages.requested(failing)) == 1
 
 
-async def test_redirects_are_followed_up_to_five(
-    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
-) -> None:
-    alice, bob = await pair(open_client)
-    conversation = await create_conversation(open_client, alice, [bob])
-    listener = await open_socket(sockets, open_server, bob)
+async def test_redirects_are_followed_up_to_five(room: Room, pages: PageServer) -> None:
     near, far = tag(), tag()
-    counters = await Counters.start(open_client)
+    counters = await Counters.start(room.client)
     five = pages.url(f"/redirect/5/{near}")
     six = pages.url(f"/redirect/6/{far}")
 
-    sent = await send(open_client, alice, conversation["id"], f"{five} {six}")
+    _, updated = await room.send_and_wait(f"{five} {six}")
 
-    (preview,) = (await message_updated(listener, sent["id"]))["message"]["metadata"]["urlPreviews"]
+    (preview,) = updated["metadata"]["urlPreviews"]
     # The link as sent; the image resolved against the page the redirects ended on.
     assert (preview["url"], preview["imageUrl"]) == (five, pages.url(f"/img/{near}.png"))
     await counters.reach(outcomes={"error": 1})
@@ -293,20 +238,15 @@ async def test_encrypted_message_is_never_fetched(
     assert stored["metadata"]["urls"] == [] and stored["metadata"]["urlPreviews"] == []
 
 
-async def test_an_edit_with_a_new_link_gets_its_preview(
-    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
-) -> None:
-    alice, bob = await pair(open_client)
-    conversation = await create_conversation(open_client, alice, [bob])
-    listener = await open_socket(sockets, open_server, bob)
+async def test_an_edit_with_a_new_link_gets_its_preview(room: Room, pages: PageServer) -> None:
     old, new = tag(), tag()
-    sent = await send(open_client, alice, conversation["id"], pages.url(f"/title/{old}"))
-    await message_updated(listener, sent["id"])
+    sent, _ = await room.send_and_wait(pages.url(f"/title/{old}"))
+    listener = room.listener
 
-    edited = await open_client.put(
+    edited = await room.client.put(
         f"/messages/{sent['id']}",
         json={"content": f"{pages.url(f'/title/{old}')} {pages.url(f'/og/{new}')}"},
-        headers=alice.headers,
+        headers=room.alice.headers,
     )
     assert edited.status_code == 200, edited.text
     # The edit keeps the preview of the link it kept; the new link's follows.
@@ -326,15 +266,13 @@ async def test_an_edit_with_a_new_link_gets_its_preview(
 
 
 async def test_a_message_deleted_while_its_page_is_fetched_is_not_updated(
-    open_server: Server, open_client: httpx.AsyncClient, pages: PageServer, sockets: list[Recorder]
+    room: Room, pages: PageServer
 ) -> None:
-    alice, bob = await pair(open_client)
-    conversation = await create_conversation(open_client, alice, [bob])
-    listener = await open_socket(sockets, open_server, bob)
+    open_client, alice, bob, listener = room.client, room.alice, room.bob, room.listener
     name = tag()
     arrived, released = pages.gate(name)
     counters = await Counters.start(open_client)
-    sent = await send(open_client, alice, conversation["id"], pages.url(f"/held/{name}"))
+    sent = await send(open_client, alice, room.conversation_id, pages.url(f"/held/{name}"))
 
     # The worker has looked the message up and is fetching its page: delete it now, then let
     # the page answer (well within PREVIEW_TIMEOUT).

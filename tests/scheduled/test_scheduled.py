@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 
 from tests.realtime.sockets import Recorder, open_socket
+from tests.scheduled.conftest import Listening
 from tests.scheduled.helpers import (
     LEAD_SECONDS,
     at,
@@ -32,20 +33,15 @@ from tests.support import (
 
 
 async def test_scheduled_message_is_hidden_until_its_time_then_sent_once(
-    server: Server,
-    client: httpx.AsyncClient,
-    sockets: list[Recorder],
-    alice: User,
-    bob: User,
+    client: httpx.AsyncClient, bob_listening: Listening, alice: User, bob: User
 ) -> None:
-    conversation = await create_conversation(client, alice, [bob])
-    receiver = await open_socket(sockets, server, bob)
-    item = await schedule(client, alice, conversation["id"], "see you later", at(LEAD_SECONDS))
+    conversation_id, receiver = bob_listening.conversation_id, bob_listening.receiver
+    item = await schedule(client, alice, conversation_id, "see you later", at(LEAD_SECONDS))
 
     # Before its time: nobody else sees it, in pages or catch-up, and it has no seq.
     assert "seq" not in item
-    assert (await message_page(client, bob, conversation["id"]))["items"] == []
-    sync = await receiver.call("sync", {"conversationId": conversation["id"], "afterSeq": 0})
+    assert (await message_page(client, bob, conversation_id))["items"] == []
+    sync = await receiver.call("sync", {"conversationId": conversation_id, "afterSeq": 0})
     assert sync["messages"] == []
     listed = await client.get("/messages/scheduled", headers=alice.headers)
     assert listed.status_code == 200, listed.text
@@ -61,10 +57,10 @@ async def test_scheduled_message_is_hidden_until_its_time_then_sent_once(
     assert timedelta(0) <= late < timedelta(seconds=1), late
     done = await wait_for_status(client, alice, item["id"], "SENT")
     assert done["sentMessageId"] == message["id"]
-    page = await message_page(client, bob, conversation["id"])
+    page = await message_page(client, bob, conversation_id)
     assert [m["id"] for m in page["items"]] == [message["id"]]
     # Once: the next message in the room is the marker sent after it.
-    marker = await send(client, alice, conversation["id"], "marker")
+    marker = await send(client, alice, conversation_id, "marker")
     assert (await next_named(receiver, "new_message"))["message"]["id"] == marker["id"]
     # Sent: neither changed nor cancelled any more.
     patch = await client.patch(
@@ -76,15 +72,10 @@ async def test_scheduled_message_is_hidden_until_its_time_then_sent_once(
 
 
 async def test_edited_scheduled_message_is_sent_with_its_new_content_and_time(
-    server: Server,
-    client: httpx.AsyncClient,
-    sockets: list[Recorder],
-    alice: User,
-    bob: User,
+    client: httpx.AsyncClient, bob_listening: Listening, alice: User, bob: User
 ) -> None:
-    conversation = await create_conversation(client, alice, [bob])
-    receiver = await open_socket(sockets, server, bob)
-    item = await schedule(client, alice, conversation["id"], "draft", at(300))
+    conversation_id, receiver = bob_listening.conversation_id, bob_listening.receiver
+    item = await schedule(client, alice, conversation_id, "draft", at(300))
 
     new_time = at(LEAD_SECONDS)
     response = await client.patch(
@@ -101,16 +92,11 @@ async def test_edited_scheduled_message_is_sent_with_its_new_content_and_time(
 
 
 async def test_cancelled_scheduled_message_is_never_sent(
-    server: Server,
-    client: httpx.AsyncClient,
-    sockets: list[Recorder],
-    alice: User,
-    bob: User,
+    client: httpx.AsyncClient, bob_listening: Listening, alice: User, bob: User
 ) -> None:
-    conversation = await create_conversation(client, alice, [bob])
-    receiver = await open_socket(sockets, server, bob)
-    cancelled = await schedule(client, alice, conversation["id"], "never", at(LEAD_SECONDS))
-    marker = await schedule(client, alice, conversation["id"], "marker", at(LEAD_SECONDS + 0.5))
+    conversation_id, receiver = bob_listening.conversation_id, bob_listening.receiver
+    cancelled = await schedule(client, alice, conversation_id, "never", at(LEAD_SECONDS))
+    marker = await schedule(client, alice, conversation_id, "marker", at(LEAD_SECONDS + 0.5))
 
     response = await client.delete(f"/messages/scheduled/{cancelled['id']}", headers=alice.headers)
 
@@ -272,22 +258,20 @@ async def test_scheduled_route_is_not_taken_for_a_message_id(
 
 
 async def test_claim_of_a_dead_instance_is_retried_after_its_lease_without_a_second_message(
-    server: Server,
     backend_env: dict[str, str],
     client: httpx.AsyncClient,
-    sockets: list[Recorder],
+    bob_listening: Listening,
     alice: User,
     bob: User,
 ) -> None:
     # The state an instance leaves when it dies after the send committed but before it marked
     # the row SENT: the message is stored under the send's clientMessageId, the row is
     # SENDING with a lease that has run out.
-    conversation = await create_conversation(client, alice, [bob])
-    receiver = await open_socket(sockets, server, bob)
+    conversation_id, receiver = bob_listening.conversation_id, bob_listening.receiver
     client_id = new_client_id()
-    stored = await send(client, alice, conversation["id"], "crash", clientMessageId=client_id)
+    stored = await send(client, alice, conversation_id, "crash", clientMessageId=client_id)
     item = await schedule(
-        client, alice, conversation["id"], "crash", at(600), clientMessageId=client_id
+        client, alice, conversation_id, "crash", at(600), clientMessageId=client_id
     )
     assert (await next_named(receiver, "new_message"))["message"]["id"] == stored["id"]
 
@@ -303,7 +287,7 @@ async def test_claim_of_a_dead_instance_is_retried_after_its_lease_without_a_sec
     done = await wait_for_status(client, alice, item["id"], "SENT")
     assert done["sentMessageId"] == stored["id"]
     assert done["attempts"] == 2
-    marker = await send(client, alice, conversation["id"], "marker")
+    marker = await send(client, alice, conversation_id, "marker")
     assert (await next_named(receiver, "new_message"))["message"]["id"] == marker["id"]
-    page = await message_page(client, bob, conversation["id"])
+    page = await message_page(client, bob, conversation_id)
     assert [m["id"] for m in page["items"]] == [marker["id"], stored["id"]]

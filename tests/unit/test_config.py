@@ -30,6 +30,9 @@ from parley.core.crypto import new_key_spec
         ("300", 300),
         ("1500ms", 1.5),
         (" 10S ", 10),
+        ("0.5", 0.5),
+        ("1.5s", 1.5),
+        ("2.5ms", 0.0025),
     ],
 )
 def test_parse_duration_seconds(raw: str, seconds: float) -> None:
@@ -48,6 +51,12 @@ def test_parse_duration_suffix_overrides_default_unit() -> None:
 def test_parse_duration_rejects_non_durations(raw: str) -> None:
     with pytest.raises(ConfigError, match="JWT_EXPIRES_IN"):
         parse_duration_seconds("JWT_EXPIRES_IN", raw)
+
+
+def test_parse_duration_rejects_a_value_past_its_bound() -> None:
+    with pytest.raises(ConfigError, match="NOTIFY_BATCH_SECONDS"):
+        parse_duration_seconds("NOTIFY_BATCH_SECONDS", "1d", below=86400)
+    assert parse_duration_seconds("NOTIFY_BATCH_SECONDS", "23h", below=86400) == 82800
 
 
 def test_parse_duration_rejects_zero() -> None:

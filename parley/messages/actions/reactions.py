@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+from datetime import UTC
 
 from sqlalchemy import case, delete, distinct, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.conversations import counters
 from parley.core.errors import MessageDeleted, ValidationFailed
 from parley.core.events import Event, conversation_room, emit_after_commit
 from parley.messages.events import REACTION_ADDED, REACTION_REMOVED
@@ -63,6 +65,8 @@ async def add_reaction(
             added = True
         except IntegrityError:
             pass  # the same reaction raced in: the result is the same
+    if added:
+        await _count(session, message=message, emoji=value, delta=1)
     return await _reaction_out(
         session,
         message=message,
@@ -87,12 +91,26 @@ async def remove_reaction(
         )
     )
     removed = bool(getattr(result, "rowcount", 0))
+    if removed:
+        await _count(session, message=message, emoji=value, delta=-1)
     return await _reaction_out(
         session,
         message=message,
         emoji=value,
         user_id=user_id,
         announce=REACTION_REMOVED if removed else None,
+    )
+
+
+async def _count(session: AsyncSession, *, message: Message, emoji: str, delta: int) -> None:
+    """The analytics' per-day reaction counter, keyed by the reacted message's UTC day (the day
+    the committer counted it under), moves in this transaction."""
+    await counters.count_reaction(
+        session,
+        conversation_id=message.conversation_id,
+        day=message.server_timestamp.astimezone(UTC).date(),
+        emoji=emoji,
+        delta=delta,
     )
 
 
