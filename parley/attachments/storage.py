@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -70,7 +71,9 @@ class LocalStorage:
     async def put(self, key: str, chunks: AsyncIterator[bytes]) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".part")
+        # A name of its own per write: two writers of one key (key rotation run twice at
+        # once) never mix their bytes; the last rename wins with a whole file.
+        partial = path.with_name(f"{path.name}.{secrets.token_hex(4)}.part")
         try:
             async with await anyio.open_file(partial, "wb") as handle:
                 pending: list[bytes] = []
@@ -196,8 +199,13 @@ class S3Storage:
         try:
             answer = await self._client.get_object(Bucket=self.bucket, Key=key, **extra)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            code = error.response.get("Error", {}).get("Code")
+            if code in ("404", "NoSuchKey", "NotFound"):
                 raise ObjectMissing(key) from None
+            if code == "InvalidRange":
+                # A range starting past the end (an empty object, or one cut short): no
+                # bytes, as a local read past the end gives.
+                return
             raise
         body = answer["Body"]
         try:
