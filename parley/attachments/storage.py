@@ -6,6 +6,10 @@ Both stream: `put` consumes an async iterator of chunks and holds at most one pa
 (S3: a multipart upload of PART_SIZE parts); `get` yields chunks of a byte range. A `put` that
 fails for any reason (the upload went over MAX_FILE_SIZE, the client went away) leaves nothing
 behind: the local temporary file is removed, the S3 multipart upload aborted.
+
+These hold ciphertext: attachment bytes are read and written through `sealed.SealedStorage`
+(`store().storage`, or `store.open_sealed_storage` outside the app), which encrypts on the
+way in and decrypts on the way out. A raw `Storage` is fit only for deleting.
 """
 
 from __future__ import annotations
