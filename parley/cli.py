@@ -1,6 +1,7 @@
 """The `parley` command: `serve` (migrate, then serve), `migrate`, `attachments cleanup`
-(the orphan upload sweep, once), `analytics` (a conversation's figures as a table),
-`audit export` (the trail as JSON lines) and `retention run` (one retention run)."""
+(the orphan upload sweep, once), `attachments rotate-keys` (files sealed again under the
+primary key), `analytics` (a conversation's figures as a table), `audit export` (the trail as
+JSON lines) and `retention run` (one retention run)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ from parley.analytics import figures as analytics_figures
 from parley.analytics import queries as analytics_queries
 from parley.analytics.render import as_table
 from parley.attachments.actions.cleanup import remove_orphans
+from parley.attachments.actions.rotate import FileRotation, rotate_file_keys
 from parley.attachments.storage import open_storage
+from parley.attachments.store import open_sealed_storage
 from parley.audit.queries import stream_entries
 from parley.core import metrics
 from parley.core.config import ConfigError, Settings, load_settings
@@ -163,6 +166,38 @@ def _attachments_cleanup(_args: argparse.Namespace) -> None:
 
     removed = asyncio.run(sweep())
     print(f"parley: removed {removed} orphan uploads")
+
+
+def _attachments_rotate_keys(_args: argparse.Namespace) -> None:
+    settings = _settings_or_exit()
+
+    def show(run: FileRotation) -> None:
+        # One line per file: a log an operator can follow (and a test can read) as it goes.
+        print(
+            f"parley: files {run.checked}/{run.total}: {run.rotated} rotated, "
+            f"{run.encrypted} encrypted, {run.current} current, {run.missing} missing, "
+            f"{run.failed} failed",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    async def rotate() -> FileRotation:
+        db = Database(settings)
+        storage = await open_sealed_storage(settings)
+        try:
+            return await rotate_file_keys(db, storage, progress=show)
+        finally:
+            await storage.close()
+            await db.dispose()
+
+    run = asyncio.run(rotate())
+    print(
+        f"parley: attachment files under key {run.primary_key_id}: {run.rotated} rotated, "
+        f"{run.encrypted} encrypted, {run.current} already current, {run.missing} missing, "
+        f"{run.failed} failed"
+    )
+    if run.failed:
+        raise SystemExit(1)
 
 
 def _analytics(args: argparse.Namespace) -> None:
@@ -303,6 +338,15 @@ def build_parser() -> argparse.ArgumentParser:
         "in the background.",
     )
     cleanup.set_defaults(handler=_attachments_cleanup)
+    rotate_keys = attachment_commands.add_parser(
+        "rotate-keys",
+        help="seal every attachment file again under the first ENCRYPTION_KEYS key",
+        description="Re-encrypt, one at a time, the attachment files sealed under an older "
+        "key (and seal files stored in clear before encryption). Safe to stop and run again: "
+        "files already under the first key are skipped. Exits 1 if a file could not be "
+        "read (logged by id); keep the old keys until a run reports 0 failed.",
+    )
+    rotate_keys.set_defaults(handler=_attachments_rotate_keys)
     analytics = commands.add_parser(
         "analytics",
         help="print a conversation's analytics as a table",

@@ -1,5 +1,6 @@
 """A download's response: headers that keep a browser from running what it fetched, the
-ETag (the content's sha256) and byte ranges, streamed from storage."""
+ETag (the content's sha256) and byte ranges, streamed from storage (decrypted segment by
+segment: see sealed.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from collections.abc import AsyncIterator
 from fastapi.responses import Response, StreamingResponse
 
 from parley.attachments.models import Attachment
+from parley.attachments.sealed import SealedFileUnreadable
 from parley.attachments.sniff import content_disposition
 from parley.attachments.storage import ObjectMissing
 from parley.attachments.store import store
-from parley.core.errors import AttachmentNotFound, RangeNotSatisfiable
+from parley.core.errors import AttachmentNotFound, AttachmentUnreadable, RangeNotSatisfiable
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +58,10 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 
 async def _opened(attachment: Attachment, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The stream with its first chunk already read: a file lost from storage answers a clear
-    404 before any header is sent, not a connection cut half-way through a 200."""
+    """The stream with its first chunk already read (so its first segment authenticated): a
+    file lost from storage answers a clear 404, one that fails authentication a 500
+    ATTACHMENT_UNREADABLE, before any header is sent. A later segment that fails can only
+    cut the connection: the client gets a short body, never unauthenticated bytes."""
     try:
         first = await anext(chunks)
     except StopAsyncIteration:
@@ -65,12 +69,23 @@ async def _opened(attachment: Attachment, chunks: AsyncIterator[bytes]) -> Async
     except ObjectMissing:
         log.warning("attachment %s: its bytes are missing from storage", attachment.id)
         raise AttachmentNotFound("The file is no longer in storage") from None
+    except SealedFileUnreadable as error:
+        log.error("attachment %s: unreadable in storage: %s", attachment.id, error.reason)
+        raise AttachmentUnreadable() from None
 
     async def rest() -> AsyncIterator[bytes]:
         if first:
             yield first
-        async for chunk in chunks:
-            yield chunk
+        try:
+            async for chunk in chunks:
+                yield chunk
+        except SealedFileUnreadable as error:
+            log.error(
+                "attachment %s: unreadable in storage, download cut: %s",
+                attachment.id,
+                error.reason,
+            )
+            raise
 
     return rest()
 

@@ -80,6 +80,8 @@ async def upload(request: Request, user: CurrentUser, session: SessionDep) -> At
             {
                 404: "ATTACHMENT_NOT_FOUND: no such file, or not one the caller may fetch",
                 416: "RANGE_NOT_SATISFIABLE, with Content-Range: bytes */size",
+                500: "ATTACHMENT_UNREADABLE: the stored file fails authentication "
+                "(altered) or was sealed with a key ENCRYPTION_KEYS lacks",
             }
         ),
     },

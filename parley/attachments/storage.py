@@ -6,12 +6,17 @@ Both stream: `put` consumes an async iterator of chunks and holds at most one pa
 (S3: a multipart upload of PART_SIZE parts); `get` yields chunks of a byte range. A `put` that
 fails for any reason (the upload went over MAX_FILE_SIZE, the client went away) leaves nothing
 behind: the local temporary file is removed, the S3 multipart upload aborted.
+
+These hold ciphertext: attachment bytes are read and written through `sealed.SealedStorage`
+(`store().storage`, or `store.open_sealed_storage` outside the app), which encrypts on the
+way in and decrypts on the way out. A raw `Storage` is fit only for deleting.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -70,7 +75,9 @@ class LocalStorage:
     async def put(self, key: str, chunks: AsyncIterator[bytes]) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".part")
+        # A name of its own per write: two writers of one key (key rotation run twice at
+        # once) never mix their bytes; the last rename wins with a whole file.
+        partial = path.with_name(f"{path.name}.{secrets.token_hex(4)}.part")
         try:
             async with await anyio.open_file(partial, "wb") as handle:
                 pending: list[bytes] = []
@@ -196,8 +203,13 @@ class S3Storage:
         try:
             answer = await self._client.get_object(Bucket=self.bucket, Key=key, **extra)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            code = error.response.get("Error", {}).get("Code")
+            if code in ("404", "NoSuchKey", "NotFound"):
                 raise ObjectMissing(key) from None
+            if code == "InvalidRange":
+                # A range starting past the end (an empty object, or one cut short): no
+                # bytes, as a local read past the end gives.
+                return
             raise
         body = answer["Body"]
         try:

@@ -47,6 +47,7 @@ class AuditAction(StrEnum):
     LOGIN_SUCCEEDED = "session.logged_in"
     LOGIN_FAILED = "session.login_failed"
     RETENTION_APPLIED = "retention.applied"
+    FILE_KEYS_ROTATED = "attachments.keys_rotated"
 
 
 class AuditEntry(Base):

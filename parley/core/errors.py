@@ -52,6 +52,7 @@ class ErrorCode(StrEnum):
     REACTION_LIMIT_REACHED = "REACTION_LIMIT_REACHED"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     ATTACHMENT_NOT_FOUND = "ATTACHMENT_NOT_FOUND"
+    ATTACHMENT_UNREADABLE = "ATTACHMENT_UNREADABLE"
     ATTACHMENT_ALREADY_SENT = "ATTACHMENT_ALREADY_SENT"
     FILE_TOO_LARGE = "FILE_TOO_LARGE"
     RANGE_NOT_SATISFIABLE = "RANGE_NOT_SATISFIABLE"
@@ -327,6 +328,15 @@ class AttachmentNotFound(AppError):
     code = ErrorCode.ATTACHMENT_NOT_FOUND
     status = 404
     default_message = "No such attachment"
+
+
+class AttachmentUnreadable(AppError):
+    """The stored file fails authentication (altered or cut short) or was sealed with a key
+    ENCRYPTION_KEYS lacks: nothing of it is sent. The server's fault, not the client's."""
+
+    code = ErrorCode.ATTACHMENT_UNREADABLE
+    status = 500
+    default_message = "The file cannot be read from storage"
 
 
 class AttachmentAlreadySent(AppError):

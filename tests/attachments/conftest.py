@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,10 +128,31 @@ class FilesServer:
         else:
             (self.folder / key).unlink()
 
+    def read_stored(self, key: str) -> bytes:
+        """The object as storage holds it (ciphertext, for files sealed at rest)."""
+        if self.s3 is not None:
+            answer = self.s3.client().get_object(Bucket=self.s3.bucket, Key=key)
+            return bytes(answer["Body"].read())
+        return (self.folder / key).read_bytes()
+
+    def write_stored(self, key: str, data: bytes) -> None:
+        """Replace the object behind the server's back (tampering, or a file from before
+        encryption)."""
+        if self.s3 is not None:
+            self.s3.client().put_object(Bucket=self.s3.bucket, Key=key, Body=data)
+        else:
+            (self.folder / key).write_bytes(data)
+
     def partial_uploads(self) -> list[str]:
         if self.s3 is not None:
             return self.s3.unfinished_uploads()
         return [key for key in self.stored_keys() if key.endswith(".part")]
+
+
+def stored_key(attachment_id: str) -> str:
+    """Where the server keeps an attachment's bytes (attachments/actions/upload.py)."""
+    hexed = uuid.UUID(attachment_id).hex
+    return f"{hexed[:2]}/{hexed}"
 
 
 def _files_server(
