@@ -1,5 +1,6 @@
 """The `parley` command: `serve` (migrate, then serve), `migrate`, `attachments cleanup`
-(the orphan upload sweep, once) and `analytics` (a conversation's figures as a table)."""
+(the orphan upload sweep, once), `analytics` (a conversation's figures as a table),
+`rotate-keys` (re-encrypt under the primary key) and `keys new` (print a fresh key)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import shutil
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -18,18 +19,27 @@ from pathlib import Path
 import uvicorn
 from alembic import command
 from alembic.config import Config
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from parley.analytics import figures as analytics_figures
 from parley.analytics import queries as analytics_queries
 from parley.analytics.render import as_table
 from parley.attachments.actions.cleanup import remove_orphans
 from parley.attachments.storage import open_storage
-from parley.core import metrics
+from parley.core import audit, metrics, rotation
 from parley.core.config import ConfigError, Settings, load_settings
-from parley.core.crypto import install_key_ring
-from parley.core.db import Database, utcnow
+from parley.core.crypto import KeyRing, KeyRingError, install_key_ring, new_key_spec, parse_keys
+from parley.core.db import Base, Database, utcnow
 from parley.core.errors import AppError
 from parley.main import create_app
+from parley.models import import_all_models
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WORKER_HEALTHCHECK_SECONDS = 30
@@ -51,6 +61,7 @@ def run_migrations(settings: Settings, revision: str = "head") -> None:
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
     config.attributes["database_url"] = settings.database_url
+    config.attributes["key_ring"] = settings.key_ring
     command.upgrade(config, revision)
 
 
@@ -182,6 +193,87 @@ def _analytics(args: argparse.Namespace) -> None:
         raise SystemExit(f"parley: {error.message}") from None
 
 
+def _rotate_keys(args: argparse.Namespace) -> None:
+    if args.batch_size < 1:
+        raise SystemExit("parley: --batch-size must be at least 1")
+    settings = _settings_or_exit()
+    assert settings.key_ring is not None
+    ring = settings.key_ring
+    import_all_models()
+    steps = rotation.column_steps(Base.metadata)
+
+    async def run() -> dict[str, int]:
+        db = Database(settings)
+        try:
+            with _rotation_progress() as (on_start, on_progress):
+                done = await rotation.rotate(
+                    db.sessions,
+                    ring,
+                    steps,
+                    batch_size=args.batch_size,
+                    on_start=on_start,
+                    on_progress=on_progress,
+                )
+            async with db.unit_of_work() as session:
+                audit.record(
+                    session,
+                    actor_id=None,
+                    action=audit.AuditAction.KEYS_ROTATED,
+                    details={
+                        "primaryKeyId": ring.primary_id,
+                        "batchSize": args.batch_size,
+                        "rewritten": done,
+                    },
+                )
+            return done
+        finally:
+            await db.dispose()
+
+    done = asyncio.run(run())
+    print(
+        f"parley: every encrypted value is under key {ring.primary_id!r} "
+        f"({sum(done.values())} rewritten)"
+    )
+
+
+@contextmanager
+def _rotation_progress() -> Iterator[
+    tuple[Callable[[str, int], None], Callable[[str, int, int], None]]
+]:
+    """A rich progress bar on a terminal; plain lines (one per batch) otherwise."""
+    if not sys.stdout.isatty():
+
+        def start_line(name: str, total: int) -> None:
+            print(f"rotate-keys: {name}: {total} to re-encrypt", flush=True)
+
+        def progress_line(name: str, count: int, total: int) -> None:
+            print(f"rotate-keys: {name}: {count}/{total}", flush=True)
+
+        yield start_line, progress_line
+        return
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def start(name: str, total: int) -> None:
+            tasks[name] = bar.add_task(name, total=total)
+
+        def advance(name: str, count: int, total: int) -> None:
+            bar.update(tasks[name], completed=min(count, total))
+
+        yield start, advance
+
+
+def _keys_new(args: argparse.Namespace) -> None:
+    spec = new_key_spec(args.key_id)
+    try:
+        KeyRing.from_pairs(parse_keys(spec))  # checks the id
+    except KeyRingError as error:
+        raise SystemExit(f"parley: {error}") from None
+    print(spec)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parley",
@@ -236,6 +328,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", dest="end", type=date.fromisoformat, help="last UTC day (default today)"
     )
     analytics.set_defaults(handler=_analytics)
+    rotate_keys = commands.add_parser(
+        "rotate-keys",
+        help="re-encrypt what is not under the first key of ENCRYPTION_KEYS",
+        description="Re-encrypt every stored value written under an older key (or still in "
+        "clear) with the first key of ENCRYPTION_KEYS, in batches, each its own transaction. "
+        "Safe to interrupt and run again: a re-run does what is left. Audited (keys.rotated).",
+    )
+    rotate_keys.add_argument(
+        "--batch-size",
+        type=int,
+        default=rotation.DEFAULT_BATCH_SIZE,
+        help=f"rows per transaction (default {rotation.DEFAULT_BATCH_SIZE})",
+    )
+    rotate_keys.set_defaults(handler=_rotate_keys)
+    keys = commands.add_parser("keys", help="encryption keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    keys_new = key_commands.add_parser(
+        "new",
+        help="print a fresh keyid:base64 entry for ENCRYPTION_KEYS",
+        description="Print a new random 32-byte key as keyid:base64 (nothing is stored).",
+    )
+    keys_new.add_argument("--id", dest="key_id", default="k1", help="key id (default k1)")
+    keys_new.set_defaults(handler=_keys_new)
     return parser
 
 

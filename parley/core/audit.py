@@ -39,6 +39,7 @@ class AuditAction(StrEnum):
     SESSION_REFRESHED = "session.refreshed"
     SESSIONS_REVOKED = "session.logged_out_everywhere"
     PASSWORD_CHANGED = "account.password_changed"
+    KEYS_ROTATED = "keys.rotated"
 
 
 class AuditEntry(Base):
