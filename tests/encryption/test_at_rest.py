@@ -24,6 +24,8 @@ from tests.conftest import BACKEND
 from tests.scheduled.helpers import schedule
 from tests.support import User, create_conversation, query_sql, send
 
+HELD = "fuck this shit, fuck"  # held for review (tests/security/test_encrypted_content.py)
+
 
 def _sentence(topic: str) -> str:
     """A distinctive multi-word sentence, unique to one test run."""
@@ -73,6 +75,7 @@ async def test_database_dump_holds_no_plaintext_of_messages_versions_or_schedule
 ) -> None:
     conversation = await create_conversation(client, alice, [bob])
     first, edited, scheduled = _sentence("first"), _sentence("edited"), _sentence("scheduled")
+    flagged = _sentence("flagged")
     message = await send(client, alice, conversation["id"], first)
     response = await client.put(
         f"/messages/{message['id']}", json={"content": edited}, headers=alice.headers
@@ -88,11 +91,20 @@ async def test_database_dump_holds_no_plaintext_of_messages_versions_or_schedule
         headers={**alice.headers, "Idempotency-Key": secrets.token_hex(8)},
     )
     assert replayed.status_code == 201, replayed.text
+    # Flagged for review: the queue item keeps its own copy of the text.
+    await send(client, alice, conversation["id"], f"{HELD} {flagged} {HELD} {HELD}")
+    queue = await client.get(
+        "/moderation/queue",
+        params={"conversationId": conversation["id"], "status": "ALL"},
+        headers=alice.headers,
+    )
+    assert queue.status_code == 200, queue.text
+    assert len(queue.json()["items"]) == 1, queue.json()
 
     dump = await _dump(backend_env)
 
     assert len(dump) > 10_000  # a real dump, not an error message
-    for sentence in (first, edited, scheduled):
+    for sentence in (first, edited, scheduled, flagged):
         words = sentence.split()
         for start in range(len(words) - 2):
             run = " ".join(words[start : start + 3])

@@ -23,7 +23,7 @@ import asyncpg
 import httpx
 import pytest
 
-from parley.core.crypto import new_key_spec
+from parley.core.crypto import new_key_spec, parse_keys
 from tests.conftest import BACKEND, PARLEY, POSTGRES_ADMIN_URL, ROOT, start_server
 from tests.support import create_conversation, query_sql, read_all, register, send
 
@@ -173,3 +173,33 @@ def test_rotation_killed_and_resumed_leaves_everything_under_the_new_key(
         server.stop()
         if "PARLEY_TEST_KEEP_LOGS" not in os.environ:
             os.unlink(server.log_path)
+
+
+def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PARLEY, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_keys_new_prints_a_key_the_ring_accepts(own_env: dict[str, str]) -> None:
+    result = _cli(["keys", "new", "--id", "k9"], own_env)
+
+    assert result.returncode == 0, result.stderr
+    spec = result.stdout.strip()
+    assert spec.startswith("k9:")
+    assert parse_keys(spec)[0][0] == "k9"
+    assert _cli(["keys", "new"], own_env).stdout.strip() != _cli(["keys", "new"], own_env).stdout
+
+
+def test_keys_new_refuses_a_bad_key_id(own_env: dict[str, str]) -> None:
+    result = _cli(["keys", "new", "--id", "no spaces"], own_env)
+
+    assert result.returncode != 0
+    assert "key id" in result.stderr
+
+
+def test_rotate_keys_refuses_a_batch_size_below_one(own_env: dict[str, str]) -> None:
+    result = _cli(["rotate-keys", "--batch-size", "0"], own_env)
+
+    assert result.returncode != 0
+    assert "--batch-size" in result.stderr
