@@ -48,14 +48,14 @@ test-postgres: test-deps services
 	PARLEY_TEST_BACKEND=postgres $(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check parley tests bench migrations
-	$(BIN)/ruff format --check parley tests bench migrations
+	$(BIN)/ruff check parley tests bench migrations examples
+	$(BIN)/ruff format --check parley tests bench migrations examples
 	$(BIN)/mypy parley
 	$(BIN)/lint-imports
 
 format: install
-	$(BIN)/ruff format parley tests bench migrations
-	$(BIN)/ruff check --fix parley tests bench migrations
+	$(BIN)/ruff format parley tests bench migrations examples
+	$(BIN)/ruff check --fix parley tests bench migrations examples
 
 bench: install services
 	command -v wrk >/dev/null || apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk)

@@ -39,6 +39,8 @@ import asyncpg
 
 from bench.services import Instance, Nginx, PrivatePostgreSQL, PrivateRedis
 from parley.client import OutboxEntry, ParleyClient
+from parley.core.crypto import KeyRing, install_key_ring, parse_keys
+from parley.core.encrypted import decrypt_stored
 
 PASSWORD = "chaos-run-password"
 KILL = "kill instance"
@@ -56,6 +58,9 @@ class Cluster:
         self.logs = tempfile.mkdtemp(prefix="parley-chaos-")
         self.instances: list[Instance] = []
         self.nginx: Nginx | None = None
+        self.keys = f"bench:{base64.b64encode(secrets.token_bytes(32)).decode()}"
+        # The report reads the stored rows: their content is encrypted under these keys.
+        install_key_ring(KeyRing.from_pairs(parse_keys(self.keys)))
 
     def __enter__(self) -> Cluster:
         try:
@@ -68,7 +73,7 @@ class Cluster:
                 "DATABASE_URL": self.postgres.url,
                 "REDIS_URL": self.redis.url,
                 "JWT_SECRET": secrets.token_urlsafe(48),
-                "ENCRYPTION_KEYS": f"bench:{base64.b64encode(secrets.token_bytes(32)).decode()}",
+                "ENCRYPTION_KEYS": self.keys,
                 "RATE_LIMIT_MESSAGES_PER_HOUR": "1000000000",
                 "AUTH_RATE_LIMIT_PER_ADDRESS": "1000000000",
                 "AUTH_RATE_LIMIT_PER_ACCOUNT": "1000000000",
@@ -381,7 +386,8 @@ async def _stored(url: str, rooms: list[str]) -> list[dict[str, Any]]:
         )
     finally:
         await connection.close()
-    return [dict(row) for row in rows]
+    # Content is stored encrypted (core/encrypted.py): compare the plaintext.
+    return [{**row, "content": decrypt_stored(row["content"])} for row in map(dict, rows)]
 
 
 def _when(stamp: float) -> str:

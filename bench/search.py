@@ -2,9 +2,12 @@
 
 Fills a throwaway database (PostgreSQL: `parley_bench_search_<pid>`, dropped at the end;
 SQLite: a temporary file), migrated to head like `parley serve` does, with a fast bulk loader
-(not the API): PostgreSQL COPY through asyncpg, SQLite executemany in large transactions (the
-FTS5 triggers run as they do for the committer; PostgreSQL computes the generated tsvector on
-COPY, and the GIN index is built once after the load, as `CREATE INDEX` on a filled table).
+(not the API), storing what the app stores: content encrypted under the key ring (as
+`EncryptedText` does), the index fed the plaintext. PostgreSQL: COPY through asyncpg into a
+staging table (ciphertext and plaintext), then one INSERT ... SELECT that computes each
+`search_vector` as the committer's INSERT does; the GIN index is built once after the load, as
+`CREATE INDEX` on a filled table. SQLite: executemany in large transactions, the FTS5 triggers
+indexing `parley_decrypt(content)` as they do for the committer.
 
 The text is drawn from a 30,000-word vocabulary with a Zipf-like distribution (s = 1.07), so
 the most common words are in most messages and the rarest in a few dozen. 300 group
@@ -34,14 +37,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from parley.accounts.models import User
 from parley.cli import run_migrations
 from parley.conversations.models import Conversation, Participant
 from parley.core.config import load_settings
-from parley.core.crypto import new_key_spec
+from parley.core.crypto import install_key_ring, key_ring, new_key_spec
+from parley.core.db import register_sqlite_functions
 from parley.search.queries import SearchFilters, search_messages
 
 BENCH_KEY = new_key_spec("bench")
@@ -140,11 +144,15 @@ class Fill:
             )
 
 
-async def load_postgres(url: str, fill: Fill, count: int, words: list[str]) -> float:
+async def load_postgres(url: str, fill: Fill, count: int, words: list[str], language: str) -> float:
     started = time.perf_counter()
     connection = await asyncpg.connect(url)
     try:
         await connection.execute("DROP INDEX ix_messages_search")
+        await connection.execute(
+            "CREATE UNLOGGED TABLE bench_staging (id uuid, conversation_id uuid, sender_id uuid, "
+            "seq bigint, content text, server_timestamp timestamptz, plain text)"
+        )
         columns = [
             "id",
             "conversation_id",
@@ -152,18 +160,24 @@ async def load_postgres(url: str, fill: Fill, count: int, words: list[str]) -> f
             "seq",
             "content",
             "server_timestamp",
-            "type",
-            "status",
-            "attachments",
-            "metadata",
-            "encrypted",
-            "version",
+            "plain",
         ]
+        ring = key_ring()
         rows = fill.messages(count, words)
         while batch := [
-            (*row, "TEXT", "SENT", "[]", "{}", False, 1) for row in itertools.islice(rows, BATCH)
+            (m, c, s, q, ring.encrypt_text(str(text)), at, text)
+            for m, c, s, q, text, at in itertools.islice(rows, BATCH)
         ]:
-            await connection.copy_records_to_table("messages", records=batch, columns=columns)
+            await connection.copy_records_to_table("bench_staging", records=batch, columns=columns)
+            await connection.execute(
+                "INSERT INTO messages (id, conversation_id, sender_id, seq, content, "
+                "server_timestamp, type, status, attachments, metadata, encrypted, version, "
+                f"search_vector) SELECT id, conversation_id, sender_id, seq, content, "
+                "server_timestamp, 'TEXT', 'SENT', '[]', '{}', false, 1, "
+                f"to_tsvector('{language}'::regconfig, plain) FROM bench_staging"
+            )
+            await connection.execute("TRUNCATE bench_staging")
+        await connection.execute("DROP TABLE bench_staging")
         await connection.execute(
             "CREATE INDEX ix_messages_search ON messages USING gin (search_vector)"
         )
@@ -179,6 +193,8 @@ async def load_postgres(url: str, fill: Fill, count: int, words: list[str]) -> f
 def load_sqlite(path: Path, fill: Fill, count: int, words: list[str]) -> float:
     started = time.perf_counter()
     database = sqlite3.connect(path)
+    register_sqlite_functions(database)  # the FTS5 triggers index parley_decrypt(content)
+    ring = key_ring()
     try:
         database.execute("PRAGMA journal_mode=WAL")
         database.execute("PRAGMA synchronous=NORMAL")
@@ -190,7 +206,7 @@ def load_sqlite(path: Path, fill: Fill, count: int, words: list[str]) -> float:
                 conversation_id.hex,  # type: ignore[attr-defined]
                 sender_id.hex,  # type: ignore[attr-defined]
                 seq,
-                content,
+                ring.encrypt_text(str(content)),
                 at.replace(tzinfo=None).isoformat(sep=" "),  # type: ignore[attr-defined]
             )
             for message_id, conversation_id, sender_id, seq, content, at in itertools.islice(
@@ -224,6 +240,10 @@ def queries(words: list[str], rng: random.Random) -> dict[str, list[str]]:
 
 async def measure(url: str, fill: Fill, words: list[str], runs: int, language: str) -> None:
     engine = create_async_engine(url, pool_size=1)
+    if engine.dialect.name == "sqlite":
+        event.listen(
+            engine.sync_engine, "connect", lambda dbapi, _record: register_sqlite_functions(dbapi)
+        )
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     rng = random.Random(11)
     try:
@@ -266,13 +286,15 @@ async def postgres(count: int, runs: int, words: list[str], keep: bool = False) 
         settings = load_settings(
             {"DATABASE_URL": url, "JWT_SECRET": "x" * 40, "ENCRYPTION_KEYS": BENCH_KEY}
         )
+        assert settings.key_ring is not None
+        install_key_ring(settings.key_ring)
         await asyncio.to_thread(run_migrations, settings)
         fill = Fill()
         engine = create_async_engine(settings.database_url)
         async with async_sessionmaker(engine)() as session:
             await fill.people(session)
         await engine.dispose()
-        seconds = await load_postgres(url, fill, count, words)
+        seconds = await load_postgres(url, fill, count, words, settings.search_language)
         print(f"PostgreSQL: {count:,} messages loaded and indexed in {seconds:.0f} s")
         await measure(settings.database_url, fill, words, runs, settings.search_language)
         print(f"  searcher: {fill.searcher}")
@@ -290,6 +312,8 @@ async def sqlite(count: int, runs: int, words: list[str]) -> None:
         settings = load_settings(
             {"DATABASE_URL": f"sqlite:///{path}", "JWT_SECRET": "x" * 40, "PARLEY_DATA_DIR": folder}
         )
+        assert settings.key_ring is not None
+        install_key_ring(settings.key_ring)
         await asyncio.to_thread(run_migrations, settings)
         fill = Fill()
         engine = create_async_engine(settings.database_url)

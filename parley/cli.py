@@ -1,7 +1,8 @@
 """The `parley` command: `serve` (migrate, then serve), `migrate`, `attachments cleanup`
 (the orphan upload sweep, once), `attachments rotate-keys` (files sealed again under the
 primary key), `analytics` (a conversation's figures as a table), `audit export` (the trail as
-JSON lines) and `retention run` (one retention run)."""
+JSON lines), `retention run` (one retention run), `rotate-keys` (re-encrypt under the primary
+key) and `keys new` (print a fresh key)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,6 +23,14 @@ from pathlib import Path
 import uvicorn
 from alembic import command
 from alembic.config import Config
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from parley.analytics import figures as analytics_figures
 from parley.analytics import queries as analytics_queries
@@ -31,12 +40,13 @@ from parley.attachments.actions.rotate import FileRotation, rotate_file_keys
 from parley.attachments.storage import open_storage
 from parley.attachments.store import open_sealed_storage
 from parley.audit.queries import stream_entries
-from parley.core import metrics
+from parley.core import audit, metrics, rotation
 from parley.core.config import ConfigError, Settings, load_settings
-from parley.core.crypto import install_key_ring
-from parley.core.db import Database, utcnow
+from parley.core.crypto import KeyRing, KeyRingError, install_key_ring, new_key_spec, parse_keys
+from parley.core.db import Base, Database, utcnow
 from parley.core.errors import AppError
 from parley.main import create_app
+from parley.models import import_all_models
 from parley.retention.lease import Lease
 from parley.retention.run import LEASE_NAME, LeaseLost, RetentionSummary, run_once
 
@@ -60,6 +70,7 @@ def run_migrations(settings: Settings, revision: str = "head") -> None:
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
     config.attributes["database_url"] = settings.database_url
+    config.attributes["key_ring"] = settings.key_ring
     command.upgrade(config, revision)
 
 
@@ -168,29 +179,29 @@ def _attachments_cleanup(_args: argparse.Namespace) -> None:
     print(f"parley: removed {removed} orphan uploads")
 
 
-def _attachments_rotate_keys(_args: argparse.Namespace) -> None:
-    settings = _settings_or_exit()
+def _show_file_rotation(run: FileRotation) -> None:
+    # One line per file: a log an operator can follow (and a test can read) as it goes.
+    print(
+        f"parley: files {run.checked}/{run.total}: {run.rotated} rotated, "
+        f"{run.encrypted} encrypted, {run.current} current, {run.missing} missing, "
+        f"{run.failed} failed",
+        file=sys.stderr,
+        flush=True,
+    )
 
-    def show(run: FileRotation) -> None:
-        # One line per file: a log an operator can follow (and a test can read) as it goes.
-        print(
-            f"parley: files {run.checked}/{run.total}: {run.rotated} rotated, "
-            f"{run.encrypted} encrypted, {run.current} current, {run.missing} missing, "
-            f"{run.failed} failed",
-            file=sys.stderr,
-            flush=True,
-        )
 
-    async def rotate() -> FileRotation:
-        db = Database(settings)
-        storage = await open_sealed_storage(settings)
-        try:
-            return await rotate_file_keys(db, storage, progress=show)
-        finally:
-            await storage.close()
-            await db.dispose()
+async def _rotate_files(settings: Settings) -> FileRotation:
+    """Attachment files sealed again under the primary key (resumable, audited)."""
+    db = Database(settings)
+    storage = await open_sealed_storage(settings)
+    try:
+        return await rotate_file_keys(db, storage, progress=_show_file_rotation)
+    finally:
+        await storage.close()
+        await db.dispose()
 
-    run = asyncio.run(rotate())
+
+def _report_file_rotation(run: FileRotation) -> None:
     print(
         f"parley: attachment files under key {run.primary_key_id}: {run.rotated} rotated, "
         f"{run.encrypted} encrypted, {run.current} already current, {run.missing} missing, "
@@ -198,6 +209,11 @@ def _attachments_rotate_keys(_args: argparse.Namespace) -> None:
     )
     if run.failed:
         raise SystemExit(1)
+
+
+def _attachments_rotate_keys(_args: argparse.Namespace) -> None:
+    settings = _settings_or_exit()
+    _report_file_rotation(asyncio.run(_rotate_files(settings)))
 
 
 def _analytics(args: argparse.Namespace) -> None:
@@ -298,6 +314,88 @@ def _retention_run(args: argparse.Namespace) -> None:
         raise SystemExit(3)
 
 
+def _rotate_keys(args: argparse.Namespace) -> None:
+    if args.batch_size < 1:
+        raise SystemExit("parley: --batch-size must be at least 1")
+    settings = _settings_or_exit()
+    assert settings.key_ring is not None
+    ring = settings.key_ring
+    import_all_models()
+    steps = rotation.column_steps(Base.metadata)
+
+    async def run() -> dict[str, int]:
+        db = Database(settings)
+        try:
+            with _rotation_progress() as (on_start, on_progress):
+                done = await rotation.rotate(
+                    db.sessions,
+                    ring,
+                    steps,
+                    batch_size=args.batch_size,
+                    on_start=on_start,
+                    on_progress=on_progress,
+                )
+            async with db.unit_of_work() as session:
+                audit.record(
+                    session,
+                    actor_id=None,
+                    action=audit.AuditAction.KEYS_ROTATED,
+                    details={
+                        "primaryKeyId": ring.primary_id,
+                        "batchSize": args.batch_size,
+                        "rewritten": done,
+                    },
+                )
+            return done
+        finally:
+            await db.dispose()
+
+    done = asyncio.run(run())
+    print(
+        f"parley: every encrypted column value is under key {ring.primary_id!r} "
+        f"({sum(done.values())} rewritten)"
+    )
+    _report_file_rotation(asyncio.run(_rotate_files(settings)))
+
+
+@contextmanager
+def _rotation_progress() -> Iterator[
+    tuple[Callable[[str, int], None], Callable[[str, int, int], None]]
+]:
+    """A rich progress bar on a terminal; plain lines (one per batch) otherwise."""
+    if not sys.stdout.isatty():
+
+        def start_line(name: str, total: int) -> None:
+            print(f"rotate-keys: {name}: {total} to re-encrypt", flush=True)
+
+        def progress_line(name: str, count: int, total: int) -> None:
+            print(f"rotate-keys: {name}: {count}/{total}", flush=True)
+
+        yield start_line, progress_line
+        return
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def start(name: str, total: int) -> None:
+            tasks[name] = bar.add_task(name, total=total)
+
+        def advance(name: str, count: int, total: int) -> None:
+            bar.update(tasks[name], completed=min(count, total))
+
+        yield start, advance
+
+
+def _keys_new(args: argparse.Namespace) -> None:
+    spec = new_key_spec(args.key_id)
+    try:
+        KeyRing.from_pairs(parse_keys(spec))  # checks the id
+    except KeyRingError as error:
+        raise SystemExit(f"parley: {error}") from None
+    print(spec)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parley",
@@ -361,8 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", dest="end", type=date.fromisoformat, help="last UTC day (default today)"
     )
     analytics.set_defaults(handler=_analytics)
-    audit = commands.add_parser("audit", help="the audit trail")
-    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_parser = commands.add_parser("audit", help="the audit trail")
+    audit_commands = audit_parser.add_subparsers(dest="audit_command", required=True)
     export = audit_commands.add_parser(
         "export",
         help="print audit entries as JSON lines (oldest first)",
@@ -397,6 +495,31 @@ def build_parser() -> argparse.ArgumentParser:
         help=argparse.SUPPRESS,  # tests: a short lease
     )
     retention_run.set_defaults(handler=_retention_run)
+    rotate_keys = commands.add_parser(
+        "rotate-keys",
+        help="re-encrypt what is not under the first key of ENCRYPTION_KEYS",
+        description="Re-encrypt every stored value written under an older key (or still in "
+        "clear) with the first key of ENCRYPTION_KEYS, in batches, each its own transaction, "
+        "then the attachment files (as `parley attachments rotate-keys`). Safe to interrupt "
+        "and run again: a re-run does what is left. Audited (keys.rotated, "
+        "attachments.keys_rotated).",
+    )
+    rotate_keys.add_argument(
+        "--batch-size",
+        type=int,
+        default=rotation.DEFAULT_BATCH_SIZE,
+        help=f"rows per transaction (default {rotation.DEFAULT_BATCH_SIZE})",
+    )
+    rotate_keys.set_defaults(handler=_rotate_keys)
+    keys = commands.add_parser("keys", help="encryption keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    keys_new = key_commands.add_parser(
+        "new",
+        help="print a fresh keyid:base64 entry for ENCRYPTION_KEYS",
+        description="Print a new random 32-byte key as keyid:base64 (nothing is stored).",
+    )
+    keys_new.add_argument("--id", dest="key_id", default="k1", help="key id (default k1)")
+    keys_new.set_defaults(handler=_keys_new)
     return parser
 
 

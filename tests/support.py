@@ -17,6 +17,8 @@ from typing import Any
 import asyncpg
 import httpx
 
+from parley.core.crypto import KeyRing, embedded_keys, parse_keys
+
 PASSWORD = "correct horse battery"
 
 # The "at once" tests repeat a change and the request right after it: a server that answered
@@ -313,6 +315,25 @@ async def delivery_tracker(
     return dict((await _read_message(client, user, message_id))["deliveryTracker"])
 
 
+def key_ring_of(env: dict[str, str]) -> KeyRing:
+    """The ring the test run's servers use (ENCRYPTION_KEYS, else the data dir's key file)."""
+    spec = env.get("ENCRYPTION_KEYS") or embedded_keys(Path(env["PARLEY_DATA_DIR"]))
+    return KeyRing.from_pairs(parse_keys(spec))
+
+
+def sqlite_connect(env: dict[str, str]) -> sqlite3.Connection:
+    """The test run's SQLite file, with the application's SQL functions (`parley_decrypt`,
+    which the search index's triggers and view call), as the server's own connections."""
+    database = sqlite3.connect(Path(env["PARLEY_DATA_DIR"]) / "parley.db", timeout=30)
+    ring = key_ring_of(env)
+
+    def decrypt(value: str | None) -> str | None:
+        return None if value is None else ring.decrypt_text(value)
+
+    database.create_function("parley_decrypt", 1, decrypt, deterministic=True)
+    return database
+
+
 async def execute_sql(env: dict[str, str], statements: list[str]) -> None:
     """Run statements straight on the test run's database (PostgreSQL when `env` names one,
     else the embedded SQLite file): for faults a test injects, such as a refusing trigger."""
@@ -324,7 +345,7 @@ async def execute_sql(env: dict[str, str], statements: list[str]) -> None:
         finally:
             await connection.close()
         return
-    database = sqlite3.connect(Path(env["PARLEY_DATA_DIR"]) / "parley.db", timeout=30)
+    database = sqlite_connect(env)
     try:
         for statement in statements:
             database.execute(statement)
@@ -341,7 +362,7 @@ async def query_sql(env: dict[str, str], statement: str) -> list[tuple[Any, ...]
             return [tuple(row) for row in await connection.fetch(statement)]
         finally:
             await connection.close()
-    database = sqlite3.connect(Path(env["PARLEY_DATA_DIR"]) / "parley.db", timeout=30)
+    database = sqlite_connect(env)
     try:
         return list(database.execute(statement).fetchall())
     finally:

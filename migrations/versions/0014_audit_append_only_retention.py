@@ -2,7 +2,7 @@
 job_leases for cluster-wide jobs (retention)
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-03
 
 Append-only: the database refuses DELETE on audit_log and any UPDATE that changes a column
@@ -19,7 +19,7 @@ from alembic import op
 from parley.core.db import UTCDateTime
 
 revision: str = "0014"
-down_revision: str | None = "0012"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

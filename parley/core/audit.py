@@ -48,6 +48,7 @@ class AuditAction(StrEnum):
     LOGIN_FAILED = "session.login_failed"
     RETENTION_APPLIED = "retention.applied"
     FILE_KEYS_ROTATED = "attachments.keys_rotated"
+    KEYS_ROTATED = "keys.rotated"
 
 
 class AuditEntry(Base):

@@ -31,6 +31,7 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.types import TypeDecorator
 
 from parley.core.config import Settings
+from parley.core.encrypted import decrypt_stored
 
 AfterCommit = Callable[[], Awaitable[None]]
 
@@ -174,6 +175,7 @@ def _sqlite_engine(
         for pragma in (*pragmas, "busy_timeout=30000"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
+        register_sqlite_functions(dbapi_connection)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _sqlite_begin(connection: Any) -> None:
@@ -181,6 +183,15 @@ def _sqlite_engine(
 
     _count_statements(engine)
     return engine
+
+
+def register_sqlite_functions(dbapi_connection: Any) -> None:
+    """The application's SQL functions on a SQLite connection (the driver's, or SQLAlchemy's
+    aiosqlite adapter): `parley_decrypt(text)`, which the search index's view and triggers
+    call to index plaintext while `messages.content` holds ciphertext (migration 0013). Every
+    connection that writes messages or reads the index needs it: the app's engines, the
+    migrations, bench/search.py."""
+    dbapi_connection.create_function("parley_decrypt", 1, decrypt_stored, deterministic=True)
 
 
 def _count_statements(engine: AsyncEngine) -> None:

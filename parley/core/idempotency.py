@@ -39,7 +39,7 @@ from typing import Annotated, Any
 import pydantic_core
 from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import Integer, String, Text, Uuid, delete, select, update
+from sqlalchemy import Integer, String, Uuid, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,6 +47,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from parley.core import runtime
 from parley.core.db import Base, UTCDateTime, utcnow
+from parley.core.encrypted import EncryptedText
 from parley.core.errors import IdempotencyKeyReused, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ class IdempotencyRecord(Base):
     endpoint: Mapped[str] = mapped_column(String(200))  # "POST /conversations", for diagnosis
     fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of method, path and body
     status: Mapped[int] = mapped_column(Integer)  # 0 only inside the claiming transaction
-    response: Mapped[str] = mapped_column(Text)  # the JSON body as answered
+    # The JSON body as answered (a sent message's text among it): encrypted at rest.
+    response: Mapped[str] = mapped_column(EncryptedText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 

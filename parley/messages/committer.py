@@ -36,7 +36,7 @@ from parley.core.errors import (
     ConversationNotFound,
     ServiceUnavailable,
 )
-from parley.messages import idempotency
+from parley.messages import idempotency, search_vector
 from parley.messages.backpressure import Backpressure
 from parley.messages.models import Hashtag, Mention, Message
 from parley.messages.schemas import MessageOut, MessageStatus
@@ -277,7 +277,17 @@ class Committer:
                 )
         mention_rows, hashtag_rows = await self._index_rows(session, batch)
         connection = await session.connection()
-        await connection.execute(_INSERT_MESSAGES, rows)
+        if connection.dialect.name == "postgresql":
+            # The search vector from the plaintext, in the same statement (search_vector.py).
+            for row in rows:
+                search_vector.with_search_text(
+                    row, content=row["content"], encrypted=row["encrypted"]
+                )
+            await connection.execute(
+                search_vector.insert_messages(search_vector.current_language()), rows
+            )
+        else:
+            await connection.execute(_INSERT_MESSAGES, rows)
         if mention_rows:
             await connection.execute(_INSERT_MENTIONS, mention_rows)
         if hashtag_rows:

@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, Uuid, inspect
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Uuid, inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parley.core.db import Base, JSONType, UTCDateTime, new_id, utcnow
+from parley.core.encrypted import EncryptedText
 from parley.messages.schemas import MessageStatus
 
 
@@ -25,7 +26,7 @@ class Message(Base):
     )
     seq: Mapped[int] = mapped_column(BigInteger)
     type: Mapped[str] = mapped_column(String(16), default="TEXT")
-    content: Mapped[str | None] = mapped_column(Text, nullable=True)
+    content: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default=MessageStatus.SENT)
     reply_to_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     thread_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
@@ -65,7 +66,7 @@ class MessageVersion(Base):
         Uuid, ForeignKey("messages.id", ondelete="CASCADE")
     )
     version: Mapped[int] = mapped_column(Integer)
-    content: Mapped[str | None] = mapped_column(Text, nullable=True)
+    content: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     replaced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -144,7 +145,7 @@ class ScheduledMessage(Base):
     conversation_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("conversations.id", ondelete="CASCADE")
     )
-    content: Mapped[str | None] = mapped_column(Text, nullable=True)
+    content: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     type: Mapped[str | None] = mapped_column(String(16), nullable=True)
     reply_to_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     thread_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)

@@ -11,6 +11,7 @@ from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parley.core.db import Base, JSONType, UTCDateTime, new_id, utcnow
+from parley.core.encrypted import EncryptedText
 from parley.screening.schemas import ItemStatus
 
 
@@ -31,7 +32,7 @@ class ModerationItem(Base):
         Uuid, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
     message_version: Mapped[int] = mapped_column(Integer, default=1)
-    content: Mapped[str | None] = mapped_column(Text, nullable=True)
+    content: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     score: Mapped[float] = mapped_column(Float)
     reasons: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     terms: Mapped[list[Any]] = mapped_column(JSONType, default=list)

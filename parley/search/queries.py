@@ -23,6 +23,8 @@ from sqlalchemy import (
     Float,
     Select,
     Subquery,
+    Text,
+    Uuid,
     and_,
     column,
     exists,
@@ -33,22 +35,22 @@ from sqlalchemy import (
     select,
     table,
     text,
+    values,
 )
 from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.accounts.service import find_user_ids_by_usernames
 from parley.conversations import access
-from parley.core import runtime
 from parley.core.config import search_language
 from parley.core.errors import ValidationFailed
 from parley.core.pagination import decode_text_cursor, encode_text_cursor
 from parley.messages.models import Hashtag, Mention, Message
 from parley.messages.render import render
 from parley.messages.schemas import MessageStatus
+from parley.messages.search_vector import current_language, indexed_text
 from parley.messages.tagged import normalise_tag
 from parley.search import terms
-from parley.search.language import SearchLanguage
 from parley.search.schema import FTS_TABLE, VECTOR_COLUMN
 from parley.search.schemas import SearchHit, SearchPage
 
@@ -144,7 +146,7 @@ async def search_messages(
 
     postgresql = session.get_bind().dialect.name == "postgresql"
     if postgresql:
-        engine: _Engine = _PostgreSQL(words, language or _language())
+        engine: _Engine = _PostgreSQL(words, language or current_language())
     else:
         engine = _SQLite(words)
     if postgresql:
@@ -171,7 +173,8 @@ async def search_messages(
         (message_id, rank) for message_id, rank in rows if _still_shown(messages.get(message_id))
     ]
     ids = [message_id for message_id, _ in rows]
-    snippets = dict((await session.execute(engine.snippets(ids))).tuples().all()) if ids else {}
+    texts = {message_id: messages[message_id].content or "" for message_id in ids}
+    snippets = dict((await session.execute(engine.snippets(texts))).tuples().all()) if ids else {}
     rendered = await render(session, [messages[message_id] for message_id in ids])
     items = [
         SearchHit.model_validate(
@@ -187,13 +190,6 @@ async def search_messages(
         return SearchPage(items=items)
     # The cursor is the last row the page query returned, shown or not.
     return SearchPage(items=items, next_cursor=_encode_cursor(last_rank, last_id))
-
-
-def _language() -> str:
-    """The index's configuration (language.py), or the setting before it is known."""
-    current = runtime.current()
-    known = current.find(SearchLanguage)
-    return known.name if known is not None else current.settings.search_language
 
 
 def _still_shown(message: Message | None) -> bool:
@@ -251,7 +247,8 @@ class _Engine:
         """The page's statement (without its LIMIT): ids and ranks, best first."""
         raise NotImplementedError
 
-    def snippets(self, ids: list[uuid.UUID]) -> Select[uuid.UUID, str]:
+    def snippets(self, texts: dict[uuid.UUID, str]) -> Select[uuid.UUID, str]:
+        """The page's snippets (id -> raw snippet), from its messages' plaintext by id."""
         raise NotImplementedError
 
 
@@ -286,13 +283,17 @@ class _PostgreSQL(_Engine):
         )
         return _ranked(candidates, after)
 
-    def snippets(self, ids: list[uuid.UUID]) -> Select[uuid.UUID, str]:
-        # The markers are taken out of the text first, so only ts_headline's own remain.
-        plain = func.replace(
-            func.replace(Message.content, terms.MARK_START, ""), terms.MARK_STOP, ""
+    def snippets(self, texts: dict[uuid.UUID, str]) -> Select[uuid.UUID, str]:
+        # `content` is stored encrypted: ts_headline reads the page's plaintext, passed as
+        # parameters (the markers taken out first, so only ts_headline's own remain).
+        page = values(column("id", Uuid), column("text", Text), name="page").data(
+            [
+                (message_id, indexed_text(text, encrypted=False) or "")
+                for message_id, text in texts.items()
+            ]
         )
-        headline = func.ts_headline(self.language, plain, self._tsquery(), _HEADLINE_OPTIONS)
-        return select(Message.id, headline).where(Message.id.in_(ids))
+        headline = func.ts_headline(self.language, page.c.text, self._tsquery(), _HEADLINE_OPTIONS)
+        return select(page.c.id, headline)
 
 
 class _SQLite(_Engine):
@@ -326,7 +327,9 @@ class _SQLite(_Engine):
         )
         return _ranked(candidates, after)
 
-    def snippets(self, ids: list[uuid.UUID]) -> Select[uuid.UUID, str]:
+    def snippets(self, texts: dict[uuid.UUID, str]) -> Select[uuid.UUID, str]:
+        # FTS5's snippet() reads the view, which decrypts (parley_decrypt, migration 0013).
+        ids = list(texts)
         snippet = func.snippet(
             literal_column(FTS_TABLE),
             0,

@@ -1,13 +1,19 @@
 """The search index's database objects, which the models do not describe.
 
-They are derived from `messages.content` by the database itself (migration 0008), one kind
-per engine, so no application code writes them:
-- PostgreSQL: `messages.search_vector`, a generated (STORED) `tsvector`, NULL for encrypted
-  and deleted messages, with the GIN index `ix_messages_search`; and
-  `ix_messages_search_recent` on (server_timestamp, id), for the newest matches first.
+`messages.content` is stored encrypted (core/encrypted.py), so the index is fed the plaintext
+(migrations 0008 and 0013), one kind per engine:
+- PostgreSQL: `messages.search_vector`, a plain `tsvector` column the application writes from
+  the plaintext (messages/search_vector.py: the committer's INSERT, an edit's UPDATE), which
+  the trigger `messages_search_vector_guard` sets NULL for end-to-end encrypted, deleted and
+  content-less rows; the GIN index `ix_messages_search`; and `ix_messages_search_recent` on
+  (server_timestamp, id), for the newest matches first. Its comment names the configuration
+  it was built with (search/language.py). Anything else that writes a new text into
+  `content` must write the vector too.
 - SQLite: the FTS5 table `messages_fts` (its shadow tables are `messages_fts_*`), external
-  content read from the view `messages_fts_source` (the indexable messages by rowid), kept in
-  step by the triggers `messages_fts_insert`, `messages_fts_update`, `messages_fts_delete`.
+  content read from the view `messages_fts_source` (the indexable messages by rowid, text
+  through `parley_decrypt`, core/db.py), kept in step by the triggers `messages_fts_insert`,
+  `messages_fts_update`, `messages_fts_delete`. A connection without `parley_decrypt`
+  registered cannot write `messages` (the triggers call it) or read the view.
   A later SQLite migration that rebuilds `messages` (batch mode) drops these triggers and may
   renumber rowids: it must re-create them and run `INSERT INTO messages_fts(messages_fts)
   VALUES ('rebuild')`; so must anything that runs VACUUM on the database.

@@ -30,20 +30,22 @@ from tests.support import (
 @pytest.fixture
 async def poison(backend_env: dict[str, str]) -> AsyncIterator[str]:
     """A content the database refuses to store while the test runs."""
-    marker = f"poison-{secrets.token_hex(4)}"
-    name = marker.replace("-", "_")
+    # A hashtag: content is stored encrypted, so the trigger finds the marker in the
+    # metadata extracted from it (in clear), not in the content.
+    name = f"poison_{secrets.token_hex(4)}"
+    marker = f"#{name}"
     if BACKEND == "postgres":
         install = [
             f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            f"IF NEW.content = '{marker}' THEN RAISE EXCEPTION 'refused by test'; END IF; "
-            f"RETURN NEW; END $$",
+            f"IF NEW.metadata::text LIKE '%{name}%' THEN RAISE EXCEPTION 'refused by test'; "
+            f"END IF; RETURN NEW; END $$",
             f"CREATE TRIGGER {name} BEFORE INSERT ON messages FOR EACH ROW "
             f"EXECUTE FUNCTION {name}()",
         ]
         remove = [f"DROP TRIGGER {name} ON messages", f"DROP FUNCTION {name}()"]
     else:
         install = [
-            f"CREATE TRIGGER {name} BEFORE INSERT ON messages WHEN NEW.content = '{marker}' "
+            f"CREATE TRIGGER {name} BEFORE INSERT ON messages WHEN NEW.metadata LIKE '%{name}%' "
             f"BEGIN SELECT RAISE(ABORT, 'refused by test'); END"
         ]
         remove = [f"DROP TRIGGER {name}"]

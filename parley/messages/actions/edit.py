@@ -13,7 +13,7 @@ from parley.core import runtime
 from parley.core.db import utcnow
 from parley.core.errors import MessageDeleted, PermissionDenied
 from parley.core.events import conversation_room, emit_after_commit
-from parley.messages import extract
+from parley.messages import extract, search_vector
 from parley.messages.changes import EditedMessage, EditListeners
 from parley.messages.events import MESSAGE_UPDATED
 from parley.messages.gate import (
@@ -79,6 +79,9 @@ async def edit_message(
     message.extra = metadata
     await _replace_index_rows(session, message)
     await session.flush()
+    await search_vector.write_vector(
+        session, message_id=message.id, content=checked, encrypted=message.encrypted
+    )
     out = (await render(session, [message]))[0]
     if verdict is not None:
         await queue.add_to_queue(
