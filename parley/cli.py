@@ -1,5 +1,6 @@
 """The `parley` command: `serve` (migrate, then serve), `migrate`, `attachments cleanup`
-(the orphan upload sweep, once) and `analytics` (a conversation's figures as a table)."""
+(the orphan upload sweep, once), `analytics` (a conversation's figures as a table) and
+`users erase` (GDPR erasure by an administrator)."""
 
 from __future__ import annotations
 
@@ -14,22 +15,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from alembic import command
 from alembic.config import Config
+from redis.asyncio import Redis
 
+from parley.accounts.service import find_user_id
 from parley.analytics import figures as analytics_figures
 from parley.analytics import queries as analytics_queries
 from parley.analytics.render import as_table
 from parley.attachments.actions.cleanup import remove_orphans
 from parley.attachments.storage import open_storage
-from parley.core import metrics
+from parley.attachments.store import AttachmentStore
+from parley.core import metrics, runtime
+from parley.core.cache import MemoryCache, RedisCache
 from parley.core.config import ConfigError, Settings, load_settings
 from parley.core.crypto import install_key_ring
 from parley.core.db import Database, utcnow
 from parley.core.errors import AppError
 from parley.main import create_app
+from parley.privacy.erase import erase_user
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WORKER_HEALTHCHECK_SECONDS = 30
@@ -182,6 +189,61 @@ def _analytics(args: argparse.Namespace) -> None:
         raise SystemExit(f"parley: {error.message}") from None
 
 
+class _NoSockets:
+    """The CLI has no sockets: events it would send are dropped (see `_users_erase`)."""
+
+    async def emit(
+        self,
+        event: str,
+        payload: dict[str, Any],
+        *,
+        rooms: list[str],
+        except_rooms: list[str] | None = None,
+    ) -> None:
+        return None
+
+
+def _users_erase(args: argparse.Namespace) -> None:
+    """Erase a user as an administrator: the same action as DELETE /users/me, without the
+    password. With Redis, every instance refuses the user's tokens at once (the cached token
+    generation is dropped in the shared cache); open sockets go when they next reconnect."""
+    settings = _settings_or_exit()
+    if not args.yes:
+        answer = input(f"Erase the account {args.username!r} and its personal data? [y/N] ")
+        if answer.strip().lower() not in {"y", "yes"}:
+            raise SystemExit("parley: nothing erased")
+
+    async def erase() -> None:
+        db = Database(settings)
+        redis = (
+            Redis.from_url(settings.redis_url, password=settings.redis_password)
+            if settings.redis_url
+            else None
+        )
+        cache = RedisCache(redis, settings.redis_key_prefix) if redis else MemoryCache()
+        state = runtime.Runtime(
+            settings=settings, db=db, cache=cache, publisher=_NoSockets(), redis=redis
+        )
+        runtime.install(state)
+        attachments = await AttachmentStore.open(settings)
+        state.register(attachments)
+        try:
+            async with db.unit_of_work() as session:
+                user_id = await find_user_id(session, username=args.username)
+                await erase_user(session, user_id=user_id, by_administrator=True)
+        finally:
+            await attachments.stop()
+            await db.dispose()
+            if redis is not None:
+                await redis.aclose()
+
+    try:
+        asyncio.run(erase())
+    except AppError as error:
+        raise SystemExit(f"parley: {error.message}") from None
+    print(f"parley: erased {args.username}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parley",
@@ -236,6 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", dest="end", type=date.fromisoformat, help="last UTC day (default today)"
     )
     analytics.set_defaults(handler=_analytics)
+    users = commands.add_parser("users", help="user administration")
+    user_commands = users.add_subparsers(dest="users_command", required=True)
+    erase = user_commands.add_parser(
+        "erase",
+        help="erase a user's account and personal data (GDPR), as DELETE /users/me does",
+        description="Erase USERNAME: profile, sessions, uploads, the content of their "
+        "messages (kept as tombstones), reactions, mentions; owned conversations pass on. "
+        "Irreversible.",
+    )
+    erase.add_argument("username", metavar="USERNAME")
+    erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    erase.set_defaults(handler=_users_erase)
     return parser
 
 

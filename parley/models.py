@@ -7,6 +7,7 @@ from parley.attachments import models as attachments
 from parley.conversations import models as conversations
 from parley.core import audit, idempotency
 from parley.messages import models as messages
+from parley.privacy import models as privacy
 from parley.screening import models as screening
 
 MODEL_MODULES: tuple[ModuleType, ...] = (
@@ -16,6 +17,7 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
     conversations,
     idempotency,
     messages,
+    privacy,
     screening,
 )
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, String, Uuid
+from sqlalchemy import Index, String, Uuid, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,6 +39,11 @@ class AuditAction(StrEnum):
     SESSION_REFRESHED = "session.refreshed"
     SESSIONS_REVOKED = "session.logged_out_everywhere"
     PASSWORD_CHANGED = "account.password_changed"
+    ACCOUNT_ERASED = "account.erased"
+    EXPORT_STREAMED = "export.streamed"
+    EXPORT_STARTED = "export.started"
+    EXPORT_DOWNLOADED = "export.downloaded"
+    OWNERSHIP_PASSED = "conversation.ownership_passed"
 
 
 class AuditEntry(Base):
@@ -81,3 +86,30 @@ def record(
             details=details or {},
         )
     )
+
+
+# Keys of `details` that name or locate a person; an erased user's entries lose them.
+PERSONAL_DETAIL_KEYS = frozenset(
+    {"ip", "ipAddress", "clientAddress", "address", "username", "email", "displayName", "name"}
+)
+
+
+async def pseudonymize_actor(session: AsyncSession, *, user_id: uuid.UUID) -> int:
+    """Strip personal keys from the `details` of every entry by or about the user (erasure):
+    the entries stay, under the user's id only, so the trail still says what happened. The
+    number of entries changed."""
+    entries = (
+        await session.scalars(
+            select(AuditEntry).where(
+                or_(AuditEntry.actor_id == user_id, AuditEntry.target_user_id == user_id)
+            )
+        )
+    ).all()
+    changed = 0
+    for entry in entries:
+        details = entry.details or {}
+        kept = {key: value for key, value in details.items() if key not in PERSONAL_DETAIL_KEYS}
+        if kept != details:
+            entry.details = kept
+            changed += 1
+    return changed
