@@ -51,8 +51,12 @@ async def _ignore(_count: int) -> None:
     return None
 
 
-def _json(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json", by_alias=True)
+def _json(model: BaseModel, exclude: set[str] | None = None) -> dict[str, Any]:
+    return model.model_dump(mode="json", by_alias=True, exclude=exclude)
+
+
+# Others' delivery and read state: theirs, not the exporting user's data.
+_NOT_EXPORTED = {"delivery_tracker"}
 
 
 def _line(value: dict[str, Any]) -> bytes:
@@ -115,7 +119,7 @@ async def _messages(user_id: uuid.UUID, on_items: OnItems) -> AsyncIterator[byte
                     )
                 if not page:
                     break
-                yield b"".join(_line(_json(message)) for message in page)
+                yield b"".join(_line(_json(message, _NOT_EXPORTED)) for message in page)
                 await on_items(len(page))
                 after_seq = page[-1].seq or after_seq
                 if len(page) < PAGE:

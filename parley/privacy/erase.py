@@ -13,7 +13,7 @@ from parley.conversations.actions.withdraw_erased import withdraw_erased_user
 from parley.core.audit import AuditAction, pseudonymize_actor, record
 from parley.core.db import after_commit
 from parley.core.idempotency import forget_user
-from parley.messages.actions.erase import erase_messages_of
+from parley.messages.actions.erase import erase_messages_of, redact_mentions_of
 from parley.privacy.exports import forget_exports_of
 from parley.screening.erase import erase_texts_of
 
@@ -30,7 +30,9 @@ async def erase_user(
     """Erase the user's personal data in the caller's transaction; stored bytes (uploads,
     exports) are deleted after it commits. What stays: the user's id, their messages'
     places (tombstones) and counters, and a pseudonymous audit trail."""
+    user = await accounts.get_user(session, user_id=user_id)
     await withdraw_erased_user(session, user_id=user_id)
+    await redact_mentions_of(session, user_id=user_id, username=user.username)
     messages = await erase_messages_of(session, user_id=user_id)
     await erase_texts_of(session, user_id=user_id)
     upload_keys = await delete_uploads_of(session, uploader_id=user_id)

@@ -3,6 +3,7 @@ conversations and `seq` stay whole; everything else of theirs in the message tab
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from sqlalchemy import delete, func, or_, select, update
@@ -18,6 +19,48 @@ from parley.messages.models import (
     ScheduledMessage,
 )
 from parley.messages.schemas import MessageStatus
+
+ERASED_MENTION = "@deleted-user"
+_BATCH = 500
+
+
+async def redact_mentions_of(session: AsyncSession, *, user_id: uuid.UUID, username: str) -> None:
+    """Replace `@username` with `@deleted-user` in others' messages that mention the user
+    (current text, earlier versions and the `mentions` metadata), so the old username does
+    not outlive the account in its mentions. No version is kept of this change: it would
+    keep the name. Run before `erase_messages_of`, which deletes the mention rows."""
+    pattern = re.compile(rf"@{re.escape(username)}(?![\w.-]*\w)", re.IGNORECASE)
+    lowered = username.lower()
+    mentioning = select(Mention.message_id).where(Mention.user_id == user_id)
+    after: uuid.UUID | None = None
+    while True:
+        statement = select(Message).where(Message.id.in_(mentioning)).order_by(Message.id)
+        if after is not None:
+            statement = statement.where(Message.id > after)
+        messages = (await session.scalars(statement.limit(_BATCH))).all()
+        if not messages:
+            return
+        for message in messages:
+            if message.content:
+                message.content = pattern.sub(ERASED_MENTION, message.content)
+            named = (message.extra or {}).get("mentions")
+            if isinstance(named, list) and lowered in named:
+                message.extra = {
+                    **message.extra,
+                    "mentions": [name for name in named if name != lowered],
+                }
+        versions = (
+            await session.scalars(
+                select(MessageVersion).where(
+                    MessageVersion.message_id.in_([m.id for m in messages])
+                )
+            )
+        ).all()
+        for version in versions:
+            if version.content:
+                version.content = pattern.sub(ERASED_MENTION, version.content)
+        await session.flush()
+        after = messages[-1].id
 
 
 async def erase_messages_of(session: AsyncSession, *, user_id: uuid.UUID) -> int:
