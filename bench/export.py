@@ -117,18 +117,18 @@ async def run(
         load = await bulk_load(database_url, user_id, uuid.UUID(created.json()["id"]), count)
         results = []
         for _ in range(rounds):
-            archive = tempfile.SpooledTemporaryFile(max_size=0)
-            with PeakRss(pid) as peak:
-                started = time.perf_counter()
-                async with http.stream("GET", "/users/me/export", headers=headers) as download:
-                    download.raise_for_status()
-                    async for chunk in download.aiter_bytes(1024 * 1024):
-                        archive.write(chunk)
-                elapsed = time.perf_counter() - started
-            size = archive.tell()
-            archive.seek(0)
-            with zipfile.ZipFile(archive) as opened:  # type: ignore[arg-type]
-                lines = sum(1 for _ in io.TextIOWrapper(opened.open("messages.jsonl")))
+            with tempfile.TemporaryFile() as archive:
+                with PeakRss(pid) as peak:
+                    started = time.perf_counter()
+                    async with http.stream("GET", "/users/me/export", headers=headers) as download:
+                        download.raise_for_status()
+                        async for chunk in download.aiter_bytes(1024 * 1024):
+                            archive.write(chunk)
+                    elapsed = time.perf_counter() - started
+                size = archive.tell()
+                archive.seek(0)
+                with zipfile.ZipFile(archive) as opened:
+                    lines = sum(1 for _ in io.TextIOWrapper(opened.open("messages.jsonl")))
             if lines != count:
                 raise SystemExit(f"the archive holds {lines} messages, not {count}")
             results.append((elapsed, size, peak.peak))
