@@ -7,13 +7,21 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.accounts import service as accounts
-from parley.attachments.actions.erase import delete_uploads_of, remove_bytes
+from parley.attachments.actions.erase import (
+    carriers_of_uploads,
+    delete_uploads_of,
+    remove_bytes,
+)
 from parley.attachments.store import store
 from parley.conversations.actions.withdraw_erased import withdraw_erased_user
 from parley.core.audit import AuditAction, pseudonymize_actor, record
 from parley.core.db import after_commit
 from parley.core.idempotency import forget_user
-from parley.messages.actions.erase import erase_messages_of, redact_mentions_of
+from parley.messages.actions.erase import (
+    drop_attachment_refs,
+    erase_messages_of,
+    redact_mentions_of,
+)
 from parley.privacy.exports import forget_exports_of
 from parley.screening.erase import erase_texts_of
 
@@ -33,6 +41,8 @@ async def erase_user(
     user = await accounts.get_user(session, user_id=user_id)
     await withdraw_erased_user(session, user_id=user_id)
     await redact_mentions_of(session, user_id=user_id, username=user.username)
+    carriers = await carriers_of_uploads(session, uploader_id=user_id)
+    await drop_attachment_refs(session, carriers=carriers)
     messages = await erase_messages_of(session, user_id=user_id)
     await erase_texts_of(session, user_id=user_id)
     upload_keys = await delete_uploads_of(session, uploader_id=user_id)

@@ -188,7 +188,7 @@ class ExportRunner:
                     yield chunk
 
             await store().storage.put(key, counted())
-            await self._set(
+            recorded = await self._set(
                 export_id,
                 status=ExportStatus.DONE,
                 done_items=done,
@@ -197,6 +197,10 @@ class ExportRunner:
                 size=size,
                 finished_at=utcnow(),
             )
+            if not recorded:
+                # The row went while the archive was written (its user was erased, or it
+                # expired): nothing may keep the archive.
+                await remove_bytes(store().storage, [key])
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await self._set(export_id, status=ExportStatus.FAILED, error_code="INTERRUPTED")
@@ -211,9 +215,13 @@ class ExportRunner:
                     finished_at=utcnow(),
                 )
 
-    async def _set(self, export_id: uuid.UUID, **values: object) -> None:
+    async def _set(self, export_id: uuid.UUID, **values: object) -> bool:
+        """Update the export's row; False when it is gone."""
         async with self._db.unit_of_work() as session:
-            await session.execute(update(Export).where(Export.id == export_id).values(**values))
+            changed = await session.execute(
+                update(Export).where(Export.id == export_id).values(**values)
+            )
+        return bool(getattr(changed, "rowcount", 0))
 
     async def _sweep_forever(self) -> None:
         while True:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 
 import httpx
 
@@ -14,6 +15,7 @@ from tests.support import (
     PASSWORD,
     User,
     assert_error,
+    create_conversation,
     participants,
     query_sql,
     read_all,
@@ -42,6 +44,18 @@ async def _group_with_admin(
     """The erased user's footprint in a group where carol is an admin and bob a member."""
     footprint = await make_footprint(client, [bob, carol])
     await set_role(client, footprint.user, footprint.conversation_id, carol, "ADMIN")
+    # Bob forwards the file elsewhere: his copy names it too.
+    elsewhere = await create_conversation(client, bob, [carol])
+    forwarded = await client.post(
+        f"/messages/{footprint.message_ids[0]}/forward",
+        json={"conversationIds": [elsewhere["id"]]},
+        headers=bob.headers,
+    )
+    assert forwarded.status_code in (200, 201, 202), forwarded.text
+    deadline = time.monotonic() + 10
+    while not await read_all(client, bob, elsewhere["id"]):
+        assert time.monotonic() < deadline, "the forward never committed"
+        await asyncio.sleep(0.05)
     return footprint, carol
 
 

@@ -63,6 +63,23 @@ async def redact_mentions_of(session: AsyncSession, *, user_id: uuid.UUID, usern
         after = messages[-1].id
 
 
+async def drop_attachment_refs(
+    session: AsyncSession, *, carriers: dict[uuid.UUID, set[str]]
+) -> None:
+    """Remove references to erased uploads (their names and sizes) from the messages that
+    carry them, others' forwards included; the rest of each message stays."""
+    for message_id, attachment_ids in carriers.items():
+        message = await session.get(Message, message_id)
+        if message is None or not message.attachments:
+            continue
+        message.attachments = [
+            ref
+            for ref in message.attachments
+            if not (isinstance(ref, dict) and ref.get("id") in attachment_ids)
+        ]
+    await session.flush()
+
+
 async def erase_messages_of(session: AsyncSession, *, user_id: uuid.UUID) -> int:
     """Tombstone every message the user sent (content, attachments and metadata cleared,
     deleted), and delete their edit history, reactions, mentions (of them and by their
