@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import insert, update
+from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.files import PeakRss, rss_mib
@@ -94,6 +94,11 @@ async def bulk_load(url: str, user_id: uuid.UUID, conversation_id: uuid.UUID, co
                 .where(Conversation.id == conversation_id)
                 .values(last_seq=count, message_count=count)
             )
+        # Statistics, as autovacuum would have them after such a load: without them
+        # PostgreSQL estimates the sender's rows at a handful and intersects two bitmaps
+        # (70 ms a page) instead of walking (conversation_id, seq) (0.3 ms a page).
+        async with engine.begin() as connection:
+            await connection.execute(text("ANALYZE"))
     finally:
         await engine.dispose()
     return time.perf_counter() - started
