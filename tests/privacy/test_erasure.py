@@ -11,8 +11,10 @@ import httpx
 
 from tests.conftest import PARLEY, ROOT
 from tests.privacy.helpers import Footprint, find_in_database, make_footprint
+from tests.realtime.sockets import TIMEOUT, Recorder
 from tests.support import (
     PASSWORD,
+    Server,
     User,
     assert_error,
     create_conversation,
@@ -166,3 +168,23 @@ async def test_cli_refuses_an_unknown_user(backend_env: dict[str, str]) -> None:
     )
     assert done.returncode != 0
     assert "not found" in done.stderr.lower()
+
+
+async def test_erasure_closes_the_users_sockets(server: Server, client: httpx.AsyncClient) -> None:
+    user = await register(client, "leaving")
+    recorder = Recorder()
+    gone = asyncio.Event()
+
+    async def disconnected(*_reason: object) -> None:
+        gone.set()
+
+    recorder.client.on("disconnect", disconnected)
+    try:
+        await recorder.client.connect(
+            server.url, auth={"token": user.token}, transports=["websocket"]
+        )
+        assert (await _erase(client, user)).status_code == 204
+        assert await recorder.next_of("session_revoked") == {"reason": "ACCOUNT_ERASED"}
+        await asyncio.wait_for(gone.wait(), TIMEOUT)
+    finally:
+        await recorder.close()
