@@ -22,6 +22,14 @@ async def _export_now(client: httpx.AsyncClient, user: User) -> dict[str, bytes]
     return read_archive(response.content)
 
 
+async def _actions(client: httpx.AsyncClient, user: User) -> list[str]:
+    response = await client.get(
+        "/audit", params={"limit": 50, "actorId": user.id}, headers=user.headers
+    )
+    assert response.status_code == 200, response.text
+    return [entry["action"] for entry in response.json()["items"]]
+
+
 def _same_as_api(exported: dict[str, Any], shown: dict[str, Any], volatile: set[str]) -> None:
     """Every field the export holds has the value the API shows (but fields that move on
     their own between the two reads, such as a conversation's last activity)."""
@@ -72,6 +80,7 @@ async def test_export_is_a_zip_of_what_the_api_shows(client: httpx.AsyncClient, 
     footprint = await make_footprint(client, [bob])
     members = await _export_now(client, footprint.user)
     await _check_archive(client, footprint, members)
+    assert "export.streamed" in await _actions(client, footprint.user)
 
 
 async def test_background_export_reaches_done_and_downloads_the_same(
@@ -100,6 +109,7 @@ async def test_background_export_reaches_done_and_downloads_the_same(
     assert download.headers["content-type"] == "application/zip"
     assert int(download.headers["content-length"]) == export["size"] == len(download.content)
     await _check_archive(client, footprint, read_archive(download.content))
+    assert {"export.started", "export.downloaded"} <= set(await _actions(client, footprint.user))
 
 
 async def test_nobody_else_reads_an_export(
