@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import start_server
 from tests.privacy.helpers import Footprint, json_lines, make_footprint, read_archive
 from tests.support import User, assert_error, register
 
@@ -136,3 +137,23 @@ async def test_exports_are_rate_limited(client: httpx.AsyncClient) -> None:
     ]
     assert answers == [202] * 5
     assert_error(await client.get("/users/me/export", headers=user.headers), 429, "RATE_LIMITED")
+
+
+async def test_a_background_export_expires(backend_env: dict[str, str]) -> None:
+    short = start_server(backend_env, {"EXPORT_TTL_HOURS": "3s"})
+    try:
+        async with httpx.AsyncClient(base_url=short.url, timeout=30) as http:
+            user = await register(http, "fleeting")
+            started = await http.post("/users/me/export", headers=user.headers)
+            assert started.status_code == 202, started.text
+            path = f"/users/me/export/{started.json()['id']}"
+            assert (await http.get(path, headers=user.headers)).status_code == 200
+            deadline = time.monotonic() + 30
+            while (polled := await http.get(path, headers=user.headers)).status_code == 200:
+                assert time.monotonic() < deadline, polled.json()
+                await asyncio.sleep(0.2)
+            assert_error(polled, 404, "EXPORT_NOT_FOUND")
+            download = await http.get(f"{path}/download", headers=user.headers)
+            assert_error(download, 404, "EXPORT_NOT_FOUND")
+    finally:
+        short.stop()
