@@ -2,7 +2,7 @@
 (the orphan upload sweep, once), `attachments rotate-keys` (files sealed again under the
 primary key), `analytics` (a conversation's figures as a table), `audit export` (the trail as
 JSON lines), `retention run` (one retention run), `rotate-keys` (re-encrypt under the primary
-key) and `keys new` (print a fresh key)."""
+key), `keys new` (print a fresh key) and `users erase` (GDPR erasure by an administrator)."""
 
 from __future__ import annotations
 
@@ -19,10 +19,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from alembic import command
 from alembic.config import Config
+from redis.asyncio import Redis
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -32,21 +34,24 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from parley.accounts.service import find_user_id
 from parley.analytics import figures as analytics_figures
 from parley.analytics import queries as analytics_queries
 from parley.analytics.render import as_table
 from parley.attachments.actions.cleanup import remove_orphans
 from parley.attachments.actions.rotate import FileRotation, rotate_file_keys
 from parley.attachments.storage import open_storage
-from parley.attachments.store import open_sealed_storage
+from parley.attachments.store import AttachmentStore, open_sealed_storage
 from parley.audit.queries import stream_entries
-from parley.core import audit, metrics, rotation
+from parley.core import audit, metrics, rotation, runtime
+from parley.core.cache import MemoryCache, RedisCache
 from parley.core.config import ConfigError, Settings, load_settings
 from parley.core.crypto import KeyRing, KeyRingError, install_key_ring, new_key_spec, parse_keys
 from parley.core.db import Base, Database, utcnow
 from parley.core.errors import AppError
 from parley.main import create_app
 from parley.models import import_all_models
+from parley.privacy.erase import erase_user
 from parley.retention.lease import Lease
 from parley.retention.run import LEASE_NAME, LeaseLost, RetentionSummary, run_once
 
@@ -396,6 +401,61 @@ def _keys_new(args: argparse.Namespace) -> None:
     print(spec)
 
 
+class _NoSockets:
+    """The CLI has no sockets: events it would send are dropped (see `_users_erase`)."""
+
+    async def emit(
+        self,
+        event: str,
+        payload: dict[str, Any],
+        *,
+        rooms: list[str],
+        except_rooms: list[str] | None = None,
+    ) -> None:
+        return None
+
+
+def _users_erase(args: argparse.Namespace) -> None:
+    """Erase a user as an administrator: the same action as DELETE /users/me, without the
+    password. With Redis, every instance refuses the user's tokens at once (the cached token
+    generation is dropped in the shared cache); open sockets go when they next reconnect."""
+    settings = _settings_or_exit()
+    if not args.yes:
+        answer = input(f"Erase the account {args.username!r} and its personal data? [y/N] ")
+        if answer.strip().lower() not in {"y", "yes"}:
+            raise SystemExit("parley: nothing erased")
+
+    async def erase() -> None:
+        db = Database(settings)
+        redis = (
+            Redis.from_url(settings.redis_url, password=settings.redis_password)
+            if settings.redis_url
+            else None
+        )
+        cache = RedisCache(redis, settings.redis_key_prefix) if redis else MemoryCache()
+        state = runtime.Runtime(
+            settings=settings, db=db, cache=cache, publisher=_NoSockets(), redis=redis
+        )
+        runtime.install(state)
+        attachments = await AttachmentStore.open(settings)
+        state.register(attachments)
+        try:
+            async with db.unit_of_work() as session:
+                user_id = await find_user_id(session, username=args.username)
+                await erase_user(session, user_id=user_id, by_administrator=True)
+        finally:
+            await attachments.stop()
+            await db.dispose()
+            if redis is not None:
+                await redis.aclose()
+
+    try:
+        asyncio.run(erase())
+    except AppError as error:
+        raise SystemExit(f"parley: {error.message}") from None
+    print(f"parley: erased {args.username}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parley",
@@ -520,6 +580,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     keys_new.add_argument("--id", dest="key_id", default="k1", help="key id (default k1)")
     keys_new.set_defaults(handler=_keys_new)
+    users = commands.add_parser("users", help="user administration")
+    user_commands = users.add_subparsers(dest="users_command", required=True)
+    erase = user_commands.add_parser(
+        "erase",
+        help="erase a user's account and personal data (GDPR), as DELETE /users/me does",
+        description="Erase USERNAME: profile, sessions, uploads, the content of their "
+        "messages (kept as tombstones), reactions, mentions; owned conversations pass on. "
+        "Irreversible.",
+    )
+    erase.add_argument("username", metavar="USERNAME")
+    erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    erase.set_defaults(handler=_users_erase)
     return parser
 
 

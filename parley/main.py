@@ -67,6 +67,8 @@ from parley.presence.quota import SocketQuota
 from parley.presence.routes import router as presence_router
 from parley.presence.service import Presence
 from parley.previews.worker import PreviewWorker
+from parley.privacy.exports import ExportRunner
+from parley.privacy.routes import router as privacy_router
 from parley.ratelimit.service import RateLimiter
 from parley.realtime.publish import SocketPublisher
 from parley.realtime.server import create_socket_server
@@ -268,6 +270,9 @@ def create_api(
         retention = RetentionJob(db, attachments.storage, settings)
         state.register(retention)
         retention.start()
+        export_runner = ExportRunner(db)
+        state.register(export_runner)
+        export_runner.start()
         presence = Presence(redis, settings.redis_key_prefix, settings.presence_ttl_seconds)
         state.register(presence)
         await presence.start()
@@ -315,6 +320,7 @@ def create_api(
             if previews is not None:
                 await previews.stop()  # after the committer's last listener calls
             await retention.stop()
+            await export_runner.stop()
             await sweeper.stop()
             await attachments.stop()
             if on_stop is not None:
@@ -374,6 +380,7 @@ def create_api(
     app.include_router(presence_router)
     app.webhooks.include_router(notification_webhooks)
     app.include_router(attachments_router)
+    app.include_router(privacy_router)
 
     if settings.metrics_port is None:
         _install_metrics_route(app, settings.metrics_token)

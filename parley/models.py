@@ -7,6 +7,7 @@ from parley.attachments import models as attachments
 from parley.conversations import models as conversations
 from parley.core import audit, idempotency
 from parley.messages import models as messages
+from parley.privacy import models as privacy
 from parley.retention import models as retention
 from parley.screening import models as screening
 
@@ -18,6 +19,7 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
     idempotency,
     messages,
     retention,
+    privacy,
     screening,
 )
 

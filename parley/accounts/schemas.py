@@ -61,6 +61,7 @@ class RevocationReason(StrEnum):
     REFRESHED = "REFRESHED"
     PASSWORD_CHANGED = "PASSWORD_CHANGED"
     LOGGED_OUT_EVERYWHERE = "LOGGED_OUT_EVERYWHERE"
+    ACCOUNT_ERASED = "ACCOUNT_ERASED"
 
 
 class SessionRevokedEvent(ApiModel):

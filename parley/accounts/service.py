@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -211,6 +212,54 @@ async def log_out_everywhere(session: AsyncSession, *, user_id: uuid.UUID) -> No
     record(session, actor_id=user_id, action=AuditAction.SESSIONS_REVOKED)
 
 
+ERASED_DISPLAY_NAME = "Deleted user"
+# Argon2 never produces this, so no password matches it.
+UNUSABLE_PASSWORD_HASH = "!erased"
+
+
+async def check_password(*, user_id: uuid.UUID, password: str) -> None:
+    """INVALID_CREDENTIALS unless `password` is the user's (throttled like a login): the
+    confirmation an irreversible action asks for."""
+    async with runtime.current().db.reads() as reads:
+        user = await reads.get(User, user_id)
+    if user is None:
+        raise InvalidToken("The token's user no longer exists")
+    throttle = auth_throttle()
+    await throttle.check_account(user.username)
+    if not await verify_password(user.password_hash, password):
+        await throttle.count_failure(user.username)
+        raise InvalidCredentials("The password is wrong")
+
+
+async def find_user_id(session: AsyncSession, *, username: str) -> uuid.UUID:
+    """The id of the user with this username (any case), or USER_NOT_FOUND."""
+    found = await session.scalar(select(User.id).where(User.username_lower == username.lower()))
+    if found is None:
+        raise UserNotFound(username=username)
+    return found
+
+
+async def erase_profile(session: AsyncSession, *, user_id: uuid.UUID) -> None:
+    """Replace the profile with a pseudonymous tombstone (erasure): a random placeholder
+    username (the old one is free again), "Deleted user", a password no input matches, and
+    every token revoked with the user's sockets closed after commit."""
+    placeholder = f"deleted_{secrets.token_hex(8)}"
+    await _raise_generation(
+        session,
+        user_id=user_id,
+        reason=RevocationReason.ACCOUNT_ERASED,
+        extra={
+            "username": placeholder,
+            "username_lower": placeholder,
+            "display_name": ERASED_DISPLAY_NAME,
+            "display_name_lower": ERASED_DISPLAY_NAME.lower(),
+            "password_hash": UNUSABLE_PASSWORD_HASH,
+            "status": UserStatus.OFFLINE,
+            "last_seen_at": None,
+        },
+    )
+
+
 async def _revoke(session: AsyncSession, token: TokenClaims, *, reason: RevocationReason) -> None:
     """Deny-list one token until it expires (in the cache: Redis, so every instance, when
     REDIS_URL is set), then, after the request's commit, disconnect its sockets on every
@@ -241,6 +290,7 @@ async def _raise_generation(
     user_id: uuid.UUID,
     reason: RevocationReason,
     password_hash: str | None = None,
+    extra: dict[str, object] | None = None,
 ) -> User:
     """Raise the user's token generation (and set the password): every token issued before
     is refused from the commit on, on every instance (the cached generation is dropped after
@@ -248,6 +298,7 @@ async def _raise_generation(
     values: dict[str, object] = {"token_generation": User.token_generation + 1}
     if password_hash is not None:
         values["password_hash"] = password_hash
+    values.update(extra or {})
     result = await session.execute(
         update(User)
         .where(User.id == user_id)

@@ -49,6 +49,11 @@ class AuditAction(StrEnum):
     RETENTION_APPLIED = "retention.applied"
     FILE_KEYS_ROTATED = "attachments.keys_rotated"
     KEYS_ROTATED = "keys.rotated"
+    ACCOUNT_ERASED = "account.erased"
+    EXPORT_STREAMED = "export.streamed"
+    EXPORT_STARTED = "export.started"
+    EXPORT_DOWNLOADED = "export.downloaded"
+    OWNERSHIP_PASSED = "conversation.ownership_passed"
 
 
 class AuditEntry(Base):
@@ -98,7 +103,19 @@ def record(
 
 
 # Keys of `details` that name or locate a person; erasure removes them (pseudonymize_actor).
-PERSONAL_DETAIL_KEYS = frozenset({"ip", "username", "email", "displayName", "userAgent"})
+PERSONAL_DETAIL_KEYS = frozenset(
+    {
+        "ip",
+        "ipAddress",
+        "clientAddress",
+        "address",
+        "username",
+        "email",
+        "displayName",
+        "name",
+        "userAgent",
+    }
+)
 _PSEUDONYMIZE_BATCH = 500
 
 

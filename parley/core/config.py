@@ -260,6 +260,8 @@ class Settings:
     preview_allow_networks: tuple[str, ...] = field(default_factory=tuple)
     preview_timeout_seconds: float = 5.0
     rate_limit_uploads_per_hour: int = 10
+    rate_limit_exports_per_hour: int = 5
+    export_ttl_seconds: float = 86400.0
     orphan_upload_seconds: float = 86400.0
     s3: S3Settings | None = None
     search_language: str = "simple"
@@ -472,6 +474,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             "PREVIEW_TIMEOUT", env.get("PREVIEW_TIMEOUT") or "5s"
         ),
         rate_limit_uploads_per_hour=_env_int(env, "RATE_LIMIT_UPLOADS_PER_HOUR", "10"),
+        rate_limit_exports_per_hour=_env_int(env, "RATE_LIMIT_EXPORTS_PER_HOUR", "5"),
+        export_ttl_seconds=parse_duration_seconds(
+            "EXPORT_TTL_HOURS", env.get("EXPORT_TTL_HOURS") or "24", "h"
+        ),
         orphan_upload_seconds=parse_duration_seconds(
             "ORPHAN_UPLOAD_HOURS", env.get("ORPHAN_UPLOAD_HOURS") or "24", "h"
         ),

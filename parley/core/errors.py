@@ -57,6 +57,8 @@ class ErrorCode(StrEnum):
     FILE_TOO_LARGE = "FILE_TOO_LARGE"
     RANGE_NOT_SATISFIABLE = "RANGE_NOT_SATISFIABLE"
     SCHEDULED_MESSAGE_NOT_FOUND = "SCHEDULED_MESSAGE_NOT_FOUND"
+    EXPORT_NOT_FOUND = "EXPORT_NOT_FOUND"
+    EXPORT_NOT_READY = "EXPORT_NOT_READY"
     SCHEDULED_AT_INVALID = "SCHEDULED_AT_INVALID"
     SCHEDULED_MESSAGE_NOT_PENDING = "SCHEDULED_MESSAGE_NOT_PENDING"
 
@@ -320,6 +322,22 @@ class IdempotencyKeyReused(AppError):
     code = ErrorCode.IDEMPOTENCY_KEY_REUSED
     status = 422
     default_message = "This Idempotency-Key was used for another request: use a new key"
+
+
+class ExportNotFound(AppError):
+    """No such export, or not the caller's (never told apart), or expired."""
+
+    code = ErrorCode.EXPORT_NOT_FOUND
+    status = 404
+    default_message = "No such export"
+
+
+class ExportNotReady(AppError):
+    """The export is still being written, or failed: nothing to download."""
+
+    code = ErrorCode.EXPORT_NOT_READY
+    status = 409
+    default_message = "The export is not ready"
 
 
 class AttachmentNotFound(AppError):

@@ -287,3 +287,8 @@ async def _sweep() -> None:
             )
     except Exception as error:  # best effort: the next sweep tries again
         log.warning("idempotency key sweep failed: %s", type(error).__name__)
+
+
+async def forget_user(session: AsyncSession, *, user_id: uuid.UUID) -> None:
+    """Delete the user's recorded answers (erasure): they hold what the user sent."""
+    await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.user_id == user_id))

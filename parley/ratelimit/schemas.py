@@ -17,13 +17,14 @@ class Scope(StrEnum):
     EDITS = "EDITS"
     REACTIONS = "REACTIONS"
     UPLOADS = "UPLOADS"
+    EXPORTS = "EXPORTS"
 
 
 class RateLimitExceededEvent(ApiModel):
     scope: Scope = Field(
         description="CONVERSATION (messages per conversation per minute), USER (messages per "
         "hour), EDITS or REACTIONS (per conversation per minute), REPORT (reports per hour), "
-        "UPLOADS (attachments per hour)"
+        "UPLOADS (attachments per hour), EXPORTS (data exports started per hour)"
     )
     limit: int = Field(description="Messages, edits or reactions allowed in the window")
     window_seconds: int

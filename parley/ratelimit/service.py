@@ -46,6 +46,7 @@ class RateLimiter:
         self._per_hour = RateLimitItemPerHour(settings.rate_limit_messages_per_hour)
         self._reports_per_hour = RateLimitItemPerHour(settings.rate_limit_reports_per_hour)
         self._uploads_per_hour = RateLimitItemPerHour(settings.rate_limit_uploads_per_hour)
+        self._exports_per_hour = RateLimitItemPerHour(settings.rate_limit_exports_per_hour)
         self._per_conversation_of: dict[Scope, RateLimitItem] = {
             Scope.EDITS: RateLimitItemPerMinute(settings.rate_limit_edits),
             Scope.REACTIONS: RateLimitItemPerMinute(settings.rate_limit_reactions),
@@ -84,6 +85,13 @@ class RateLimiter:
         item, user = self._uploads_per_hour, str(user_id)
         if not await self._hit(item, "uploads", user):
             await self._refuse(Scope.UPLOADS, item, (user,), user_id=user_id, namespace="uploads")
+
+    async def check_export(self, *, user_id: uuid.UUID) -> None:
+        """Count one export started; raise `RateLimited` past the hour's allowance (each
+        export reads everything the user ever wrote)."""
+        item, user = self._exports_per_hour, str(user_id)
+        if not await self._hit(item, "exports", user):
+            await self._refuse(Scope.EXPORTS, item, (user,), user_id=user_id, namespace="exports")
 
     async def check_edit(self, *, user_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
         """Count one edit; raise `RateLimited` when the EDITS scope is spent."""
@@ -164,6 +172,8 @@ def _message(scope: Scope, item: RateLimitItem) -> str:
         return f"You may report {item.amount} messages per {window}"
     if scope == Scope.UPLOADS:
         return f"You may upload {item.amount} files per {window}"
+    if scope == Scope.EXPORTS:
+        return f"You may start {item.amount} exports per {window}"
     if scope == Scope.EDITS:
         return f"You may edit {item.amount} times per {window} in this conversation"
     if scope == Scope.REACTIONS:
