@@ -71,6 +71,15 @@ async def _assert_erased(
     token_refused: bool = True,
 ) -> None:
     user = footprint.user
+    # What erasure left, before anything else writes: a later login attempt with the old
+    # name is recorded (session.login_failed keeps the name as typed, as for any unknown name).
+    needles = [
+        user.username,
+        footprint.display_name,
+        footprint.sentence,
+        footprint.file_name,
+    ]
+    assert await find_in_database(backend_env, needles) == []
     login = await client.post("/auth/login", json={"username": user.username, "password": PASSWORD})
     assert_error(login, 401, "INVALID_CREDENTIALS")
     if token_refused:
@@ -94,13 +103,6 @@ async def _assert_erased(
     download = await client.get(f"/attachments/{footprint.attachment_id}", headers=bob.headers)
     assert_error(download, 404, "ATTACHMENT_NOT_FOUND")
 
-    needles = [
-        user.username,
-        footprint.display_name,
-        footprint.sentence,
-        footprint.file_name,
-    ]
-    assert await find_in_database(backend_env, needles) == []
     about_user = await query_sql(
         backend_env,
         "SELECT details FROM audit_log WHERE actor_id = '{0}' OR target_user_id = '{0}'".format(
