@@ -261,13 +261,14 @@ async def parts(sessions: async_sessionmaker[AsyncSession], fill: Fill, runs: in
         ),
     }
     year = fill.last_day - timedelta(days=365)
-    steps["top hashtags, 366 days"] = lambda s: queries._top_hashtags(
+    steps = {f"30 days, {label}": step for label, step in steps.items()}
+    steps["366 days, top hashtags"] = lambda s: queries._top_hashtags(
         s, conversation_id=cid, start=year, end=end
     )
-    steps["top hashtags, index (before 0017)"] = lambda s: _indexed_top_hashtags(
+    steps["30 days, top hashtags, index (before 0017)"] = lambda s: _indexed_top_hashtags(
         s, conversation_id=cid, start=start, end=end
     )
-    steps["top hashtags, index, 366 days"] = lambda s: _indexed_top_hashtags(
+    steps["366 days, top hashtags, index (before 0017)"] = lambda s: _indexed_top_hashtags(
         s, conversation_id=cid, start=year, end=end
     )
     for label, step in steps.items():
@@ -277,7 +278,7 @@ async def parts(sessions: async_sessionmaker[AsyncSession], fill: Fill, runs: in
                 started = time.perf_counter()
                 await step(session)
                 timings.append((time.perf_counter() - started) * 1000)
-        print(f"    30 days, {label:<34} p50 {statistics.median(timings):7.1f} ms")
+        print(f"    {label:<43} p50 {statistics.median(timings):7.1f} ms")
 
 
 async def _joined_top_reactions(
