@@ -319,7 +319,8 @@ async def _indexed_top_hashtags(
 
 
 async def explain(url: str, fill: Fill) -> None:
-    """EXPLAIN (ANALYZE, BUFFERS) of each statement one default-period call issues."""
+    """EXPLAIN (ANALYZE, BUFFERS) of each statement one call issues, for the default period
+    and for the longest."""
     engine = create_async_engine(url, pool_size=1)
     captured: list[tuple[str, object]] = []
 
@@ -330,22 +331,25 @@ async def explain(url: str, fill: Fill) -> None:
             captured.append((statement, parameters))
 
     event.listen(engine.sync_engine, "before_cursor_execute", capture)
-    start, end = fill.last_day - timedelta(days=29), fill.last_day
     try:
-        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-            await compute(session, conversation_id=fill.conversation, start=start, end=end)
-            connection = await session.connection()
-            for statement, parameters in list(captured):
-                plan = await connection.exec_driver_sql(
-                    "EXPLAIN (ANALYZE, BUFFERS) " + statement,
-                    parameters,  # type: ignore[arg-type]
-                )
-                print(
-                    "\n".join(
-                        ["  " + " ".join(statement.split())[:160]]
-                        + ["    " + row[0] for row in plan.all()]
+        for days in (30, 366):
+            start, end = fill.last_day - timedelta(days=days - 1), fill.last_day
+            print(f"  EXPLAIN, {days} days:")
+            captured.clear()
+            async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+                await compute(session, conversation_id=fill.conversation, start=start, end=end)
+                connection = await session.connection()
+                for statement, parameters in list(captured):
+                    plan = await connection.exec_driver_sql(
+                        "EXPLAIN (ANALYZE, BUFFERS) " + statement,
+                        parameters,  # type: ignore[arg-type]
                     )
-                )
+                    print(
+                        "\n".join(
+                            ["  " + " ".join(statement.split())[:160]]
+                            + ["    " + row[0] for row in plan.all()]
+                        )
+                    )
     finally:
         await engine.dispose()
 
