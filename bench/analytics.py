@@ -6,12 +6,14 @@ SQLite: a temporary file) migrated to revision 0010 (before the counters), bulk-
 messages (one every ~31 s from 20 senders), a reaction on every 10th message and a hashtag
 on every 8th (PostgreSQL COPY, SQLite executemany, as `bench/search.py` does), then
 migrates to head: the backfills of migrations 0011 (per-day message counters, the aggregate
-the committer keeps per batch) and 0016 (per-day reaction counters, which the reaction
-actions keep) fill them. Each run calls `parley.analytics.queries.compute` (the function
+the committer keeps per batch), 0016 (per-day reaction counters, which the reaction
+actions keep) and 0017 (per-day hashtag counters, which the committer and the edit keep) fill
+them. Each run calls `parley.analytics.queries.compute` (the function
 behind the endpoint, without the access check) on a session of the app's engine, in
-process; then each statement alone, with the join that top reactions ran before the
-reaction counters beside it; `--explain` prints PostgreSQL's EXPLAIN ANALYZE of every
-statement of one call. The machine's load counts: pin with `taskset` and say what else ran.
+process; then each statement alone, with the statements that top reactions and top hashtags
+ran before their counters beside them (over the default and the longest period);
+`--explain` prints PostgreSQL's EXPLAIN ANALYZE of every statement of one call. The
+machine's load counts: pin with `taskset` and say what else ran.
 
     .venv/bin/python -m bench.analytics                      # PostgreSQL and SQLite, 1M messages
     .venv/bin/python -m bench.analytics --backend sqlite --messages 100000
@@ -31,7 +33,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -45,7 +47,7 @@ from parley.cli import run_migrations
 from parley.conversations.models import Conversation, Participant
 from parley.core.config import load_settings
 from parley.core.crypto import new_key_spec
-from parley.messages.models import Message, Reaction
+from parley.messages.models import Hashtag, Message, Reaction
 
 BENCH_KEY = new_key_spec("bench")
 POSTGRES = os.environ.get("PARLEY_BENCH_POSTGRES", "postgresql://root@127.0.0.1:5432")
@@ -258,6 +260,17 @@ async def parts(sessions: async_sessionmaker[AsyncSession], fill: Fill, runs: in
             s, conversation_id=cid, first_seq=first_seq, last_seq=last_seq
         ),
     }
+    year = fill.last_day - timedelta(days=365)
+    steps = {f"30 days, {label}": step for label, step in steps.items()}
+    steps["366 days, top hashtags"] = lambda s: queries._top_hashtags(
+        s, conversation_id=cid, start=year, end=end
+    )
+    steps["30 days, top hashtags, index (before 0017)"] = lambda s: _indexed_top_hashtags(
+        s, conversation_id=cid, start=start, end=end
+    )
+    steps["366 days, top hashtags, index (before 0017)"] = lambda s: _indexed_top_hashtags(
+        s, conversation_id=cid, start=year, end=end
+    )
     for label, step in steps.items():
         timings: list[float] = []
         for _ in range(runs):
@@ -265,7 +278,7 @@ async def parts(sessions: async_sessionmaker[AsyncSession], fill: Fill, runs: in
                 started = time.perf_counter()
                 await step(session)
                 timings.append((time.perf_counter() - started) * 1000)
-        print(f"    30 days, {label:<34} p50 {statistics.median(timings):7.1f} ms")
+        print(f"    {label:<43} p50 {statistics.median(timings):7.1f} ms")
 
 
 async def _joined_top_reactions(
@@ -284,8 +297,30 @@ async def _joined_top_reactions(
     return [(emoji, n) for emoji, n in rows.all()]
 
 
+async def _indexed_top_hashtags(
+    session: AsyncSession, *, conversation_id: uuid.UUID, start: date, end: date
+) -> list[tuple[str, int]]:
+    """The statement top hashtags ran before the per-day counters (for comparison): every
+    hashtag row of the period, through (conversation_id, created_at, tag)."""
+    count = func.count().label("count")
+    rows = await session.execute(
+        select(Hashtag.tag, count)
+        .where(
+            Hashtag.conversation_id == conversation_id,
+            Hashtag.created_at >= datetime.combine(start, datetime.min.time(), UTC),
+            Hashtag.created_at
+            < datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC),
+        )
+        .group_by(Hashtag.tag)
+        .order_by(count.desc(), Hashtag.tag)
+        .limit(queries.TOP)
+    )
+    return [(tag, n) for tag, n in rows.all()]
+
+
 async def explain(url: str, fill: Fill) -> None:
-    """EXPLAIN (ANALYZE, BUFFERS) of each statement one default-period call issues."""
+    """EXPLAIN (ANALYZE, BUFFERS) of each statement one call issues, for the default period
+    and for the longest."""
     engine = create_async_engine(url, pool_size=1)
     captured: list[tuple[str, object]] = []
 
@@ -296,22 +331,25 @@ async def explain(url: str, fill: Fill) -> None:
             captured.append((statement, parameters))
 
     event.listen(engine.sync_engine, "before_cursor_execute", capture)
-    start, end = fill.last_day - timedelta(days=29), fill.last_day
     try:
-        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-            await compute(session, conversation_id=fill.conversation, start=start, end=end)
-            connection = await session.connection()
-            for statement, parameters in list(captured):
-                plan = await connection.exec_driver_sql(
-                    "EXPLAIN (ANALYZE, BUFFERS) " + statement,
-                    parameters,  # type: ignore[arg-type]
-                )
-                print(
-                    "\n".join(
-                        ["  " + " ".join(statement.split())[:160]]
-                        + ["    " + row[0] for row in plan.all()]
+        for days in (30, 366):
+            start, end = fill.last_day - timedelta(days=days - 1), fill.last_day
+            print(f"  EXPLAIN, {days} days:")
+            captured.clear()
+            async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+                await compute(session, conversation_id=fill.conversation, start=start, end=end)
+                connection = await session.connection()
+                for statement, parameters in list(captured):
+                    plan = await connection.exec_driver_sql(
+                        "EXPLAIN (ANALYZE, BUFFERS) " + statement,
+                        parameters,  # type: ignore[arg-type]
                     )
-                )
+                    print(
+                        "\n".join(
+                            ["  " + " ".join(statement.split())[:160]]
+                            + ["    " + row[0] for row in plan.all()]
+                        )
+                    )
     finally:
         await engine.dispose()
 

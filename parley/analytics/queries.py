@@ -1,15 +1,15 @@
 """The analytics of one conversation: per-day counters (`conversation_daily_stats`, moved by
 the committer in each batch) and indexed queries bounded by the period's seq range.
 
-Every statement reads an index range: the counters (messages, senders, reactions) by their
-primary key, first responses through `(conversation_id, seq)` of the period's last messages,
-hashtags by `(conversation_id, created_at)`.
+Every statement reads an index range: the counters (messages, senders, reactions, hashtags) by
+their primary key, first responses through `(conversation_id, seq)` of the period's last
+messages.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,13 +25,14 @@ from parley.analytics.schemas import (
 from parley.conversations import access
 from parley.conversations.models import (
     Conversation,
+    ConversationDailyHashtag,
     ConversationDailyReaction,
     ConversationDailySender,
     ConversationDailyStats,
     Participant,
 )
 from parley.conversations.permissions import VISIBLE_STATUSES, Action, require_role
-from parley.messages.models import Hashtag, Message
+from parley.messages.models import Message
 
 TOP = 10
 # First responses are measured over the period's most recent messages at most: a bounded
@@ -176,21 +177,23 @@ async def _top_reactions(
 async def _top_hashtags(
     session: AsyncSession, *, conversation_id: uuid.UUID, start: date, end: date
 ) -> list[TagCount]:
-    count = func.count().label("count")
+    """Hashtags of the period's messages, from the per-day counters the committer and the edit
+    move: at most days x tags rows, whatever the period's number of hashtag rows."""
+    count = func.sum(ConversationDailyHashtag.count).label("count")
     rows = (
         await session.execute(
-            select(Hashtag.tag, count)
+            select(ConversationDailyHashtag.tag, count)
             .where(
-                Hashtag.conversation_id == conversation_id,
-                Hashtag.created_at >= datetime.combine(start, time(), UTC),
-                Hashtag.created_at < datetime.combine(end + timedelta(days=1), time(), UTC),
+                ConversationDailyHashtag.conversation_id == conversation_id,
+                ConversationDailyHashtag.day.between(start, end),
             )
-            .group_by(Hashtag.tag)
-            .order_by(count.desc(), Hashtag.tag)
+            .group_by(ConversationDailyHashtag.tag)
+            .having(count > 0)
+            .order_by(count.desc(), ConversationDailyHashtag.tag)
             .limit(TOP)
         )
     ).all()
-    return [TagCount(tag=tag, count=n) for tag, n in rows]
+    return [TagCount(tag=tag, count=int(n)) for tag, n in rows]
 
 
 async def _read_rate(

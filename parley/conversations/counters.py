@@ -2,7 +2,8 @@
 
 The message committer reserves `seq`s and moves the counters, the senders' read pointers and the
 per-day counters in its batch transaction (`advance_counters`, `move_read_pointers`,
-`count_daily`); read and delivery receipts (`parley/inbox/`) move a member's watermarks.
+`count_daily`, `count_hashtags`); an edit moves the hashtag counters too (`count_hashtags`,
+`take_back_hashtags`); read and delivery receipts (`parley/inbox/`) move a member's watermarks.
 Each only moves forward.
 """
 
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from parley.conversations.models import (
     Conversation,
+    ConversationDailyHashtag,
     ConversationDailyReaction,
     ConversationDailySender,
     ConversationDailyStats,
@@ -320,4 +322,78 @@ async def count_reaction(
         )
         .values(count=ConversationDailyReaction.count + delta)
         .execution_options(synchronize_session=False)
+    )
+
+
+_HASHTAGS = ConversationDailyHashtag.__table__
+
+
+@dataclass(frozen=True)
+class DailyTag:
+    """One hashtag row, as the per-day hashtag counters see it: the day is the message's."""
+
+    conversation_id: uuid.UUID
+    day: date
+    tag: str
+
+
+def _hashtags_upsert(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(_HASHTAGS)  # type: ignore[arg-type]
+    return statement.on_conflict_do_update(
+        index_elements=[_HASHTAGS.c.conversation_id, _HASHTAGS.c.day, _HASHTAGS.c.tag],
+        set_={"count": _HASHTAGS.c.count + statement.excluded.count},
+    )
+
+
+# Built once per dialect: every batch that carries hashtags runs it.
+_HASHTAGS_UPSERT: dict[str, Any] = {}
+
+_TAKE_BACK_HASHTAG = (
+    update(_HASHTAGS)  # type: ignore[arg-type]
+    .where(
+        _HASHTAGS.c.conversation_id == bindparam("p_conversation_id"),
+        _HASHTAGS.c.day == bindparam("p_day"),
+        _HASHTAGS.c.tag == bindparam("p_tag"),
+        _HASHTAGS.c.count >= 1,
+    )
+    .values(count=_HASHTAGS.c.count - 1)
+)
+
+
+async def count_hashtags(connection: AsyncConnection, *, tags: list[DailyTag]) -> None:
+    """+1 per hashtag row written (a batch's, or the tags an edit adds): one executemany
+    upsert (`ON CONFLICT`, both engines), none when there are no tags."""
+    if not tags:
+        return
+    folded: dict[tuple[uuid.UUID, date, str], int] = {}
+    for tag in tags:
+        key = (tag.conversation_id, tag.day, tag.tag)
+        folded[key] = folded.get(key, 0) + 1
+    dialect = connection.dialect.name
+    statement = _HASHTAGS_UPSERT.get(dialect)
+    if statement is None:
+        statement = _HASHTAGS_UPSERT[dialect] = _hashtags_upsert(dialect)
+    await connection.execute(
+        statement,
+        [
+            {"conversation_id": cid, "day": day, "tag": name, "count": count}
+            # Sorted: concurrent committers take the rows' locks in one order.
+            for (cid, day, name), count in sorted(
+                folded.items(), key=lambda item: (str(item[0][0]), item[0][1], item[0][2])
+            )
+        ],
+    )
+
+
+async def take_back_hashtags(connection: AsyncConnection, *, tags: list[DailyTag]) -> None:
+    """-1 per hashtag row removed (the tags an edit drops): one executemany, never below 0."""
+    if not tags:
+        return
+    await connection.execute(
+        _TAKE_BACK_HASHTAG,
+        [
+            {"p_conversation_id": tag.conversation_id, "p_day": tag.day, "p_tag": tag.tag}
+            for tag in sorted(tags, key=lambda t: (str(t.conversation_id), t.day, t.tag))
+        ],
     )

@@ -126,3 +126,23 @@ class ConversationDailyReaction(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     emoji: Mapped[str] = mapped_column(String(64), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ConversationDailyHashtag(Base):
+    """Hashtag rows per conversation, UTC day of the tagged message, and tag: moved by the
+    committer in its batch transaction (+1 per tag sent) and by an edit (-1 for a tag the new
+    text drops, +1 for one it adds), so top hashtags of a period read at most days x tags
+    counter rows instead of every hashtag row of the period.
+
+    An aggregate like the other day counters: retention and erasure that remove hashtag rows
+    later do not move it back.
+    """
+
+    __tablename__ = "conversation_daily_hashtags"
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

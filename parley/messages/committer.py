@@ -2,7 +2,8 @@
 
 Sends are acknowledged before they are durable; the committer drains whatever is queued and
 writes it in one transaction (seq per conversation from the conversation row's counter, the
-messages, counters, senders' read pointers, per-day counters, mention and hashtag rows). A lone
+messages, counters, senders' read pointers, per-day counters, mention and hashtag rows and the
+per-day hashtag counters). A lone
 message commits at once; under load batches grow by themselves. A failed batch is retried
 message by message, so one bad row fails alone. Events leave only after the commit.
 """
@@ -292,6 +293,18 @@ class Committer:
             await connection.execute(_INSERT_MENTIONS, mention_rows)
         if hashtag_rows:
             await connection.execute(_INSERT_HASHTAGS, hashtag_rows)
+            # The per-day hashtag counters: one more statement, only for batches with tags.
+            await counters.count_hashtags(
+                connection,
+                tags=[
+                    counters.DailyTag(
+                        conversation_id=row["conversation_id"],
+                        day=row["created_at"].astimezone(UTC).date(),
+                        tag=row["tag"],
+                    )
+                    for row in hashtag_rows
+                ],
+            )
         carried = [
             Carried(
                 message_id=pending.id,

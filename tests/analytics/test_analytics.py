@@ -101,6 +101,109 @@ async def test_top_reactions_and_hashtags(
     assert result["topHashtags"] == [{"tag": "alpha", "count": 2}, {"tag": "beta", "count": 1}]
 
 
+async def edit(client: httpx.AsyncClient, user: User, message_id: str, content: str) -> None:
+    response = await client.put(
+        f"/messages/{message_id}", json={"content": content}, headers=user.headers
+    )
+    assert response.status_code == 200, response.text
+
+
+def tag_counts(texts: list[str]) -> list[dict[str, Any]]:
+    """Top hashtags counted here: each message's distinct lower-case tags, most used first,
+    ties by tag, at most ten."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        for tag in {word[1:].lower() for word in text.split() if word.startswith("#")}:
+            counts[tag] = counts.get(tag, 0) + 1
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [{"tag": tag, "count": count} for tag, count in ranked[:10]]
+
+
+async def test_top_hashtags_follow_sends_and_edits(
+    client: httpx.AsyncClient, alice: User, bob: User, carol: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob, carol], rateLimit=10_000)
+    cid = conversation["id"]
+    other = await create_conversation(client, alice, [bob])
+    await send(client, alice, other["id"], "#launch elsewhere, not counted here")
+    texts = {
+        "a": "#launch #Beta today",
+        "b": "#launch again, #launch twice in one message counts once",
+        "c": "#beta #gamma #delta",
+        "d": "no tags",
+        "e": "#gamma",
+    }
+    sent = {}
+    for key, text in texts.items():
+        sent[key] = await send(client, bob if key in "bd" else alice, cid, text)
+    # Twelve tags, more than the ten shown: ties by tag decide who is left out.
+    many = " ".join(f"#t{i:02d}" for i in range(12))
+    for user in (alice, carol):
+        texts[f"many-{user.username}"] = many
+        await send(client, user, cid, many)
+    # Several sends in one committer batch (wait=false), with tags.
+    for index in range(5):
+        texts[f"batch{index}"] = f"#burst{index % 2} #launch"
+        await send(client, carol, cid, texts[f"batch{index}"], wait=False)
+    texts["last"] = "#launch last"
+    await send(client, carol, cid, texts["last"])
+    assert (await figures(client, alice, cid))["topHashtags"] == tag_counts(list(texts.values()))
+
+    # Edits: a tag dropped, one added, one kept; a message losing all its tags; one gaining.
+    changes = {
+        "a": "#beta #epsilon today",
+        "c": "nothing left",
+        "d": "now #delta and #Gamma",
+        "e": "#gamma still",
+    }
+    for key, text in changes.items():
+        await edit(client, bob if key in "bd" else alice, sent[key]["id"], text)
+        texts[key] = text
+    # Edited twice: the counters follow the latest text only.
+    await edit(client, alice, sent["a"]["id"], "#zeta only")
+    texts["a"] = "#zeta only"
+    result = await figures(client, alice, cid)
+    assert result["topHashtags"] == tag_counts(list(texts.values()))
+    assert {"tag": "epsilon", "count": 1} not in result["topHashtags"]
+    wide = await figures(
+        client,
+        alice,
+        cid,
+        **{"from": (date.fromisoformat(today()) - timedelta(days=365)).isoformat()},
+    )
+    assert wide["topHashtags"] == result["topHashtags"]
+
+
+async def test_a_tag_edited_away_leaves_top_hashtags_and_delete_keeps_counts(
+    client: httpx.AsyncClient, alice: User, bob: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob])
+    cid = conversation["id"]
+    once = await send(client, alice, cid, "#fleeting")
+    kept = await send(client, alice, cid, "#kept")
+    await edit(client, alice, once["id"], "no tag now")
+    await edit(client, alice, once["id"], "still none")  # nothing to take back: stays absent
+    # A deleted message keeps its hashtag rows (the lists hide it), so it still counts,
+    # like its message in the day counts.
+    assert (await delete_message(client, alice, kept["id"])).status_code in (200, 204)
+    assert (await figures(client, alice, cid))["topHashtags"] == [{"tag": "kept", "count": 1}]
+
+
+async def test_hashtags_of_another_period_are_left_out(
+    client: httpx.AsyncClient, alice: User, bob: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob])
+    await send(client, alice, conversation["id"], "today's #news")
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    earlier = await figures(client, alice, conversation["id"], to=yesterday)
+    assert earlier["topHashtags"] == []
+    tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
+    later = await figures(client, alice, conversation["id"], **{"from": tomorrow, "to": tomorrow})
+    assert later["topHashtags"] == []
+    now = await figures(client, alice, conversation["id"], **{"from": today(), "to": today()})
+    assert now["topHashtags"] == [{"tag": "news", "count": 1}]
+
+
 async def unreact(client: httpx.AsyncClient, user: User, message_id: str, emoji: str) -> None:
     response = await client.delete(
         f"/messages/{message_id}/reactions/{emoji}", headers=user.headers

@@ -70,6 +70,28 @@ async def test_committed_send_alone_in_its_batch_issues_three_plus_lookup(
     assert sql_statements(response) == LOOKUP + 5
 
 
+async def test_committed_send_with_hashtags_adds_two(
+    client: httpx.AsyncClient, alice: User, bob: User
+) -> None:
+    conversation = await create_conversation(client, alice, [bob])
+    await send(client, alice, conversation["id"], "warm-up #warm")
+
+    response = await post_message(
+        client,
+        alice,
+        conversation["id"],
+        "#launch #beta #gamma",
+        wait=True,
+        clientMessageId=new_client_id(),
+    )
+
+    # The five of a plain send, plus the hashtag rows (one executemany insert) and the
+    # per-day hashtag counters (one executemany upsert), whatever the number of tags; a batch
+    # without tags issues neither (the test above).
+    assert response.status_code == 201, response.text
+    assert sql_statements(response) == LOOKUP + 5 + 2
+
+
 async def test_page_read_issues_two_whatever_its_size(
     client: httpx.AsyncClient, alice: User, bob: User, carol: User
 ) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.accounts import service as accounts
+from parley.conversations import counters
 from parley.core import runtime
 from parley.core.db import utcnow
 from parley.core.errors import MessageDeleted, PermissionDenied
@@ -123,10 +125,37 @@ async def edit_message(
 
 async def _replace_index_rows(session: AsyncSession, message: Message) -> None:
     """Mentions and hashtags follow the new text; the rows keep the message's time, so an
-    edit does not move it up the mention and hashtag lists (newest first)."""
+    edit does not move it up the mention and hashtag lists (newest first). The per-day hashtag
+    counters move by the difference (-1 a dropped tag, +1 an added one) on the message's day."""
     await session.execute(delete(Mention).where(Mention.message_id == message.id))
-    await session.execute(delete(Hashtag).where(Hashtag.message_id == message.id))
+    old_tags = set(
+        (
+            await session.execute(
+                delete(Hashtag)
+                .where(Hashtag.message_id == message.id)
+                .returning(Hashtag.tag)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalars()
+    )
     metadata = message.extra or {}
+    new_tags = set(metadata.get("hashtags", []))
+    day = message.server_timestamp.astimezone(UTC).date()
+    connection = await session.connection()
+    await counters.take_back_hashtags(
+        connection,
+        tags=[
+            counters.DailyTag(conversation_id=message.conversation_id, day=day, tag=tag)
+            for tag in sorted(old_tags - new_tags)
+        ],
+    )
+    await counters.count_hashtags(
+        connection,
+        tags=[
+            counters.DailyTag(conversation_id=message.conversation_id, day=day, tag=tag)
+            for tag in sorted(new_tags - old_tags)
+        ],
+    )
     user_ids = await accounts.find_user_ids_by_usernames(
         session, usernames=metadata.get("mentions", [])
     )
