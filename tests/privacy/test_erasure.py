@@ -80,6 +80,10 @@ async def _assert_erased(
         footprint.file_name,
     ]
     assert await find_in_database(backend_env, needles) == []
+    # The index holds words, not text: the walk above cannot see the name's words there.
+    found = await client.get("/messages/search", params={"q": user.username}, headers=bob.headers)
+    assert found.status_code == 200, found.text
+    assert found.json()["items"] == []
     login = await client.post("/auth/login", json={"username": user.username, "password": PASSWORD})
     assert_error(login, 401, "INVALID_CREDENTIALS")
     if token_refused:

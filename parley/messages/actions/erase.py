@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.core.db import utcnow
+from parley.messages import search_vector
 from parley.messages.models import (
     Hashtag,
     Mention,
@@ -40,9 +41,13 @@ async def redact_mentions_of(session: AsyncSession, *, user_id: uuid.UUID, usern
         messages = (await session.scalars(statement.limit(_BATCH))).all()
         if not messages:
             return
+        rewritten: list[Message] = []
         for message in messages:
             if message.content:
-                message.content = pattern.sub(ERASED_MENTION, message.content)
+                redacted = pattern.sub(ERASED_MENTION, message.content)
+                if redacted != message.content:
+                    message.content = redacted
+                    rewritten.append(message)
             named = (message.extra or {}).get("mentions")
             if isinstance(named, list) and lowered in named:
                 message.extra = {
@@ -60,6 +65,12 @@ async def redact_mentions_of(session: AsyncSession, *, user_id: uuid.UUID, usern
             if version.content:
                 version.content = pattern.sub(ERASED_MENTION, version.content)
         await session.flush()
+        # New text needs a new search vector on PostgreSQL (the words of the name would stay
+        # in the index otherwise); SQLite's triggers re-index on the content update.
+        for message in rewritten:
+            await search_vector.write_vector(
+                session, message_id=message.id, content=message.content, encrypted=message.encrypted
+            )
         after = messages[-1].id
 
 
