@@ -248,6 +248,11 @@ async def test_scheduled_messages_are_not_touched(
     await run(backend_env, "--now", iso(datetime.now(UTC) + timedelta(days=1, hours=1)))
     listed = await client.get("/messages/scheduled", headers=alice.headers)
     assert cid in {item["conversationId"] for item in listed.json()["items"]}
+    # alice is shared by the run: leave her no scheduled message.
+    cancelled = await client.delete(
+        f"/messages/scheduled/{response.json()['id']}", headers=alice.headers
+    )
+    assert cancelled.status_code in (200, 204), cancelled.text
 
 
 @pytest.mark.parametrize("days", [0, -1, 36501, "30", True, 1.5])
