@@ -185,16 +185,8 @@ async def change_password(
 ) -> TokenOut:
     """Set a new password after checking the current one (throttled like a login), revoke
     every token of the user issued before, and return a token for the new generation."""
-    async with runtime.current().db.reads() as reads:
-        user = await reads.get(User, user_id)
-    if user is None:
-        raise InvalidToken("The token's user no longer exists")
-    throttle = auth_throttle()
-    await throttle.check_account(user.username)
     # Hashing happens before the request session takes a connection (see register_user).
-    if not await verify_password(user.password_hash, current_password):
-        await throttle.count_failure(user.username)
-        raise InvalidCredentials("The current password is wrong")
+    await check_password(user_id=user_id, password=current_password)
     password_hash = await hash_password(new_password)
     changed = await _raise_generation(
         session,
@@ -219,7 +211,7 @@ UNUSABLE_PASSWORD_HASH = "!erased"
 
 async def check_password(*, user_id: uuid.UUID, password: str) -> None:
     """INVALID_CREDENTIALS unless `password` is the user's (throttled like a login): the
-    confirmation an irreversible action asks for."""
+    confirmation a password change or an erasure asks for."""
     async with runtime.current().db.reads() as reads:
         user = await reads.get(User, user_id)
     if user is None:
