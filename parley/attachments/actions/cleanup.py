@@ -6,8 +6,6 @@ harmless. `parley attachments cleanup` runs one sweep from the command line."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -16,6 +14,7 @@ from sqlalchemy import delete, or_, select
 from parley.attachments.models import Attachment
 from parley.attachments.storage import Storage
 from parley.core.db import Database, utcnow
+from parley.core.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -55,29 +54,17 @@ async def remove_orphans(db: Database, storage: Storage, *, older_than_seconds: 
             return removed
 
 
-class OrphanSweeper:
+class OrphanSweeper(Periodic):
     """The background sweep, started and stopped by the app's lifespan."""
 
     def __init__(self, db: Database, storage: Storage, *, older_than_seconds: float) -> None:
-        self._db = db
-        self._storage = storage
-        self._older_than = older_than_seconds
-        self._task: asyncio.Task[None] | None = None
+        async def sweep() -> None:
+            await remove_orphans(db, storage, older_than_seconds=older_than_seconds)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="parley-orphan-sweep")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        interval = min(SWEEP_EVERY_SECONDS, self._older_than / 4)
-        while True:
-            try:
-                await remove_orphans(self._db, self._storage, older_than_seconds=self._older_than)
-            except Exception:
-                log.exception("orphan upload sweep failed")
-            await asyncio.sleep(interval)
+        super().__init__(
+            "parley-orphan-sweep",
+            sweep,
+            interval=min(SWEEP_EVERY_SECONDS, older_than_seconds / 4),
+            log=log,
+            failure="orphan upload sweep failed",
+        )
