@@ -53,6 +53,7 @@ from parley.core.middleware import BodySizeLimitMiddleware, RequestContextMiddle
 from parley.core.redis_pool import WaitingConnectionPool, count_round_trips
 from parley.core.runtime import EventPublisher
 from parley.core.schemas import ApiModel
+from parley.core.security import install_password_profile
 from parley.inbox.routes import router as inbox_router
 from parley.messages.changes import EditListeners
 from parley.messages.pipeline import make_committer
@@ -212,6 +213,9 @@ def create_api(
     """The HTTP API; the runtime (database, cache, committer) starts in its lifespan."""
     if settings.key_ring is not None:
         install_key_ring(settings.key_ring)
+    install_password_profile(settings.password_hash_profile)
+    if settings.password_hash_profile == "CHEAPEST":
+        log.warning("PASSWORD_HASH_PROFILE=CHEAPEST: passwords are barely hashed (tests only)")
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,28 @@ def _drop_redis_prefix(prefix: str) -> None:
     client.close()
 
 
+@contextmanager
+def own_storage(env: dict[str, str], name: str) -> Iterator[dict[str, str]]:
+    """`env` with a data directory, and on PostgreSQL a database and a Redis key prefix, of its
+    own (for a test that must not share the run's); all three removed afterwards."""
+    data_dir = tempfile.mkdtemp(prefix=f"parley-{name}-")
+    own = {**env, "PARLEY_DATA_DIR": data_dir}
+    database = prefix = None
+    if "DATABASE_URL" in env:
+        database = f"parley_test_{secrets.token_hex(6)}"
+        prefix = f"parley-test-{name}-{secrets.token_hex(6)}:"
+        asyncio.run(_postgres(f'CREATE DATABASE "{database}"'))
+        own.update(DATABASE_URL=f"{POSTGRES_ADMIN_URL}/{database}", REDIS_KEY_PREFIX=prefix)
+    try:
+        yield own
+    finally:
+        if database is not None:
+            asyncio.run(_postgres(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        if prefix is not None:
+            _drop_redis_prefix(prefix)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def backend_env() -> Iterator[dict[str, str]]:
     """Environment for server processes of this test run (same database for all of them)."""
@@ -79,6 +103,9 @@ def backend_env() -> Iterator[dict[str, str]]:
         AUTH_RATE_LIMIT_PER_ADDRESS="1000000",
         AUTH_RATE_LIMIT_PER_ACCOUNT="1000000",
         WS_MAX_CONNECTIONS_PER_USER="100000",
+        # Thousands of registrations and logins: argon2's real cost (about 0.1 s of CPU each)
+        # was a fifth of the suite's time. tests/unit/test_login_timing keeps the default.
+        PASSWORD_HASH_PROFILE="CHEAPEST",
     )
     database = None
     prefix = None

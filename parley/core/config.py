@@ -269,6 +269,7 @@ class Settings:
     # None: messages are kept forever (unless a conversation sets settings.retentionDays).
     retention_days: int | None = None
     retention_interval_seconds: float = 3600.0
+    password_hash_profile: str = "RFC_9106_LOW_MEMORY"
 
     @property
     def is_sqlite(self) -> bool:
@@ -319,6 +320,20 @@ def _key_ring(env: dict[str, str], data_dir: Path, embedded: bool) -> KeyRing:
 
 
 MIN_WEBHOOK_SECRET_LENGTH = 16
+# argon2-cffi's named parameter sets (`argon2.profiles`). CHEAPEST exists for test suites,
+# which register thousands of users: never for real accounts.
+PASSWORD_HASH_PROFILES = ("RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY", "CHEAPEST")
+
+
+def _password_hash_profile(raw: str) -> str:
+    name = raw.strip().upper() or PASSWORD_HASH_PROFILES[0]
+    if name not in PASSWORD_HASH_PROFILES:
+        raise ConfigError(
+            f"PASSWORD_HASH_PROFILE={raw!r} must be one of {', '.join(PASSWORD_HASH_PROFILES)}"
+        )
+    return name
+
+
 # The longest retention a setting may name (about 100 years), global or per conversation.
 MAX_RETENTION_DAYS = 36500
 
@@ -488,4 +503,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         retention_interval_seconds=parse_duration_seconds(
             "RETENTION_INTERVAL", env.get("RETENTION_INTERVAL") or "1h"
         ),
+        password_hash_profile=_password_hash_profile(env.get("PASSWORD_HASH_PROFILE") or ""),
     )

@@ -13,16 +13,32 @@ from datetime import timedelta
 from typing import TypeVar
 
 import jwt
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from parley.core.db import utcnow
 from parley.core.errors import InvalidToken, TokenExpired
 
 ALGORITHM = "HS256"
-_hasher = PasswordHasher()
-# Verifying against this keeps the time of a login for an unknown user close to a real one.
-_DUMMY_HASH = _hasher.hash("parley-timing-equaliser")
+_hasher = PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
+# Verifying against this keeps the time of a login for an unknown user close to a real one;
+# made on first use (and again for another profile), so only a process that logs in pays it.
+_dummy_hash: str | None = None
+
+
+def install_password_profile(name: str) -> None:
+    """New hashes use argon2-cffi's profile `name` (PASSWORD_HASH_PROFILE); existing hashes
+    carry their own parameters and verify as before."""
+    global _hasher, _dummy_hash
+    _hasher = PasswordHasher.from_parameters(getattr(profiles, name))
+    _dummy_hash = None
+
+
+def _timing_equaliser() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("parley-timing-equaliser")
+    return _dummy_hash
 
 
 # argon2 is deliberately slow (and releases the GIL): run it off the event loop, on a pool
@@ -45,7 +61,9 @@ async def hash_password(password: str) -> str:
 async def verify_password(password_hash: str | None, password: str) -> bool:
     def _verify() -> bool:
         try:
-            return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+            return _hasher.verify(password_hash or _timing_equaliser(), password) and bool(
+                password_hash
+            )
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 

@@ -6,46 +6,25 @@ schema taken back to 0016 (which drops the counters) and `parley migrate` run ag
 from __future__ import annotations
 
 import asyncio
-import secrets
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from alembic import command
 from alembic.config import Config
 
 from parley.core.config import load_settings
-from tests.conftest import PARLEY, POSTGRES_ADMIN_URL, ROOT, start_server
+from tests.conftest import PARLEY, ROOT, own_storage, start_server
 from tests.support import create_conversation, execute_sql, query_sql, register, send
-
-
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL + "/postgres")
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 @pytest.fixture
 def own_env(backend_env: dict[str, str]) -> Iterator[dict[str, str]]:
     """The test run's environment with a data directory (and a PostgreSQL database) of its own."""
-    data_dir = tempfile.mkdtemp(prefix="parley-test-backfill-")
-    env = {**backend_env, "PARLEY_DATA_DIR": data_dir}
-    database = None
-    if "DATABASE_URL" in backend_env:
-        database = f"parley_test_{secrets.token_hex(6)}"
-        asyncio.run(_admin(f'CREATE DATABASE "{database}"'))
-        env["DATABASE_URL"] = f"{POSTGRES_ADMIN_URL}/{database}"
-    yield env
-    if database is not None:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-    subprocess.run(["rm", "-rf", data_dir], check=False)
+    with own_storage(backend_env, "backfill") as env:
+        yield env
 
 
 def _literals(env: dict[str, str], message_id: str, at: datetime) -> tuple[str, str]:

@@ -14,17 +14,15 @@ import re
 import secrets
 import signal
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
 from parley.core.crypto import new_key_spec, parse_keys
-from tests.conftest import BACKEND, PARLEY, POSTGRES_ADMIN_URL, ROOT, start_server
+from tests.conftest import PARLEY, ROOT, own_storage, start_server
 from tests.support import create_conversation, query_sql, read_all, register, send
 
 MESSAGES = 300
@@ -38,29 +36,11 @@ ENCRYPTED_COLUMNS = [
 _PROGRESS = re.compile(r"rotate-keys: messages\.content: (\d+)/(\d+)")
 
 
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL + "/postgres")
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture
 def own_env(backend_env: dict[str, str]) -> Iterator[dict[str, str]]:
     """The run's settings on a database of the test's own."""
-    env = dict(backend_env)
-    env["PARLEY_DATA_DIR"] = tempfile.mkdtemp(prefix="parley-rotate-")
-    database = None
-    if BACKEND == "postgres":
-        database = f"parley_rotate_{secrets.token_hex(6)}"
-        asyncio.run(_admin(f'CREATE DATABASE "{database}"'))
-        env["DATABASE_URL"] = f"{POSTGRES_ADMIN_URL}/{database}"
-        env["REDIS_KEY_PREFIX"] = f"parley-rotate-{secrets.token_hex(6)}:"
-    yield env
-    if database is not None:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-    subprocess.run(["rm", "-rf", env["PARLEY_DATA_DIR"]], check=False)
+    with own_storage(backend_env, "rotate") as env:
+        yield env
 
 
 async def _fill(url: str) -> tuple[Any, dict[str, str], str]:

@@ -4,9 +4,6 @@ messages: the claim, the lease and the send's clientMessageId)."""
 from __future__ import annotations
 
 import asyncio
-import secrets
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.conftest import BACKEND, POSTGRES_ADMIN_URL, _postgres, start_server
+from tests.conftest import BACKEND, own_storage, start_server
 from tests.realtime.sockets import Recorder, open_socket
 from tests.scheduled.helpers import at, next_named, parse, schedule, wait_for_status
 from tests.support import (
@@ -68,26 +65,16 @@ async def test_messages_due_together_are_sent_once_with_two_instances(
 
 
 @pytest.fixture
-def own_storage(backend_env: dict[str, str]) -> Iterator[dict[str, str]]:
+def own_env(backend_env: dict[str, str]) -> Iterator[dict[str, str]]:
     """An environment with a database of its own: the session's server must not send it."""
-    data_dir = tempfile.mkdtemp(prefix="parley-sched-")
-    env = {**backend_env, "PARLEY_DATA_DIR": data_dir}
-    database = None
-    if BACKEND == "postgres":
-        database = f"parley_sched_{secrets.token_hex(6)}"
-        asyncio.run(_postgres(f'CREATE DATABASE "{database}"'))
-        env["DATABASE_URL"] = f"{POSTGRES_ADMIN_URL}/{database}"
-        env["REDIS_KEY_PREFIX"] = f"parley-sched-{secrets.token_hex(6)}:"
-    yield env
-    if database is not None:
-        asyncio.run(_postgres(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-    shutil.rmtree(data_dir, ignore_errors=True)
+    with own_storage(backend_env, "sched") as env:
+        yield env
 
 
 def test_scheduled_message_survives_a_restart_and_is_sent_once(
-    own_storage: dict[str, str],
+    own_env: dict[str, str],
 ) -> None:
-    asyncio.run(_survives_a_restart(own_storage))
+    asyncio.run(_survives_a_restart(own_env))
 
 
 async def _survives_a_restart(env: dict[str, str]) -> None:
@@ -136,9 +123,9 @@ def _start_two(env: dict[str, str], *, together: bool) -> tuple[Server, Server]:
 
 
 def test_scheduled_messages_survive_a_restart_of_both_instances_and_are_sent_once(
-    own_storage: dict[str, str],
+    own_env: dict[str, str],
 ) -> None:
-    asyncio.run(_restart_of_both(own_storage))
+    asyncio.run(_restart_of_both(own_env))
 
 
 async def _restart_of_both(env: dict[str, str]) -> None:

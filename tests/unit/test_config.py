@@ -357,3 +357,14 @@ def test_bad_link_preview_settings_name_the_variable(
 ) -> None:
     with pytest.raises(ConfigError, match=name):
         load_settings({**env, name: raw})
+
+
+def test_password_hash_profile_defaults_to_rfc_9106_low_memory(env: dict[str, str]) -> None:
+    assert load_settings(env).password_hash_profile == "RFC_9106_LOW_MEMORY"
+    chosen = load_settings({**env, "PASSWORD_HASH_PROFILE": "rfc_9106_high_memory"})
+    assert chosen.password_hash_profile == "RFC_9106_HIGH_MEMORY"
+
+
+def test_an_unknown_password_hash_profile_is_refused(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="PASSWORD_HASH_PROFILE"):
+        load_settings({**env, "PASSWORD_HASH_PROFILE": "PRE_21_2"})

@@ -16,6 +16,9 @@ class CountingHasher:
         self.real = real
         self.verified_against: list[str] = []
 
+    def hash(self, password: str) -> str:
+        return self.real.hash(password)
+
     def verify(self, password_hash: str, password: str) -> bool:
         self.verified_against.append(password_hash)
         return self.real.verify(password_hash, password)
@@ -39,3 +42,17 @@ async def test_unknown_user_costs_one_verification_like_a_real_one(
 
 async def test_the_dummy_hash_never_lets_anyone_in() -> None:
     assert await security.verify_password(None, "parley-timing-equaliser") is False
+
+
+async def test_a_profile_applies_to_new_hashes_and_old_ones_still_verify() -> None:
+    old = await security.hash_password("correct horse battery")
+    security.install_password_profile("CHEAPEST")
+    try:
+        new = await security.hash_password("correct horse battery")
+        assert (extract_parameters(new).memory_cost, extract_parameters(new).time_cost) == (8, 1)
+        assert await security.verify_password(old, "correct horse battery") is True
+        assert await security.verify_password(new, "correct horse battery") is True
+        assert await security.verify_password(None, "correct horse battery") is False
+    finally:
+        security.install_password_profile("RFC_9106_LOW_MEMORY")
+    assert extract_parameters(old).memory_cost == 65536
