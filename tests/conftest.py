@@ -128,14 +128,37 @@ def backend_env() -> Iterator[dict[str, str]]:
     if prefix is not None:
         _drop_redis_prefix(prefix)
     subprocess.run(["rm", "-rf", data_dir], check=False)
+    if "PARLEY_TEST_KEEP_LOGS" not in os.environ:
+        for log_path in _server_logs:
+            Path(log_path).unlink(missing_ok=True)
 
 
 def start_server(
     env: dict[str, str], extra_env: dict[str, str] | None = None, args: list[str] | None = None
 ) -> Server:
     """`parley serve` (plus `args`, e.g. `--workers 2`) on a free port, once healthy."""
+    for _attempt in range(3):
+        try:
+            return _start_server(env, extra_env, args)
+        except PortTaken:
+            continue  # another test worker bound the port between free_port() and serve
+    return _start_server(env, extra_env, args)
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
+# Every server's log, removed when the run ends (PARLEY_TEST_KEEP_LOGS=1 keeps them).
+_server_logs: list[str] = []
+
+
+def _start_server(
+    env: dict[str, str], extra_env: dict[str, str] | None, args: list[str] | None
+) -> Server:
     port = free_port()
     log_fd, log_path = tempfile.mkstemp(prefix="parley-server-", suffix=".log")
+    _server_logs.append(log_path)
     with os.fdopen(log_fd, "wb") as log_file:
         process = subprocess.Popen(
             [PARLEY, "serve", "--host", "127.0.0.1", "--port", str(port), *(args or [])],
@@ -148,7 +171,10 @@ def start_server(
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"parley serve exited: {Path(log_path).read_text()[-3000:]}")
+            output = Path(log_path).read_text()[-3000:]
+            if "address already in use" in output.lower():
+                raise PortTaken(output)
+            raise RuntimeError(f"parley serve exited: {output}")
         try:
             if httpx.get(url + "/health", timeout=1).status_code == 200:
                 return Server(url=url, process=process, log_path=log_path)

@@ -131,6 +131,10 @@ def _create_engine(settings: Settings) -> AsyncEngine:
             settings,
             connections=1,
             pragmas=("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"),
+            # The write lock from the start: a deferred transaction that read first and then
+            # writes fails at once (SQLITE_BUSY, no busy wait) if another process wrote in
+            # between (two servers on one file, `parley` commands beside a server).
+            begin="BEGIN IMMEDIATE",
         )
     engine = create_async_engine(
         settings.database_url,
@@ -149,11 +153,13 @@ def _create_engine(settings: Settings) -> AsyncEngine:
 def _create_sqlite_reader(settings: Settings) -> AsyncEngine:
     """Read-only connections to the same SQLite file (`SQLITE_READERS` of them). `query_only`
     makes a write through one fail loudly instead of slipping past the single writer."""
-    return _sqlite_engine(settings, connections=settings.sqlite_readers, pragmas=("query_only=ON",))
+    return _sqlite_engine(
+        settings, connections=settings.sqlite_readers, pragmas=("query_only=ON",), begin="BEGIN"
+    )
 
 
 def _sqlite_engine(
-    settings: Settings, *, connections: int, pragmas: tuple[str, ...]
+    settings: Settings, *, connections: int, pragmas: tuple[str, ...], begin: str
 ) -> AsyncEngine:
     engine = create_async_engine(
         settings.database_url,
@@ -179,7 +185,7 @@ def _sqlite_engine(
 
     @event.listens_for(engine.sync_engine, "begin")
     def _sqlite_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql(begin)
 
     _count_statements(engine)
     return engine
@@ -198,7 +204,7 @@ def _count_statements(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _count_statement(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         cell = statement_counter.get()
-        if cell is not None and statement != "BEGIN":
+        if cell is not None and not statement.startswith("BEGIN"):
             cell[0] += 1
 
 

@@ -93,3 +93,25 @@ async def test_reads_and_acks_answer_while_the_writer_waits(
         assert sorted(stored) == sorted(
             ["before the lock", "during the lock", "still during the lock"]
         )
+
+
+async def test_two_servers_on_one_file_both_write_without_failing(
+    backend_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A registration reads (is the name taken?) before it writes: begun deferred, it failed
+    with 503 at once when the other server had written in between, instead of waiting for
+    the lock (seen in the suite, where module servers share the session's file)."""
+    first = start_server(backend_env, {"PARLEY_DATA_DIR": str(tmp_path)})
+    second = start_server(backend_env, {"PARLEY_DATA_DIR": str(tmp_path)})
+    try:
+        async with (
+            httpx.AsyncClient(base_url=first.url, timeout=60) as one,
+            httpx.AsyncClient(base_url=second.url, timeout=60) as other,
+        ):
+            for _ in range(10):
+                await asyncio.gather(
+                    *(register(client, "writer") for client in (one, other) for _ in range(10))
+                )
+    finally:
+        first.stop()
+        second.stop()
