@@ -21,16 +21,36 @@ HEAD_BYTES = 64 * 1024
 MAX_NAME_LENGTH = 200
 
 
+# puremagic's confidence grows with the signature's length (0.1 per byte): below 3 bytes a
+# match is a guess that random bytes make often ("{" alone reads as JSON for 1 file in 256).
+MIN_CONFIDENCE = 0.3
+
+
 def sniff_type(head: bytes) -> str:
-    """The MIME type the first bytes announce; application/octet-stream when unknown."""
+    """The MIME type the first bytes announce; application/octet-stream when unknown or
+    announced by a signature too short to tell."""
     if not head:
         return OCTET_STREAM
     try:
-        mime = puremagic.from_string(head, mime=True)
+        matches = puremagic.magic_string(head)
     except (puremagic.PureError, ValueError):
         return OCTET_STREAM
-    mime = (mime or "").strip().lower()
-    return mime if mime and "/" in mime and len(mime) <= 127 else OCTET_STREAM
+    for match in matches:  # best first
+        mime = (match.mime_type or "").strip().lower()
+        if "/" not in mime or len(mime) > 127:
+            continue
+        if match.confidence >= MIN_CONFIDENCE or (mime == "image/x-ms-bmp" and _is_bmp(head)):
+            return mime
+    return OCTET_STREAM
+
+
+# The sizes of the DIB headers a BMP file can carry (BITMAPCOREHEADER ... BITMAPV5HEADER).
+_BMP_HEADER_SIZES = frozenset({12, 40, 52, 56, 64, 108, 124})
+
+
+def _is_bmp(head: bytes) -> bool:
+    """BMP's signature is two bytes ("BM"): confirmed by the DIB header's size after it."""
+    return head[:2] == b"BM" and int.from_bytes(head[14:18], "little") in _BMP_HEADER_SIZES
 
 
 def image_size(head: bytes, mime_type: str) -> tuple[int, int] | None:

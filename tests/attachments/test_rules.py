@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from parley.attachments.download import byte_range
-from parley.attachments.sniff import clean_filename, content_disposition
+from parley.attachments.sniff import clean_filename, content_disposition, sniff_type
 from parley.core.config import ConfigError, load_settings
 from parley.core.errors import RangeNotSatisfiable
 
@@ -83,3 +83,23 @@ def test_content_disposition_is_inline_only_for_safe_images() -> None:
     assert content_disposition("a.svg", "image/svg+xml").startswith("attachment;")
     assert content_disposition("a.html", "text/html").startswith("attachment;")
     assert 'filename="a_b.txt"' in content_disposition('a"b.txt', "text/plain")
+
+
+@pytest.mark.parametrize(
+    ("head", "mime"),
+    [
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(64)), "image/png"),
+        (b"GIF89a" + bytes(64), "image/gif"),
+        (b"%PDF-1.4 tiny", "application/pdf"),
+        # One or two bytes of signature are a guess: random bytes begin so every few hundred
+        # files (a random upload came back as application/json).
+        (b"{" + bytes(range(200, 256)), "application/octet-stream"),
+        (b"BM" + bytes(range(200, 256)), "application/octet-stream"),
+        (b"BM" + bytes(12) + (40).to_bytes(4, "little") + bytes(40), "image/x-ms-bmp"),
+        (b"plain text", "application/octet-stream"),
+        (b"", "application/octet-stream"),
+    ],
+    ids=["png", "gif", "pdf", "brace", "bm", "bmp", "text", "empty"],
+)
+def test_the_type_comes_from_a_signature_long_enough_to_tell(head: bytes, mime: str) -> None:
+    assert sniff_type(head) == mime
