@@ -1,29 +1,36 @@
 """Analytics benchmark: p50/p99 of `GET /conversations/{id}/analytics`'s query path on one
 conversation of 1,000,000 messages over a year.
 
-Fills a throwaway database (PostgreSQL: `parley_bench_analytics_<pid>`, dropped at the end;
-SQLite: a temporary file) migrated to revision 0010 (before the counters), bulk-loads the
-messages (one every ~31 s from 20 senders), a reaction on every 10th message and a hashtag
-on every 8th (PostgreSQL COPY, SQLite executemany, as `bench/search.py` does), then
-migrates to head: the backfills of migrations 0011 (per-day message counters, the aggregate
-the committer keeps per batch), 0016 (per-day reaction counters, which the reaction
-actions keep) and 0017 (per-day hashtag counters, which the committer and the edit keep) fill
-them. Each run calls `parley.analytics.queries.compute` (the function
-behind the endpoint, without the access check) on a session of the app's engine, in
-process; then each statement alone, with the statements that top reactions and top hashtags
-ran before their counters beside them (over the default and the longest period);
-`--explain` prints PostgreSQL's EXPLAIN ANALYZE of every statement of one call. The
-machine's load counts: pin with `taskset` and say what else ran.
+Fills a throwaway database (PostgreSQL: `parley_bench_analytics_<pid>`, dropped at the end
+unless `--keep`; SQLite: a temporary file) migrated to revision 0010 (before the counters),
+bulk-loads the messages (one every ~31 s from 20 senders), a reaction on every 10th message
+and a hashtag on every 8th (PostgreSQL COPY, SQLite executemany, as `bench/search.py` does),
+then migrates to head: the backfills of migrations 0011 (per-day message counters, the
+aggregate the committer keeps per batch), 0016 (per-day reaction counters, which the
+reaction actions keep) and 0017 (per-day hashtag counters, which the committer and the edit
+keep) fill them. Each run calls `parley.analytics.queries.compute` (the function behind the
+endpoint, without the access check) on a read session of the app's `Database` (the route's
+`ReadSessionDep`), in process, under the server's garbage-collector policy
+(`PARLEY_GC_POLICY`, `freeze` when unset: start-up objects frozen as `parley/main.py` does;
+`python` shows the full collections a process without it has, 90-280 ms each); each period's
+line counts the full collections during its calls. Then each statement alone, with the
+statements that top reactions and top hashtags ran before their counters beside them (over
+the default and the longest period); `--explain` prints PostgreSQL's EXPLAIN ANALYZE of
+every statement of one call. The machine's load counts: pin with `taskset` and say what else
+ran.
 
     .venv/bin/python -m bench.analytics                      # PostgreSQL and SQLite, 1M messages
     .venv/bin/python -m bench.analytics --backend sqlite --messages 100000
     taskset -c 1 .venv/bin/python -m bench.analytics --backend postgres --explain
+    .venv/bin/python -m bench.analytics --backend postgres --keep      # then, without reloading:
+    .venv/bin/python -m bench.analytics --backend postgres --database parley_bench_analytics_N
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
 import os
 import random
@@ -45,8 +52,10 @@ from parley.analytics import queries
 from parley.analytics.queries import compute
 from parley.cli import run_migrations
 from parley.conversations.models import Conversation, Participant
-from parley.core.config import load_settings
+from parley.core.collector import freeze_startup_objects, keep_long_lived_objects_frozen
+from parley.core.config import Settings, load_settings
 from parley.core.crypto import new_key_spec
+from parley.core.db import Database
 from parley.messages.models import Hashtag, Message, Reaction
 
 BENCH_KEY = new_key_spec("bench")
@@ -56,6 +65,8 @@ BATCH = 50_000
 START = datetime(2025, 12, 1, tzinfo=UTC)
 EMOJIS = ["👍", "❤️", "😂", "🎉", "👀", "🙏"]
 TAGS = [f"tag{index}" for index in range(40)]
+# The server's garbage-collector policy, as it would be configured (`freeze` when unset).
+GC_POLICY = {"PARLEY_GC_POLICY": os.environ.get("PARLEY_GC_POLICY", "")}
 
 Row = tuple[uuid.UUID, uuid.UUID, int, datetime]
 # (id, message, user or conversation, emoji or tag, time)
@@ -65,9 +76,9 @@ Extra = tuple[uuid.UUID, uuid.UUID, uuid.UUID, str, datetime]
 class Fill:
     """One conversation, its members (read pointers spread over the year) and the rows."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, conversation: uuid.UUID | None = None) -> None:
         self.count = count
-        self.conversation = uuid.uuid4()
+        self.conversation = conversation or uuid.uuid4()
         self.senders = [uuid.uuid4() for _ in range(SENDERS)]
         self.step = timedelta(days=365) / count
         self.last_day = (START + self.step * (count - 1)).date()
@@ -205,35 +216,79 @@ def load_sqlite(path: Path, fill: Fill) -> float:
     return time.perf_counter() - started
 
 
-async def measure(url: str, fill: Fill, runs: int) -> None:
-    engine = create_async_engine(url, pool_size=1)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
+class FullCollections:
+    """Generation-2 collections of this process while it is installed (count, longest):
+    a full pass over a heap of imported modules pauses everything for 100 ms and more."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append((time.perf_counter() - self._started) * 1000)
+
+    def __enter__(self) -> FullCollections:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self)
+
+
+def server_gc_policy(settings: Settings) -> asyncio.Task[None] | None:
+    """What the server's start-up does with the collector (`parley/main.py`, PARLEY_GC_POLICY,
+    `freeze` by default). Without it each full collection of this process walks the ~200,000
+    objects of the imported modules: a 90-280 ms pause in about one call of 50, which the
+    server does not have, so the p99 measured the bench, not the endpoint."""
+    if settings.gc_policy != "freeze":
+        return None
+    freeze_startup_objects()
+    return asyncio.create_task(keep_long_lived_objects_frozen(lambda: 0))  # no sockets here
+
+
+async def measure(settings: Settings, fill: Fill, runs: int) -> None:
+    """Calls on the app's read sessions (`Database.reads`, the route's `ReadSessionDep`:
+    the same pool, pre-ping and, on SQLite, read-only connections), under the server's
+    garbage-collector policy."""
+    database = Database(settings)
+    collector = server_gc_policy(settings)
     periods = {
         "30 days (default)": (fill.last_day - timedelta(days=29), fill.last_day),
         "7 days": (fill.last_day - timedelta(days=6), fill.last_day),
         "366 days (maximum)": (fill.last_day - timedelta(days=365), fill.last_day),
     }
+    print(f"  garbage-collector policy: {settings.gc_policy}")
     try:
         for label, (start, end) in periods.items():
             timings: list[float] = []
-            for attempt in range(runs + 3):
-                async with sessions() as session:
-                    started = time.perf_counter()
-                    result = await compute(
-                        session, conversation_id=fill.conversation, start=start, end=end
-                    )
-                    elapsed = (time.perf_counter() - started) * 1000
-                if attempt >= 3:  # the first few warm the caches
-                    timings.append(elapsed)
+            with FullCollections() as collections:
+                for attempt in range(runs + 3):
+                    async with database.reads() as session:
+                        started = time.perf_counter()
+                        result = await compute(
+                            session, conversation_id=fill.conversation, start=start, end=end
+                        )
+                        elapsed = (time.perf_counter() - started) * 1000
+                    if attempt >= 3:  # the first few warm the caches
+                        timings.append(elapsed)
             timings.sort()
             p99 = timings[min(len(timings) - 1, round(0.99 * (len(timings) - 1)))]
             print(
                 f"  {label:<20} p50 {statistics.median(timings):7.1f} ms   p99 {p99:7.1f} ms"
-                f"   ({result.totals.messages:,} messages, {len(timings)} runs)"
+                f"   max {timings[-1]:7.1f} ms   ({result.totals.messages:,} messages,"
+                f" {len(timings)} runs; {len(collections.pauses)} full collections,"
+                f" longest {max(collections.pauses, default=0):.1f} ms)"
             )
-        await parts(sessions, fill, runs)
+        await parts(database.reads, fill, runs)
     finally:
-        await engine.dispose()
+        if collector is not None:
+            collector.cancel()
+        await database.dispose()
 
 
 async def parts(sessions: async_sessionmaker[AsyncSession], fill: Fill, runs: int) -> None:
@@ -354,15 +409,29 @@ async def explain(url: str, fill: Fill) -> None:
         await engine.dispose()
 
 
-async def postgres(count: int, runs: int, *, explain_plans: bool = False) -> None:
-    name = f"parley_bench_analytics_{os.getpid()}"
+async def postgres(
+    count: int,
+    runs: int,
+    *,
+    explain_plans: bool = False,
+    database: str | None = None,
+    keep: bool = False,
+) -> None:
+    name = database or f"parley_bench_analytics_{os.getpid()}"
+    url = f"{POSTGRES}/{name}"
+    settings = load_settings(
+        {"DATABASE_URL": url, "JWT_SECRET": "x" * 40, "ENCRYPTION_KEYS": BENCH_KEY, **GC_POLICY}
+    )
+    if database:
+        fill = await reuse(url)
+        print(f"PostgreSQL: {fill.count:,} messages in {name} (kept by an earlier run)")
+        await measure(settings, fill, runs)
+        if explain_plans:
+            await explain(settings.database_url, fill)
+        return
     admin = await asyncpg.connect(POSTGRES + "/postgres")
     await admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"{POSTGRES}/{name}"
     try:
-        settings = load_settings(
-            {"DATABASE_URL": url, "JWT_SECRET": "x" * 40, "ENCRYPTION_KEYS": BENCH_KEY}
-        )
         await asyncio.to_thread(run_migrations, settings, "0010")
         fill = Fill(count)
         engine = create_async_engine(settings.database_url)
@@ -379,19 +448,37 @@ async def postgres(count: int, runs: int, *, explain_plans: bool = False) -> Non
             f"PostgreSQL: {count:,} messages loaded in {seconds:.0f} s, "
             f"counters backfilled in {time.perf_counter() - started:.0f} s"
         )
-        await measure(settings.database_url, fill, runs)
+        await measure(settings, fill, runs)
         if explain_plans:
             await explain(settings.database_url, fill)
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if keep:
+            print(f"kept {name}: --database {name} measures it again; drop it when done")
+        else:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def reuse(url: str) -> Fill:
+    """The fill of a database an earlier `--keep` run loaded: its one conversation."""
+    connection = await asyncpg.connect(url)
+    try:
+        conversation, last_seq = await connection.fetchrow("SELECT id, last_seq FROM conversations")
+    finally:
+        await connection.close()
+    return Fill(last_seq, conversation)
 
 
 async def sqlite(count: int, runs: int) -> None:
     with tempfile.TemporaryDirectory(prefix="parley-bench-analytics-") as folder:
         path = Path(folder) / "parley.db"
         settings = load_settings(
-            {"DATABASE_URL": f"sqlite:///{path}", "JWT_SECRET": "x" * 40, "PARLEY_DATA_DIR": folder}
+            {
+                "DATABASE_URL": f"sqlite:///{path}",
+                "JWT_SECRET": "x" * 40,
+                "PARLEY_DATA_DIR": folder,
+                **GC_POLICY,
+            }
         )
         await asyncio.to_thread(run_migrations, settings, "0010")
         fill = Fill(count)
@@ -409,7 +496,7 @@ async def sqlite(count: int, runs: int) -> None:
             f"SQLite: {count:,} messages loaded in {seconds:.0f} s, "
             f"counters backfilled in {time.perf_counter() - started:.0f} s"
         )
-        await measure(settings.database_url, fill, runs)
+        await measure(settings, fill, runs)
 
 
 def main() -> None:
@@ -420,9 +507,23 @@ def main() -> None:
     parser.add_argument(
         "--explain", action="store_true", help="PostgreSQL: EXPLAIN ANALYZE each statement"
     )
+    parser.add_argument(
+        "--keep", action="store_true", help="PostgreSQL: keep the loaded database at the end"
+    )
+    parser.add_argument(
+        "--database", help="PostgreSQL: measure a database an earlier --keep run loaded"
+    )
     args = parser.parse_args()
     if args.backend in ("postgres", "both"):
-        asyncio.run(postgres(args.messages, args.runs, explain_plans=args.explain))
+        asyncio.run(
+            postgres(
+                args.messages,
+                args.runs,
+                explain_plans=args.explain,
+                database=args.database,
+                keep=args.keep,
+            )
+        )
     if args.backend in ("sqlite", "both"):
         asyncio.run(sqlite(args.messages, args.runs))
 
