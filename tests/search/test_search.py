@@ -21,6 +21,7 @@ from tests.support import (
     register,
     remove,
     send,
+    sql_statements,
 )
 
 HELD = "fuck this shit, fuck"  # held for review (tests/moderation/test_moderation.py)
@@ -284,6 +285,28 @@ async def test_ties_page_by_id_without_gaps(
     seen = [hit["id"] for page in (first, second, third) for hit in page["items"]]
     assert len(seen) == 5 and set(seen) == sent
     assert third["nextCursor"] is None
+
+
+async def test_a_page_costs_the_same_statements_for_one_hit_or_many(
+    client: httpx.AsyncClient, alice: User, bob: User
+) -> None:
+    """The page and its rows in one statement, then the snippets and the reactions (and on
+    PostgreSQL the plan-cache setting first): no statement per hit."""
+    one, many = _word(), _word()
+    conversation = await create_conversation(client, alice, [bob])
+    await send(client, alice, conversation["id"], one)
+    for _ in range(4):
+        await send(client, alice, conversation["id"], many)
+    await _search(client, bob, one)  # warm-up: the user and membership caches
+
+    statements = []
+    for word in (one, many):
+        response = await client.get("/messages/search", params={"q": word}, headers=bob.headers)
+        assert response.status_code == 200, response.text
+        statements.append(sql_statements(response))
+
+    expected = 4 if BACKEND == "postgres" else 3
+    assert statements == [expected, expected]
 
 
 # ---------------------------------------------------------------- filters
