@@ -80,7 +80,7 @@ def own_storage(env: dict[str, str], name: str) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def backend_env() -> Iterator[dict[str, str]]:
+def backend_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     """Environment for server processes of this test run (same database for all of them)."""
     data_dir = tempfile.mkdtemp(prefix="parley-test-")
     env = {
@@ -128,7 +128,8 @@ def backend_env() -> Iterator[dict[str, str]]:
     if prefix is not None:
         _drop_redis_prefix(prefix)
     subprocess.run(["rm", "-rf", data_dir], check=False)
-    if "PARLEY_TEST_KEEP_LOGS" not in os.environ:
+    # Kept when a test failed (the servers' side of it) or when asked to.
+    if "PARLEY_TEST_KEEP_LOGS" not in os.environ and not request.session.testsfailed:
         for log_path in _server_logs:
             Path(log_path).unlink(missing_ok=True)
 
@@ -149,7 +150,8 @@ class PortTaken(RuntimeError):
     pass
 
 
-# Every server's log, removed when the run ends (PARLEY_TEST_KEEP_LOGS=1 keeps them).
+# Every server's log, removed when the run ends unless a test failed (PARLEY_TEST_KEEP_LOGS=1
+# keeps them always).
 _server_logs: list[str] = []
 
 
@@ -192,8 +194,6 @@ def server(backend_env: dict[str, str]) -> Iterator[Server]:
     running = start_server(backend_env)
     yield running
     running.stop()
-    if "PARLEY_TEST_KEEP_LOGS" not in os.environ:
-        os.unlink(running.log_path)
 
 
 @pytest.fixture(scope="session")
