@@ -256,24 +256,42 @@ export function retry(message: ChatMessage): void {
   void deliver(again);
 }
 
+// How long an accepted send may wait for `message_confirmed` before it shows as failed (with
+// Retry, which resends it with the same clientMessageId: a send that did commit answers with
+// the stored message, never a second one).
+const CONFIRM_TIMEOUT_MS = 15_000;
+
+// The latest attempt of each unconfirmed send, so that an earlier attempt's timer does not
+// fail a retry.
+const attempts = new Map<string, number>();
+
 async function deliver(message: ChatMessage): Promise<void> {
-  if (socket === null || message.clientMessageId === null) {
-    return fail(message.conversationId, message.clientMessageId, "Not connected");
+  const clientMessageId = message.clientMessageId;
+  if (socket === null || clientMessageId === null) {
+    return fail(message.conversationId, clientMessageId, "Not connected");
   }
+  const attempt = (attempts.get(clientMessageId) ?? 0) + 1;
+  attempts.set(clientMessageId, attempt);
   const answer = await emitWithAck(socket, "send_message", {
     conversationId: message.conversationId,
     content: message.content ?? "",
-    clientMessageId: message.clientMessageId,
+    clientMessageId,
     clientTimestamp: message.clientTimestamp ?? new Date().toISOString(),
   });
-  if (!answer.ok) return fail(message.conversationId, message.clientMessageId, answer.error.message);
+  if (!answer.ok) return fail(message.conversationId, clientMessageId, answer.error.message);
   // PENDING: still ours to watch (the server's id now); stored already: confirmed.
   accept(answer.message);
+  setTimeout(() => {
+    if (attempts.get(clientMessageId) === attempt) {
+      fail(message.conversationId, clientMessageId, "No confirmation from the server");
+    }
+  }, CONFIRM_TIMEOUT_MS);
 }
 
 /** A message from the server, from the ack, `message_confirmed` or `new_message`. */
 function accept(message: Message): void {
   const confirmed = message.status !== "PENDING";
+  if (confirmed && message.clientMessageId !== null) attempts.delete(message.clientMessageId);
   const shown: ChatMessage = confirmed ? message : { ...message, local: { state: "pending" } };
   setList(message.conversationId, (current) => mergeMessages(current, [shown]));
 }
@@ -282,7 +300,7 @@ function fail(conversationId: string, clientMessageId: string | null, reason: st
   setList(conversationId, (current) => ({
     ...current,
     items: current.items.map((item) =>
-      item.local !== undefined && item.clientMessageId === clientMessageId
+      item.local?.state === "pending" && item.clientMessageId === clientMessageId
         ? { ...item, local: { state: "failed", error: reason } }
         : item,
     ),
@@ -302,6 +320,7 @@ function openSocket(token: string): void {
     connectedBefore = true;
   });
   connection.on("disconnect", (reason) => {
+    if (socket !== connection) return; // the session ended: nothing to reconnect
     update(() => ({ connection: "offline" }));
     // The server closed it (a token that expired or was revoked, among others): ask the API
     // whether the session still holds; a 401 there ends it, otherwise reconnect.
@@ -356,6 +375,7 @@ function openSocket(token: string): void {
 /** A committed message of any conversation: into its history and the conversation list. */
 function receive(message: Message): void {
   const mine = message.senderId === getState().session?.user.id;
+  if (mine && message.clientMessageId !== null) attempts.delete(message.clientMessageId);
   const list = getState().messages[message.conversationId];
   if (list !== undefined) {
     const last = lastSeq(message.conversationId);

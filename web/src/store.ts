@@ -78,8 +78,9 @@ export const emptyList: MessageList = {
   loaded: false,
 };
 
-/** `list` with `incoming` merged in: each message once (by id, or by our clientMessageId
- * for a send we show before the server named it), committed ones ordered by `seq`. */
+/** `list` with `incoming` merged in: each message once (by id, or by sender and
+ * clientMessageId for a send we show before the server named it), committed ones ordered by
+ * `seq`. */
 export function mergeMessages(list: MessageList, incoming: ChatMessage[]): MessageList {
   const items = [...list.items];
   for (const message of incoming) {
@@ -88,6 +89,7 @@ export function mergeMessages(list: MessageList, incoming: ChatMessage[]): Messa
         item.id === message.id ||
         (message.clientMessageId !== null &&
           item.local !== undefined &&
+          item.senderId === message.senderId &&
           item.clientMessageId === message.clientMessageId),
     );
     if (at === -1) {

@@ -39,7 +39,8 @@ export function Composer({ conversationId }: Props) {
       <textarea
         id="composer-text"
         rows={1}
-        placeholder="Write a message (Enter sends, Shift+Enter for a new line)"
+        placeholder="Write a message…"
+        title="Enter sends, Shift+Enter starts a new line"
         value={text}
         onInput={(event) => setText(event.currentTarget.value)}
         onKeyDown={onKeyDown}
