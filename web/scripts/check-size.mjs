@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 
 const BUDGET_BYTES = 200 * 1024;
-const dist = new URL("../dist/", import.meta.url).pathname;
+// The build to measure: web/dist, or the folder given as the first argument.
+const dist = process.argv[2] ?? new URL("../dist/", import.meta.url).pathname;
 const manifest = JSON.parse(readFileSync(join(dist, ".vite", "manifest.json"), "utf8"));
 
 const entry = Object.keys(manifest).find((key) => manifest[key].isEntry);
