@@ -113,3 +113,25 @@ function byPosition(a: ChatMessage, b: ChatMessage): number {
     b.clientTimestamp ?? b.serverTimestamp,
   );
 }
+
+/** Changes one conversation's message list (an empty one if none is loaded yet). */
+export function updateList(
+  conversationId: string,
+  change: (current: MessageList) => MessageList,
+): void {
+  update((current) => ({
+    messages: {
+      ...current.messages,
+      [conversationId]: change(current.messages[conversationId] ?? emptyList),
+    },
+  }));
+}
+
+/** The highest `seq` loaded of a conversation (0: none). */
+export function newestSeq(conversationId: string): number {
+  let seq = 0;
+  for (const item of state.messages[conversationId]?.items ?? []) {
+    if (item.seq !== null && item.seq > seq) seq = item.seq;
+  }
+  return seq;
+}

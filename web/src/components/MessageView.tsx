@@ -8,7 +8,7 @@ import {
   retry,
 } from "../chat";
 import { navigate } from "../router";
-import { emptyList, useStore, type ChatMessage, type State } from "../store";
+import { emptyList, useStore, type ChatMessage, type MessageList, type State } from "../store";
 import { Composer } from "./Composer";
 
 interface Props {
@@ -39,7 +39,7 @@ export function MessageView({ conversationId }: Props) {
     return closeConversation;
   }, [conversationId]);
 
-  const { items, loadingOlder, loaded, olderCursor } = list ?? emptyList;
+  const { items, loadingOlder, olderCursor } = list ?? emptyList;
 
   useLayoutEffect(() => {
     const element = scroller.current;
@@ -80,11 +80,8 @@ export function MessageView({ conversationId }: Props) {
         <h2>{conversation ? conversationTitle(conversation) : "Conversation"}</h2>
       </header>
       <div class="history" ref={scroller} onScroll={onScroll} role="log" aria-live="polite">
-        {loadingOlder && <p class="loading">Loading…</p>}
-        {loaded && olderCursor === null && items.length > 0 && (
-          <p class="start">This is the beginning of the conversation.</p>
-        )}
-        {loaded && items.length === 0 && <p class="start">No messages yet. Say hello!</p>}
+        {/* One line whatever it says, so that "Loading…" coming and going moves nothing. */}
+        <p class="history-status">{historyStatus(list ?? emptyList)}</p>
         <ol>
           {items.map((message) => (
             <MessageItem
@@ -99,6 +96,14 @@ export function MessageView({ conversationId }: Props) {
       <Composer conversationId={conversationId} />
     </section>
   );
+}
+
+function historyStatus({ items, loaded, loadingOlder, olderCursor }: MessageList): string {
+  if (loadingOlder) return "Loading…";
+  if (!loaded || olderCursor !== null) return "";
+  return items.length === 0
+    ? "No messages yet. Say hello!"
+    : "This is the beginning of the conversation.";
 }
 
 interface ItemProps {
