@@ -6,10 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
+WEB_INSTALLED := web/node_modules/.installed-stamp
+WEB_BUILT := web/dist/.build-stamp
+WEB_SOURCES := $(shell find web/src web/scripts -type f 2>/dev/null) web/index.html \
+	web/vite.config.ts web/tsconfig.json web/package.json
 
 .PHONY: install run migrate test test-deps test-sqlite test-postgres lint format bench bench-connections bench-chaos bench-w1 bench-w2 services clean
 
-install: $(STAMP)
+install: $(STAMP) $(WEB_BUILT)
 
 # Idempotent: re-runs only when the lock file or project metadata change.
 $(STAMP): requirements.lock pyproject.toml
@@ -17,6 +21,18 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
+
+# The web client (web/, served at / by `parley serve`): npm ci when the lock changes, the
+# build (type check, Vite, first-load size check) when a source changes. The build stamp
+# lives in web/dist, which each build empties first, so a failed build leaves no stamp.
+$(WEB_INSTALLED): web/package-lock.json
+	@command -v npm >/dev/null || (echo "make install needs Node.js 18+ and npm to build web/"; exit 1)
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(WEB_BUILT): $(WEB_INSTALLED) $(WEB_SOURCES)
+	cd web && npm run build
+	touch $@
 
 run: install
 	$(BIN)/parley serve --host $(HOST) --port $(PORT)
@@ -93,4 +109,4 @@ bench-w2: install services
 	$(BIN)/python -m bench.w2 $(W2_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info web/node_modules web/dist

@@ -76,6 +76,7 @@ from parley.realtime.server import create_socket_server
 from parley.retention.job import RetentionJob
 from parley.search.language import search_language
 from parley.search.routes import router as search_router
+from parley.web.routes import web_router
 
 log = logging.getLogger("parley")
 
@@ -385,6 +386,8 @@ def create_api(
     app.webhooks.include_router(notification_webhooks)
     app.include_router(attachments_router)
     app.include_router(privacy_router)
+    # Last: the client's page and assets take only paths no API route has.
+    app.include_router(web_router(settings.web_dist_dir))
 
     if settings.metrics_port is None:
         _install_metrics_route(app, settings.metrics_token)

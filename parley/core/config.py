@@ -204,6 +204,10 @@ def _s3(env: dict[str, str]) -> S3Settings | None:
     return S3Settings(*values)
 
 
+# The web client's build in a source checkout: web/dist beside the `parley` package.
+DEFAULT_WEB_DIST_DIR = Path(__file__).resolve().parents[2] / "web" / "dist"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything Parley reads from the environment, already parsed."""
@@ -270,6 +274,7 @@ class Settings:
     retention_days: int | None = None
     retention_interval_seconds: float = 3600.0
     password_hash_profile: str = "RFC_9106_LOW_MEMORY"
+    web_dist_dir: Path = DEFAULT_WEB_DIST_DIR
 
     @property
     def is_sqlite(self) -> bool:
@@ -504,4 +509,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             "RETENTION_INTERVAL", env.get("RETENTION_INTERVAL") or "1h"
         ),
         password_hash_profile=_password_hash_profile(env.get("PASSWORD_HASH_PROFILE") or ""),
+        web_dist_dir=Path(env.get("WEB_DIST_DIR") or DEFAULT_WEB_DIST_DIR).resolve(),
     )

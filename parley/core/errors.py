@@ -61,6 +61,7 @@ class ErrorCode(StrEnum):
     EXPORT_NOT_READY = "EXPORT_NOT_READY"
     SCHEDULED_AT_INVALID = "SCHEDULED_AT_INVALID"
     SCHEDULED_MESSAGE_NOT_PENDING = "SCHEDULED_MESSAGE_NOT_PENDING"
+    WEB_CLIENT_NOT_BUILT = "WEB_CLIENT_NOT_BUILT"
 
 
 class AppError(Exception):
@@ -136,6 +137,14 @@ class RouteNotFound(AppError):
     code = ErrorCode.NOT_FOUND
     status = 404
     default_message = "Not found"
+
+
+class WebClientNotBuilt(AppError):
+    """`/` asked for the web client on a server that has no build of it (WEB_DIST_DIR)."""
+
+    code = ErrorCode.WEB_CLIENT_NOT_BUILT
+    status = 404
+    default_message = "The web client is not built"
 
 
 class MethodNotAllowed(AppError):

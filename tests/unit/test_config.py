@@ -368,3 +368,13 @@ def test_password_hash_profile_defaults_to_rfc_9106_low_memory(env: dict[str, st
 def test_an_unknown_password_hash_profile_is_refused(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match="PASSWORD_HASH_PROFILE"):
         load_settings({**env, "PASSWORD_HASH_PROFILE": "PRE_21_2"})
+
+
+def test_web_client_build_defaults_to_web_dist_of_the_checkout(env: dict[str, str]) -> None:
+    checkout = Path(__file__).resolve().parents[2]
+    assert load_settings(env).web_dist_dir == checkout / "web" / "dist"
+
+
+def test_web_dist_dir_names_another_build(env: dict[str, str], tmp_path: Path) -> None:
+    chosen = load_settings({**env, "WEB_DIST_DIR": str(tmp_path / "client")})
+    assert chosen.web_dist_dir == (tmp_path / "client").resolve()

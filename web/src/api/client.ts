@@ -1,0 +1,86 @@
+// The REST client: one `request` that adds the token, parses the contract's error body into
+// `ApiError`, and reports a 401 (a token expired or revoked) to whoever registered for it.
+import type { ApiErrorBody, Conversation, Message, Page, Participant, TokenOut, User } from "./types";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+type TokenSource = () => string | null;
+type UnauthorizedHandler = (error: ApiError) => void;
+
+let tokenSource: TokenSource = () => null;
+let onUnauthorized: UnauthorizedHandler = () => {};
+
+/** Where the token comes from, and what to do when the server refuses it. */
+export function configureApi(source: TokenSource, unauthorized: UnauthorizedHandler): void {
+  tokenSource = source;
+  onUnauthorized = unauthorized;
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  const token = tokenSource();
+  if (token !== null) headers["Authorization"] = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 204) return undefined as T;
+  const payload: unknown = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = toApiError(response.status, payload);
+    // A 401 on /auth/* is a wrong password or a refused registration, not a lost session.
+    if (response.status === 401 && !path.startsWith("/auth/")) onUnauthorized(error);
+    throw error;
+  }
+  return payload as T;
+}
+
+function toApiError(status: number, payload: unknown): ApiError {
+  const body = (payload as { error?: ApiErrorBody } | null)?.error;
+  if (body === undefined) return new ApiError(status, "HTTP_" + status, `HTTP ${status}`);
+  return new ApiError(status, body.code, body.message, body.details ?? {});
+}
+
+function query(params: Record<string, string | number | null | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined) search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text === "" ? "" : "?" + text;
+}
+
+export const api = {
+  register: (username: string, password: string, displayName?: string) =>
+    request<TokenOut>("POST", "/auth/register", { username, password, displayName }),
+  login: (username: string, password: string) =>
+    request<TokenOut>("POST", "/auth/login", { username, password }),
+  /** Revokes this token on the server; its sockets are disconnected. */
+  logout: () => request<void>("POST", "/auth/logout"),
+  me: () => request<User>("GET", "/users/me"),
+
+  conversations: (cursor?: string) =>
+    request<Page<Conversation>>("GET", "/conversations" + query({ cursor })),
+  conversation: (id: string) => request<Conversation>("GET", `/conversations/${id}`),
+  participants: (id: string) =>
+    request<Page<Participant>>("GET", `/conversations/${id}/participants`),
+
+  /** A page of messages, newest first; pass `nextCursor` back as `before` for older ones. */
+  messages: (conversationId: string, before?: string | null, limit = 50) =>
+    request<Page<Message>>(
+      "GET",
+      `/messages/conversation/${conversationId}` + query({ limit, before }),
+    ),
+};

@@ -1,0 +1,7 @@
+// What the screens ask for. Components call these and read the store; only the modules of
+// this folder talk to the API and the socket.
+export { logIn, logOut, resumeSession, signUp } from "./auth";
+export { quietly } from "./connection";
+export { conversationTitle } from "./conversations";
+export { closeConversation, loadOlder, openConversation } from "./history";
+export { retry, sendMessage } from "./sending";

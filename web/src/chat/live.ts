@@ -1,0 +1,91 @@
+// The socket's events: what keeps the state live, and the catch-up after a reconnect.
+import { api } from "../api/client";
+import { connectSocket, isSessionRefusal } from "../socket";
+import { getState, newestSeq, update } from "../store";
+import { quietly, setCurrentSocket, currentSocket } from "./connection";
+import {
+  dropConversation,
+  fetchConversation,
+  loadConversations,
+  putConversation,
+} from "./conversations";
+import { receive, replaceIfLoaded, syncConversation } from "./history";
+import { acceptOwn, failSend } from "./sending";
+
+/** Why a session ended, for the log-in screen (null: the user logged out here). */
+export type EndSession = (notice: string | null) => void;
+
+export const SESSION_ENDED = "Your session has ended: please log in again.";
+
+/** Connects the session's socket and listens to it; `endSession` when the server refuses it. */
+export function openSocket(token: string, endSession: EndSession): void {
+  const connection = connectSocket(token);
+  setCurrentSocket(connection);
+  let connectedBefore = false;
+  update(() => ({ connection: "connecting" }));
+
+  connection.on("connect", () => {
+    update(() => ({ connection: "online" }));
+    if (connectedBefore) quietly(catchUp());
+    connectedBefore = true;
+  });
+  connection.on("disconnect", (reason) => {
+    if (currentSocket() !== connection) return; // the session ended: nothing to reconnect
+    update(() => ({ connection: "offline" }));
+    // The server closed it (a token that expired or was revoked, among others): ask the API
+    // whether the session still holds; a 401 there ends it, otherwise reconnect.
+    if (reason === "io server disconnect") {
+      void api.me().then(
+        () => connection.connect(),
+        () => {},
+      );
+    }
+  });
+  connection.on("connect_error", (error) => {
+    if (isSessionRefusal(error)) endSession(SESSION_ENDED);
+    else update(() => ({ connection: "offline" }));
+  });
+  connection.on("session_revoked", ({ reason }) => {
+    endSession(
+      reason === "LOGGED_OUT" ? null : "You were signed out on the server: please log in again.",
+    );
+  });
+
+  connection.on("new_message", ({ message }) => receive(message));
+  connection.on("message_confirmed", ({ message }) => acceptOwn(message));
+  connection.on("message_failed", ({ clientMessageId, error }) => {
+    for (const conversationId of Object.keys(getState().messages)) {
+      failSend(conversationId, clientMessageId, error.message);
+    }
+  });
+  connection.on("message_updated", ({ message }) => replaceIfLoaded(message));
+  connection.on("message_deleted", ({ message }) => replaceIfLoaded(message));
+  connection.on("conversation_updated", ({ conversation }) => {
+    const known = getState().conversations[conversation.id];
+    // The event carries the conversation, not the caller's own fields.
+    putConversation({
+      ...conversation,
+      unreadCount: known?.unreadCount ?? 0,
+      lastMessage: known?.lastMessage ?? conversation.lastMessage ?? null,
+      myRole: known?.myRole ?? conversation.myRole ?? null,
+    });
+  });
+  connection.on("participant_added", ({ conversationId, participant }) => {
+    if (participant.userId === getState().session?.user.id) {
+      quietly(fetchConversation(conversationId));
+    }
+  });
+  connection.on("participant_removed", ({ conversationId, participant }) => {
+    if (participant.userId === getState().session?.user.id) dropConversation(conversationId);
+  });
+}
+
+/** After a reconnect: what each loaded conversation missed meanwhile, through `sync`. */
+async function catchUp(): Promise<void> {
+  for (const [conversationId, list] of Object.entries(getState().messages)) {
+    // A list still loading its first page gets everything from that page.
+    if (list.loaded) await syncConversation(conversationId, newestSeq(conversationId));
+  }
+  // Unread counts and previews of the conversations not loaded.
+  await loadConversations();
+}
