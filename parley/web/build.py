@@ -37,9 +37,9 @@ def index_file(dist_dir: Path) -> Path:
     """The built `index.html`; `WebClientNotBuilt` when there is no build."""
     index = dist_dir / "index.html"
     if not index.is_file():
+        # The server's own path stays out of the answer (WEB_DIST_DIR says where it looks).
         raise WebClientNotBuilt(
-            "The web client is not built: run `make install` (or `npm run build` in web/)",
-            distDir=str(dist_dir),
+            "The web client is not built: run `make install` (or `npm run build` in web/)"
         )
     return index
 
