@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import itertools
 import os
 import random
@@ -47,6 +46,7 @@ import asyncpg
 from sqlalchemy import event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from bench.gc_pauses import PauseClock
 from parley.accounts.models import User
 from parley.analytics import queries
 from parley.analytics.queries import compute
@@ -216,30 +216,6 @@ def load_sqlite(path: Path, fill: Fill) -> float:
     return time.perf_counter() - started
 
 
-class FullCollections:
-    """Generation-2 collections of this process while it is installed (count, longest):
-    a full pass over a heap of imported modules pauses everything for 100 ms and more."""
-
-    def __init__(self) -> None:
-        self.pauses: list[float] = []
-        self._started = 0.0
-
-    def __call__(self, phase: str, info: dict[str, int]) -> None:
-        if info["generation"] != 2:
-            return
-        if phase == "start":
-            self._started = time.perf_counter()
-        else:
-            self.pauses.append((time.perf_counter() - self._started) * 1000)
-
-    def __enter__(self) -> FullCollections:
-        gc.callbacks.append(self)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        gc.callbacks.remove(self)
-
-
 def server_gc_policy(settings: Settings) -> asyncio.Task[None] | None:
     """What the server's start-up does with the collector (`parley/main.py`, PARLEY_GC_POLICY,
     `freeze` by default). Without it each full collection of this process walks the ~200,000
@@ -266,7 +242,7 @@ async def measure(settings: Settings, fill: Fill, runs: int) -> None:
     try:
         for label, (start, end) in periods.items():
             timings: list[float] = []
-            with FullCollections() as collections:
+            with PauseClock() as collections:
                 for attempt in range(runs + 3):
                     async with database.reads() as session:
                         started = time.perf_counter()
@@ -281,8 +257,8 @@ async def measure(settings: Settings, fill: Fill, runs: int) -> None:
             print(
                 f"  {label:<20} p50 {statistics.median(timings):7.1f} ms   p99 {p99:7.1f} ms"
                 f"   max {timings[-1]:7.1f} ms   ({result.totals.messages:,} messages,"
-                f" {len(timings)} runs; {len(collections.pauses)} full collections,"
-                f" longest {max(collections.pauses, default=0):.1f} ms)"
+                f" {len(timings)} runs; {len(collections.pauses_ms)} full collections,"
+                f" longest {max(collections.pauses_ms, default=0):.1f} ms)"
             )
         await parts(database.reads, fill, runs)
     finally:

@@ -60,6 +60,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from bench.gc_pauses import PauseClock
 from bench.send import ROOT, start_server, stop_server
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -113,23 +114,6 @@ def stderr_to(path: Path) -> Iterator[None]:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
-
-
-class PauseClock:
-    """Times the client's own full (generation 2) garbage collections: with 10,000 sockets of
-    objects they can stall the load generator, and a stall here reads as server latency."""
-
-    def __init__(self) -> None:
-        self.pauses_ms: list[float] = []
-        self._started = 0.0
-
-    def __call__(self, phase: str, info: dict[str, int]) -> None:
-        if info["generation"] != 2:
-            return
-        if phase == "start":
-            self._started = time.perf_counter()
-        else:
-            self.pauses_ms.append((time.perf_counter() - self._started) * 1000)
 
 
 class Deliveries:
