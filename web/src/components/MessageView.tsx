@@ -41,6 +41,7 @@ export function MessageView({ conversationId }: Props) {
   const typing = useStore(
     useCallback((state: State) => state.typing[conversationId], [conversationId]),
   );
+  const online = useStore((state) => state.connection === "online");
   const [threadRootId, setThreadRootId] = useState<string | null>(null);
   // Where the focus goes back when the thread panel closes.
   const threadOpener = useRef<HTMLElement | null>(null);
@@ -50,7 +51,6 @@ export function MessageView({ conversationId }: Props) {
 
   useEffect(() => {
     quietly(openConversation(conversationId));
-    quietly(loadWatermarks(conversationId));
     const stopLooking = readWhenLookedAt();
     return () => {
       stopLooking();
@@ -58,6 +58,11 @@ export function MessageView({ conversationId }: Props) {
       closeConversation();
     };
   }, [conversationId]);
+
+  // Read and delivery positions, again after a reconnect (receipts may have been missed).
+  useEffect(() => {
+    if (online) quietly(loadWatermarks(conversationId));
+  }, [conversationId, online]);
 
   const { loadingOlder, olderCursor } = list ?? emptyList;
   const all = (list ?? emptyList).items;
