@@ -18,6 +18,8 @@ interface Props {
   /** Replies in its thread (undefined inside the thread panel). */
   replies: number | undefined;
   onOpenThread: ((message: ChatMessage) => void) | undefined;
+  /** The message this one answers (`replyToId`), when it is loaded. */
+  repliedTo?: ChatMessage | undefined;
   me: string | undefined;
   users: Record<string, User>;
 }
@@ -34,12 +36,14 @@ const TICKS: Partial<Record<Delivery, string>> = { SENT: "✓", DELIVERED: "✓�
 
 /** One message: text, time, ticks, reactions, and what one can do to it. */
 export function MessageItem(props: Props) {
-  const { message, mine, sender, delivery, seenBy, replies, onOpenThread, me, users } = props;
+  const { message, mine, sender, delivery, seenBy, replies, onOpenThread, repliedTo, me, users } =
+    props;
   const [picking, setPicking] = useState(false);
   const [editing, setEditing] = useState(false);
   const [confirmingDelete, setConfirmingDelete] = useState(false);
   const [showingHistory, setShowingHistory] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const reactButton = useRef<HTMLButtonElement>(null);
   const state = message.local?.state;
   const deleted = message.status === "DELETED" || message.deletedAt !== null;
   const committed = message.seq !== null && state === undefined;
@@ -57,6 +61,14 @@ export function MessageItem(props: Props) {
       data-message-id={message.id}
     >
       {sender !== undefined && !mine && <span class="sender">{sender}</span>}
+      {repliedTo !== undefined && (
+        <blockquote class="replied-to">
+          <span class="sender">
+            {(repliedTo.senderId ? users[repliedTo.senderId]?.displayName : undefined) ?? "Someone"}
+          </span>
+          {repliedTo.status === "DELETED" ? <em>Message deleted</em> : repliedTo.content}
+        </blockquote>
+      )}
       {editing ? (
         <EditBox
           initial={message.content ?? ""}
@@ -142,6 +154,7 @@ export function MessageItem(props: Props) {
         <div class="message-actions">
           <button
             type="button"
+            ref={reactButton}
             aria-label="Add reaction"
             aria-expanded={picking}
             title="Add reaction"
@@ -187,7 +200,10 @@ export function MessageItem(props: Props) {
             setPicking(false);
             act(toggleReaction(message, emoji));
           }}
-          onClose={() => setPicking(false)}
+          onClose={() => {
+            setPicking(false);
+            reactButton.current?.focus();
+          }}
         />
       )}
       {confirmingDelete && (

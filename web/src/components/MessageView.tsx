@@ -153,6 +153,11 @@ export function MessageView({ conversationId }: Props) {
               seenBy={message === lastMine ? seenBy : []}
               replies={replyCounts.get(message.id) ?? 0}
               onOpenThread={openThread}
+              repliedTo={
+                message.replyToId !== null
+                  ? all.find((item) => item.id === message.replyToId)
+                  : undefined
+              }
               me={me}
               users={users}
             />,
