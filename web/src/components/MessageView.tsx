@@ -76,6 +76,7 @@ export function MessageView({ conversationId }: Props) {
     return counts;
   }, [all]);
   const placed = useMemo(() => placeMessages(items), [items]);
+  const byId = useMemo(() => new Map(all.map((item) => [item.id, item])), [all]);
   // "Seen by" goes under our newest committed message.
   const lastMine = [...items]
     .reverse()
@@ -153,11 +154,7 @@ export function MessageView({ conversationId }: Props) {
               seenBy={message === lastMine ? seenBy : []}
               replies={replyCounts.get(message.id) ?? 0}
               onOpenThread={openThread}
-              repliedTo={
-                message.replyToId !== null
-                  ? all.find((item) => item.id === message.replyToId)
-                  : undefined
-              }
+              repliedTo={message.replyToId !== null ? byId.get(message.replyToId) : undefined}
               me={me}
               users={users}
             />,
