@@ -1,7 +1,17 @@
 // The Socket.IO connection (docs/api.md, Socket.IO): typed events, and the acknowledged
 // client events as promises. Only the events this client uses are listed.
 import { io, type Socket } from "socket.io-client";
-import type { Ack, ApiErrorBody, Conversation, Message, Participant } from "./api/types";
+import type {
+  Ack,
+  ApiErrorBody,
+  Conversation,
+  DeliveryStatusEvent,
+  Message,
+  Participant,
+  ReactionEvent,
+  ReadReceiptEvent,
+  TypingEvent,
+} from "./api/types";
 
 export interface ServerEvents {
   new_message: (payload: { message: Message }) => void;
@@ -17,6 +27,11 @@ export interface ServerEvents {
   participant_added: (payload: { conversationId: string; participant: Participant }) => void;
   participant_removed: (payload: { conversationId: string; participant: Participant }) => void;
   session_revoked: (payload: { reason: string }) => void;
+  reaction_added: (payload: ReactionEvent) => void;
+  reaction_removed: (payload: ReactionEvent) => void;
+  message_read_receipt: (payload: ReadReceiptEvent) => void;
+  message_delivery_status: (payload: DeliveryStatusEvent) => void;
+  user_typing: (payload: TypingEvent) => void;
 }
 
 export interface SendBody {
@@ -24,6 +39,8 @@ export interface SendBody {
   content: string;
   clientMessageId: string;
   clientTimestamp: string;
+  /** A reply into a thread (its root, or any reply of it). */
+  threadId?: string;
 }
 
 export interface ClientEvents {
@@ -32,6 +49,9 @@ export interface ClientEvents {
     body: { conversationId: string; messageId: string },
     ack: (answer: Ack<{ unreadCount: number }>) => void,
   ) => void;
+  typing_start: (body: { conversationId: string }, ack: (answer: Ack<object>) => void) => void;
+  typing_stop: (body: { conversationId: string }, ack: (answer: Ack<object>) => void) => void;
+  message_delivered: (body: { messageIds: string[] }, ack: (answer: Ack<object>) => void) => void;
   sync: (
     body: { conversationId: string; afterSeq: number; limit?: number },
     ack: (answer: Ack<{ messages: Message[]; hasMore: boolean }>) => void,

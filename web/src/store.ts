@@ -1,7 +1,7 @@
 // The client's state in one place: a plain object replaced on every change, and a hook that
 // re-renders a component when the part it reads changes. Changes go through `update`.
 import { useEffect, useReducer, useRef } from "preact/hooks";
-import type { Conversation, Message, User } from "./api/types";
+import type { Conversation, Message, User, Watermarks } from "./api/types";
 import type { Session } from "./session";
 
 /** A message as shown: the server's, or one of ours not yet confirmed (`local`). */
@@ -29,6 +29,10 @@ export interface State {
   messages: Record<string, MessageList>;
   users: Record<string, User>;
   connection: Connection;
+  /** Who is typing, by conversation: user id -> when the indicator expires (ms epoch). */
+  typing: Record<string, Record<string, number>>;
+  /** Members' read and delivery watermarks, by conversation and user id. */
+  watermarks: Record<string, Record<string, Watermarks>>;
 }
 
 let state: State = {
@@ -39,6 +43,8 @@ let state: State = {
   messages: {},
   users: {},
   connection: "offline",
+  typing: {},
+  watermarks: {},
 };
 
 const listeners = new Set<() => void>();

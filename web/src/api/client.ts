@@ -1,6 +1,17 @@
 // The REST client: one `request` that adds the token, parses the contract's error body into
 // `ApiError`, and reports a 401 (a token expired or revoked) to whoever registered for it.
-import type { ApiErrorBody, Conversation, Message, Page, Participant, TokenOut, User } from "./types";
+import type {
+  ApiErrorBody,
+  Conversation,
+  Message,
+  MessageHistory,
+  Page,
+  Participant,
+  ReactionOut,
+  ThreadPage,
+  TokenOut,
+  User,
+} from "./types";
 
 export class ApiError extends Error {
   constructor(
@@ -83,4 +94,20 @@ export const api = {
       "GET",
       `/messages/conversation/${conversationId}` + query({ limit, before }),
     ),
+
+  editMessage: (id: string, content: string) =>
+    request<Message>("PUT", `/messages/${id}`, { content }),
+  /** Soft delete: the message stays, `status: DELETED`, without its content. */
+  deleteMessage: (id: string) => request<Message>("DELETE", `/messages/${id}`),
+  messageHistory: (id: string) => request<MessageHistory>("GET", `/messages/${id}/history`),
+  react: (id: string, emoji: string) =>
+    request<ReactionOut>("POST", `/messages/${id}/reactions`, { emoji }),
+  unreact: (id: string, emoji: string) =>
+    request<ReactionOut>(
+      "DELETE",
+      `/messages/${id}/reactions/${encodeURIComponent(emoji)}`,
+    ),
+  /** A thread's root and its replies, oldest first; `after` for the next page. */
+  thread: (id: string, after?: string | null) =>
+    request<ThreadPage>("GET", `/messages/${id}/thread` + query({ limit: 100, after })),
 };

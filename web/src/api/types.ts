@@ -58,6 +58,9 @@ export interface Participant {
   role: Role;
   status: "ACTIVE" | "LEFT" | "REMOVED" | "BANNED" | "MUTED";
   user: User | null;
+  /** Others': null where `readReceipts` is off. */
+  readSeq?: number | null;
+  deliveredSeq?: number | null;
 }
 
 export type MessageStatus =
@@ -87,6 +90,9 @@ export interface Message {
   editedAt: string | null;
   deletedAt: string | null;
   encrypted: boolean;
+  /** The server sends these; messages made here before the server answers lack them. */
+  reactions?: Record<string, ReactionSummary>;
+  version?: number;
 }
 
 /** Cursor pages: `{items, nextCursor}`; message pages add `hasMore`. */
@@ -105,3 +111,66 @@ export interface ApiErrorBody {
 
 /** A socket acknowledgement: `{ok: true, ...}` or `{ok: false, error}`. */
 export type Ack<T> = ({ ok: true } & T) | { ok: false; error: ApiErrorBody };
+
+/** One emoji's reactions on a message: how many, and who. */
+export interface ReactionSummary {
+  count: number;
+  userIds: string[];
+}
+
+/** `GET /messages/{id}/history`: the versions, oldest first; the current text is the last. */
+export interface MessageHistory {
+  messageId: string;
+  items: { version: number; content: string | null; createdAt: string; current: boolean }[];
+}
+
+/** `GET /messages/{id}/thread`: the root and a page of its replies in `seq` order. */
+export interface ThreadPage extends Page<Message> {
+  root: Message;
+}
+
+/** `POST /messages/{id}/reactions`, `DELETE /messages/{id}/reactions/{emoji}`. */
+export interface ReactionOut {
+  messageId: string;
+  emoji: string;
+  userId: string;
+  count: number;
+  reactions: Record<string, ReactionSummary>;
+}
+
+/** A member's read and delivery watermarks (others': only where `readReceipts` is on). */
+export interface Watermarks {
+  readSeq: number | null;
+  deliveredSeq: number | null;
+}
+
+/** `reaction_added` / `reaction_removed`. */
+export interface ReactionEvent {
+  messageId: string;
+  emoji: string;
+  userId: string;
+  count: number;
+}
+
+/** `message_read_receipt` (to the room, where `readReceipts` is on). */
+export interface ReadReceiptEvent {
+  conversationId: string;
+  userId: string;
+  messageId: string;
+  readAt: string;
+}
+
+/** `message_delivery_status` (to the message's sender, where `readReceipts` is on). */
+export interface DeliveryStatusEvent {
+  messageId: string;
+  userId: string;
+  status: "DELIVERED" | "READ";
+  at: string;
+}
+
+/** `user_typing` (to the room but the typist, where `typingIndicators` is on). */
+export interface TypingEvent {
+  conversationId: string;
+  userId: string;
+  isTyping: boolean;
+}

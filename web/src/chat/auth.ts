@@ -73,6 +73,8 @@ export function endSession(notice: string | null): void {
     messages: {},
     users: {},
     connection: "offline",
+    typing: {},
+    watermarks: {},
   }));
   navigate("/login", { replace: true });
 }

@@ -23,6 +23,11 @@ export function closeConversation(): void {
   openConversationId = null;
 }
 
+/** Reads the conversation on screen (the window became visible and focused again). */
+export function markOpenRead(): void {
+  if (openConversationId !== null) markRead(openConversationId);
+}
+
 /** The next older page of a conversation (the first page when none is loaded). */
 export async function loadOlder(conversationId: string): Promise<void> {
   const list = getState().messages[conversationId] ?? emptyList;
@@ -42,13 +47,15 @@ export async function loadOlder(conversationId: string): Promise<void> {
   }
 }
 
-/** Tells the server a conversation is read up to its newest message. */
-function markRead(conversationId: string): void {
+/** Tells the server a conversation is read up to its newest message (`always`: even when
+ * the list counts nothing unread, as for a message that arrived while it was read). */
+function markRead(conversationId: string, always = false): void {
   const socket = currentSocket();
   const conversation = getState().conversations[conversationId];
   const items = getState().messages[conversationId]?.items ?? [];
   const newest = [...items].reverse().find((item) => item.seq !== null);
-  if (socket === null || newest === undefined || conversation?.unreadCount === 0) return;
+  if (socket === null || newest === undefined) return;
+  if (conversation?.unreadCount === 0 && !always) return;
   void emitWithAck(socket, "mark_messages_read", { conversationId, messageId: newest.id }).then(
     (answer) => {
       if (!answer.ok) return;
@@ -78,7 +85,8 @@ export function receive(message: Message): void {
   }
   if (message.seq !== null && message.seq <= conversation.lastSeq) return; // seen already
   const mine = message.senderId === getState().session?.user.id;
-  const reading = openConversationId === message.conversationId && !document.hidden;
+  const reading =
+    openConversationId === message.conversationId && !document.hidden && document.hasFocus();
   putConversation({
     ...conversation,
     lastSeq: message.seq ?? conversation.lastSeq,
@@ -94,7 +102,7 @@ export function receive(message: Message): void {
     },
     unreadCount: mine || reading ? conversation.unreadCount : conversation.unreadCount + 1,
   });
-  if (reading && !mine) markRead(message.conversationId);
+  if (reading && !mine) markRead(message.conversationId, true);
 }
 
 /** An edited or deleted message, where its conversation is loaded. */

@@ -5,3 +5,15 @@ export { quietly } from "./connection";
 export { conversationTitle } from "./conversations";
 export { closeConversation, loadOlder, openConversation } from "./history";
 export { retry, sendMessage } from "./sending";
+export {
+  composing,
+  deleteMessage,
+  editMessage,
+  loadThread,
+  loadWatermarks,
+  messageHistory,
+  readWhenLookedAt,
+  sendThreadReply,
+  stopTyping,
+  toggleReaction,
+} from "./messageActions";

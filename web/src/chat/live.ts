@@ -10,6 +10,7 @@ import {
   putConversation,
 } from "./conversations";
 import { receive, replaceIfLoaded, syncConversation } from "./history";
+import { listenMessageActions } from "./messageActions";
 import { acceptOwn, failSend } from "./sending";
 
 /** Why a session ended, for the log-in screen (null: the user logged out here). */
@@ -78,6 +79,7 @@ export function openSocket(token: string, endSession: EndSession): void {
   connection.on("participant_removed", ({ conversationId, participant }) => {
     if (participant.userId === getState().session?.user.id) dropConversation(conversationId);
   });
+  listenMessageActions(connection);
 }
 
 /** After a reconnect: what each loaded conversation missed meanwhile, through `sync`. */

@@ -15,8 +15,12 @@ const CONFIRM_TIMEOUT_MS = 15_000;
 // fail a retry.
 const attempts = new Map<string, number>();
 
-/** Shows the message at once as pending, then sends it. */
-export function sendMessage(conversationId: string, content: string): void {
+/** Shows the message at once as pending, then sends it (into a thread with `threadId`). */
+export function sendMessage(
+  conversationId: string,
+  content: string,
+  { threadId }: { threadId?: string } = {},
+): void {
   const session = getState().session;
   if (session === null) return;
   const now = new Date().toISOString();
@@ -30,7 +34,7 @@ export function sendMessage(conversationId: string, content: string): void {
     content,
     status: "PENDING",
     replyToId: null,
-    threadId: null,
+    threadId: threadId ?? null,
     clientMessageId: newId(),
     clientTimestamp: now,
     serverTimestamp: now,
@@ -63,6 +67,7 @@ async function deliver(message: ChatMessage): Promise<void> {
     content: message.content ?? "",
     clientMessageId,
     clientTimestamp: message.clientTimestamp ?? new Date().toISOString(),
+    ...(message.threadId !== null && { threadId: message.threadId }),
   });
   if (!answer.ok) return failSend(message.conversationId, clientMessageId, answer.error.message);
   // PENDING: still ours to watch (the server's id now); stored already: confirmed.

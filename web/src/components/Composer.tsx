@@ -1,20 +1,25 @@
 import { useState } from "preact/hooks";
 import type { JSX } from "preact";
-import { sendMessage } from "../chat";
+import { composing, sendMessage, sendThreadReply, stopTyping } from "../chat";
 
 interface Props {
   conversationId: string;
+  /** Replies go into this thread (the thread panel's box). */
+  threadId?: string;
 }
 
 /** The message box: Enter sends, Shift+Enter starts a new line. */
-export function Composer({ conversationId }: Props) {
+export function Composer({ conversationId, threadId }: Props) {
   const [text, setText] = useState("");
+  const inputId = threadId === undefined ? "composer-text" : "thread-composer-text";
 
   function send() {
     const content = text.trim();
     if (content === "") return;
-    sendMessage(conversationId, content);
+    if (threadId === undefined) sendMessage(conversationId, content);
+    else sendThreadReply(conversationId, threadId, content);
     setText("");
+    stopTyping(conversationId);
   }
 
   function onKeyDown(event: JSX.TargetedKeyboardEvent<HTMLTextAreaElement>) {
@@ -33,16 +38,20 @@ export function Composer({ conversationId }: Props) {
         send();
       }}
     >
-      <label class="visually-hidden" for="composer-text">
-        Message
+      <label class="visually-hidden" for={inputId}>
+        {threadId === undefined ? "Message" : "Reply in thread"}
       </label>
       <textarea
-        id="composer-text"
+        id={inputId}
         rows={1}
-        placeholder="Write a message…"
+        placeholder={threadId === undefined ? "Write a message…" : "Reply…"}
         title="Enter sends, Shift+Enter starts a new line"
         value={text}
-        onInput={(event) => setText(event.currentTarget.value)}
+        onInput={(event) => {
+          setText(event.currentTarget.value);
+          composing(conversationId, event.currentTarget.value);
+        }}
+        onBlur={() => stopTyping(conversationId)}
         onKeyDown={onKeyDown}
       />
       <button type="submit" class="primary" disabled={text.trim() === ""}>

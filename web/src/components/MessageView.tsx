@@ -1,15 +1,20 @@
-import { useCallback, useEffect, useLayoutEffect, useRef } from "preact/hooks";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import {
   closeConversation,
   conversationTitle,
   loadOlder,
+  loadWatermarks,
   openConversation,
   quietly,
-  retry,
+  readWhenLookedAt,
+  stopTyping,
 } from "../chat";
 import { navigate } from "../router";
 import { emptyList, useStore, type ChatMessage, type MessageList, type State } from "../store";
 import { Composer } from "./Composer";
+import { MessageItem } from "./MessageItem";
+import { deliveryOf, placeMessages, readers, typingLine } from "./messageParts";
+import { ThreadPanel } from "./ThreadPanel";
 
 interface Props {
   conversationId: string;
@@ -30,16 +35,62 @@ export function MessageView({ conversationId }: Props) {
   );
   const users = useStore(selectUsers);
   const me = useStore((state) => state.session?.user.id);
+  const marks = useStore(
+    useCallback((state: State) => state.watermarks[conversationId], [conversationId]),
+  );
+  const typing = useStore(
+    useCallback((state: State) => state.typing[conversationId], [conversationId]),
+  );
+  const online = useStore((state) => state.connection === "online");
+  const [threadRootId, setThreadRootId] = useState<string | null>(null);
+  // Where the focus goes back when the thread panel closes.
+  const threadOpener = useRef<HTMLElement | null>(null);
   const scroller = useRef<HTMLDivElement>(null);
   // Where the view was before a render, to keep it in place when a page loads above.
   const before = useRef({ height: 0, top: 0, firstId: "" as string | undefined });
 
   useEffect(() => {
     quietly(openConversation(conversationId));
-    return closeConversation;
+    const stopLooking = readWhenLookedAt();
+    return () => {
+      stopLooking();
+      stopTyping(conversationId);
+      closeConversation();
+    };
   }, [conversationId]);
 
-  const { items, loadingOlder, olderCursor } = list ?? emptyList;
+  // Read and delivery positions, again after a reconnect (receipts may have been missed).
+  useEffect(() => {
+    if (online) quietly(loadWatermarks(conversationId));
+  }, [conversationId, online]);
+
+  const { loadingOlder, olderCursor } = list ?? emptyList;
+  const all = (list ?? emptyList).items;
+  // Thread replies are shown in the thread panel; the conversation shows their count.
+  const items = useMemo(() => all.filter((item) => item.threadId === null), [all]);
+  const replyCounts = useMemo(() => {
+    const counts = new Map<string, number>();
+    for (const item of all) {
+      if (item.threadId !== null) counts.set(item.threadId, (counts.get(item.threadId) ?? 0) + 1);
+    }
+    return counts;
+  }, [all]);
+  const placed = useMemo(() => placeMessages(items), [items]);
+  const byId = useMemo(() => new Map(all.map((item) => [item.id, item])), [all]);
+  // "Seen by" goes under our newest committed message.
+  const lastMine = [...items]
+    .reverse()
+    .find((item) => item.senderId === me && item.seq !== null && item.status !== "DELETED");
+  const seenBy = lastMine?.seq != null ? readers(lastMine.seq, marks, users, me) : [];
+
+  const openThread = useCallback((message: ChatMessage) => {
+    threadOpener.current = document.activeElement as HTMLElement | null;
+    setThreadRootId(message.threadId ?? message.id);
+  }, []);
+  const closeThread = useCallback(() => {
+    setThreadRootId(null);
+    threadOpener.current?.focus();
+  }, []);
 
   useLayoutEffect(() => {
     const element = scroller.current;
@@ -65,7 +116,7 @@ export function MessageView({ conversationId }: Props) {
   }
 
   return (
-    <section class="messages" aria-label="Messages">
+    <section class={threadRootId ? "messages with-thread" : "messages"} aria-label="Messages">
       <header class="conversation-header">
         <a
           href="/"
@@ -83,17 +134,40 @@ export function MessageView({ conversationId }: Props) {
         {/* One line whatever it says, so that "Loading…" coming and going moves nothing. */}
         <p class="history-status">{historyStatus(list ?? emptyList)}</p>
         <ol>
-          {items.map((message) => (
+          {placed.map(({ message, day, first }) => [
+            day !== null && (
+              <li class="day-separator" key={"day:" + day}>
+                <span>{day}</span>
+              </li>
+            ),
             <MessageItem
               key={messageKey(message)}
               message={message}
               mine={message.senderId === me}
-              sender={message.senderId ? users[message.senderId]?.displayName : undefined}
-            />
-          ))}
+              sender={
+                first
+                  ? (message.senderId ? users[message.senderId]?.displayName : undefined) ??
+                    "Someone"
+                  : undefined
+              }
+              delivery={deliveryOf(message, marks, me)}
+              seenBy={message === lastMine ? seenBy : []}
+              replies={replyCounts.get(message.id) ?? 0}
+              onOpenThread={openThread}
+              repliedTo={message.replyToId !== null ? byId.get(message.replyToId) : undefined}
+              me={me}
+              users={users}
+            />,
+          ])}
         </ol>
       </div>
+      <p class="typing" aria-live="polite">
+        {typingLine(typing, users)}
+      </p>
       <Composer conversationId={conversationId} />
+      {threadRootId !== null && (
+        <ThreadPanel conversationId={conversationId} rootId={threadRootId} onClose={closeThread} />
+      )}
     </section>
   );
 }
@@ -104,41 +178,6 @@ function historyStatus({ items, loaded, loadingOlder, olderCursor }: MessageList
   return items.length === 0
     ? "No messages yet. Say hello!"
     : "This is the beginning of the conversation.";
-}
-
-interface ItemProps {
-  message: ChatMessage;
-  mine: boolean;
-  sender: string | undefined;
-}
-
-function MessageItem({ message, mine, sender }: ItemProps) {
-  const state = message.local?.state;
-  const time = new Date(message.clientTimestamp ?? message.serverTimestamp);
-  return (
-    <li class={`message${mine ? " mine" : ""}${state ? " " + state : ""}`}>
-      {!mine && <span class="sender">{sender ?? "Someone"}</span>}
-      <p class="content">
-        {message.status === "DELETED" ? <em>Message deleted</em> : message.content}
-      </p>
-      <span class="meta">
-        <time dateTime={time.toISOString()}>
-          {time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}
-        </time>
-        {message.editedAt && " · edited"}
-        {state === "pending" && " · Sending…"}
-        {mine && state === undefined && " · Sent"}
-      </span>
-      {state === "failed" && (
-        <span class="failure" role="alert">
-          Not sent{message.local?.error ? `: ${message.local.error}` : ""}{" "}
-          <button type="button" onClick={() => retry(message)}>
-            Retry
-          </button>
-        </span>
-      )}
-    </li>
-  );
 }
 
 /** Stable across the send's life (local id, then the server's): clientMessageIds are unique
