@@ -1,7 +1,14 @@
 // The Socket.IO connection (docs/api.md, Socket.IO): typed events, and the acknowledged
 // client events as promises. Only the events this client uses are listed.
 import { io, type Socket } from "socket.io-client";
-import type { Ack, ApiErrorBody, Conversation, Message, Participant } from "./api/types";
+import type {
+  Ack,
+  ApiErrorBody,
+  Conversation,
+  Message,
+  Participant,
+  UserStatusChange,
+} from "./api/types";
 
 export interface ServerEvents {
   new_message: (payload: { message: Message }) => void;
@@ -17,6 +24,8 @@ export interface ServerEvents {
   participant_added: (payload: { conversationId: string; participant: Participant }) => void;
   participant_removed: (payload: { conversationId: string; participant: Participant }) => void;
   session_revoked: (payload: { reason: string }) => void;
+  user_status_changed: (payload: UserStatusChange) => void;
+  participant_updated: (payload: { conversationId: string; participant: Participant }) => void;
 }
 
 export interface SendBody {

@@ -11,6 +11,9 @@ import {
 } from "./conversations";
 import { receive, replaceIfLoaded, syncConversation } from "./history";
 import { acceptOwn, failSend } from "./sending";
+import { notifyMessage } from "./notify";
+import { applyOwnParticipant, applyStatus } from "./people";
+import { navigate } from "../router";
 
 /** Why a session ended, for the log-in screen (null: the user logged out here). */
 export type EndSession = (notice: string | null) => void;
@@ -78,6 +81,16 @@ export function openSocket(token: string, endSession: EndSession): void {
   connection.on("participant_removed", ({ conversationId, participant }) => {
     if (participant.userId === getState().session?.user.id) dropConversation(conversationId);
   });
+  // Presence dots, our own role, notifications (issue 14).
+  connection.on("user_status_changed", applyStatus);
+  connection.on("participant_updated", ({ conversationId, participant }) =>
+    applyOwnParticipant(conversationId, participant),
+  );
+  connection.on("participant_removed", ({ conversationId, participant }) => {
+    const here = location.pathname === `/c/${conversationId}`;
+    if (here && participant.userId === getState().session?.user.id) navigate("/");
+  });
+  connection.on("new_message", ({ message }) => notifyMessage(message));
 }
 
 /** After a reconnect: what each loaded conversation missed meanwhile, through `sync`. */

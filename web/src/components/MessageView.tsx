@@ -10,6 +10,7 @@ import {
 import { navigate } from "../router";
 import { emptyList, useStore, type ChatMessage, type MessageList, type State } from "../store";
 import { Composer } from "./Composer";
+import { ConversationMenu } from "./ConversationMenu";
 
 interface Props {
   conversationId: string;
@@ -78,6 +79,7 @@ export function MessageView({ conversationId }: Props) {
           ‹ <span class="visually-hidden">Back to conversations</span>
         </a>
         <h2>{conversation ? conversationTitle(conversation) : "Conversation"}</h2>
+        {conversation && <ConversationMenu conversationId={conversationId} />}
       </header>
       <div class="history" ref={scroller} onScroll={onScroll} role="log" aria-live="polite">
         {/* One line whatever it says, so that "Loading…" coming and going moves nothing. */}
@@ -116,7 +118,10 @@ function MessageItem({ message, mine, sender }: ItemProps) {
   const state = message.local?.state;
   const time = new Date(message.clientTimestamp ?? message.serverTimestamp);
   return (
-    <li class={`message${mine ? " mine" : ""}${state ? " " + state : ""}`}>
+    <li
+      class={`message${mine ? " mine" : ""}${state ? " " + state : ""}`}
+      data-message-id={message.id}
+    >
       {!mine && <span class="sender">{sender ?? "Someone"}</span>}
       <p class="content">
         {message.status === "DELETED" ? <em>Message deleted</em> : message.content}
