@@ -1,14 +1,27 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { SearchHit } from "../api/types";
-import { conversationTitle } from "../chat";
+import { conversationTitle, quietly } from "../chat";
+import { loadMembers } from "../chat/conversations";
 import { jumpToMessage, parseSnippet, searchMessages } from "../chat/search";
-import { useStore, type State } from "../store";
+import { getState, useStore, type State } from "../store";
 import { errorText } from "./Dialog";
 
 const DEBOUNCE_MS = 300;
 
 const selectConversations = (state: State) => state.conversations;
 const selectUsers = (state: State) => state.users;
+
+/** Loads the members of conversations whose senders the hits name but the client has not met
+ * (a named group's members are loaded only when it is opened). */
+function learnSenders(hits: SearchHit[]): void {
+  const users = getState().users;
+  const missing = new Set(
+    hits
+      .filter((hit) => hit.senderId !== null && users[hit.senderId] === undefined)
+      .map((hit) => hit.conversationId),
+  );
+  for (const conversationId of missing) quietly(loadMembers(conversationId));
+}
 
 /** Message search: hits as the user types, best first, with the matched words marked; a hit
  * opens its conversation at the message. Escape closes the results. */
@@ -40,6 +53,7 @@ export function SearchBox() {
           if (!current) return;
           setHits(page.items);
           setCursor(page.nextCursor);
+          learnSenders(page.items);
           setError(null);
           setStatus(page.items.length === 0 ? "No messages found." : `${page.items.length}${page.nextCursor ? "+" : ""} found.`);
         },
@@ -61,6 +75,7 @@ export function SearchBox() {
     try {
       const page = await searchMessages(q.trim(), cursor);
       setHits((shown) => [...shown, ...page.items]);
+      learnSenders(page.items);
       setCursor(page.nextCursor);
     } catch (reason) {
       setError(errorText(reason));
@@ -82,11 +97,20 @@ export function SearchBox() {
       setOpen(false);
       input.current?.focus();
     } else if (event.key === "ArrowDown" && event.target === input.current) {
+      setOpen(true);
       const first = box.current?.querySelector<HTMLButtonElement>(".hit");
       if (first) {
         event.preventDefault();
         first.focus();
       }
+    } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      // Between hits; up from the first goes back to the search box.
+      const hits = [...(box.current?.querySelectorAll<HTMLButtonElement>(".hit") ?? [])];
+      const at = hits.indexOf(event.target as HTMLButtonElement);
+      if (at === -1) return;
+      event.preventDefault();
+      const next = at + (event.key === "ArrowDown" ? 1 : -1);
+      (next < 0 ? input.current : hits[Math.min(next, hits.length - 1)])?.focus();
     }
   }
 
@@ -112,10 +136,9 @@ export function SearchBox() {
         type="search"
         placeholder="Search messages"
         autoComplete="off"
-        aria-expanded={showing}
         aria-controls="search-results"
         value={q}
-        onFocus={() => setOpen(true)}
+        onClick={() => setOpen(true)}
         onInput={(event) => {
           setQ(event.currentTarget.value);
           setOpen(true);
