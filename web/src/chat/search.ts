@@ -47,8 +47,9 @@ export function parseSnippet(snippet: string): SnippetPart[] {
   return parts;
 }
 
-// How many older pages a jump loads at most looking for the message (50 messages each).
+// How many older pages a jump loads at most looking for the message (of PAGE_SIZE each).
 const MAX_PAGES = 20;
+const PAGE_SIZE = 50;
 const WAIT_MS = 100;
 const FLASH_MS = 2500;
 
@@ -56,7 +57,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Opens the hit's conversation and shows the message in context: older pages load until it
  * is there (the API has no "page around a message"), at most MAX_PAGES. False: not reached. */
-export async function jumpToMessage(conversationId: string, messageId: string): Promise<boolean> {
+export async function jumpToMessage(
+  conversationId: string,
+  messageId: string,
+  seq: number | null,
+): Promise<boolean> {
   navigate(`/c/${conversationId}`);
   let pages = 0;
   for (let waited = 0; waited < 200; ) {
@@ -69,6 +74,11 @@ export async function jumpToMessage(conversationId: string, messageId: string): 
       continue;
     }
     if (list.olderCursor === null || pages >= MAX_PAGES) return false;
+    // Its `seq` tells how far back it is: give up at once rather than load pages in vain.
+    const oldest = list.items.find((item) => item.seq !== null)?.seq ?? null;
+    if (seq !== null && oldest !== null && oldest - seq > (MAX_PAGES - pages) * PAGE_SIZE) {
+      return false;
+    }
     pages += 1;
     await loadOlder(conversationId);
   }

@@ -84,7 +84,7 @@ export function SearchBox() {
 
   async function go(hit: SearchHit) {
     setOpen(false);
-    const found = await jumpToMessage(hit.conversationId, hit.id);
+    const found = await jumpToMessage(hit.conversationId, hit.id, hit.seq);
     if (!found) {
       setError("That message is too far back to show here.");
       setOpen(true);
