@@ -1,10 +1,13 @@
 import { useEffect, useState } from "preact/hooks";
+import { openConversation, quietly } from "../chat";
 import { notifyState, resetTitle, toggleNotifications, unreadTitle } from "../chat/notify";
+import { parseRoute } from "../router";
 import { useStore, type State } from "../store";
 
 const selectConversations = (state: State) => state.conversations;
 
-/** The unread total in the tab's title while signed in. */
+/** The unread total in the tab's title while signed in; coming back to the tab reads the
+ * open conversation. */
 export function TabTitle() {
   const conversations = useStore(selectConversations);
   let total = 0;
@@ -13,6 +16,18 @@ export function TabTitle() {
     document.title = unreadTitle(total);
   }, [total]);
   useEffect(() => resetTitle, []);
+  useEffect(() => {
+    // Messages that came while the tab was hidden stay unread (and counted in the title)
+    // until the reader is back: then the open conversation is read.
+    function onVisible() {
+      const route = parseRoute(location.pathname);
+      if (!document.hidden && route.name === "conversation") {
+        quietly(openConversation(route.conversationId));
+      }
+    }
+    document.addEventListener("visibilitychange", onVisible);
+    return () => document.removeEventListener("visibilitychange", onVisible);
+  }, []);
   return null;
 }
 
