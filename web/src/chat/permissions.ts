@@ -44,11 +44,12 @@ export function memberActions(
   const sees = target.status === "ACTIVE" || target.status === "MUTED";
   const roles =
     sees && RANK[mine] >= RANK.ADMIN
-      ? ROLES.filter(
-          (role) =>
-            role !== target.role &&
-            (mine === "OWNER" ? role !== "OWNER" || target.status === "ACTIVE" : RANK[role] < RANK[mine]),
-        )
+      ? ROLES.filter((role) => {
+          if (role === target.role) return false;
+          // Only the owner makes an owner (handing over, to an ACTIVE member).
+          if (mine === "OWNER") return role !== "OWNER" || target.status === "ACTIVE";
+          return RANK[role] < RANK[mine];
+        })
       : [];
   return {
     roles,
@@ -62,4 +63,16 @@ export function memberActions(
 
 export function roleLabel(role: Role): string {
   return role.charAt(0) + role.slice(1).toLowerCase();
+}
+
+/** Members in the order a list shows them: who sees the conversation first, then by role
+ * (owner first), then by name. */
+export function byStanding(a: Participant, b: Participant): number {
+  const away = (member: Participant) =>
+    member.status === "ACTIVE" || member.status === "MUTED" ? 0 : 1;
+  return (
+    away(a) - away(b) ||
+    RANK[b.role] - RANK[a.role] ||
+    (a.user?.displayName ?? "").localeCompare(b.user?.displayName ?? "")
+  );
 }

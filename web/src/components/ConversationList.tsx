@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import type { Conversation, UserStatus } from "../api/types";
+import type { Conversation, User } from "../api/types";
 import { conversationTitle } from "../chat";
 import { otherMemberId } from "../chat/conversations";
 import { navigate } from "../router";
@@ -56,15 +56,16 @@ export function ConversationList({ activeId }: Props) {
   );
 }
 
-function presenceOf(conversation: Conversation, users: State["users"]): UserStatus | undefined {
+function presenceOf(conversation: Conversation, users: State["users"]): User | undefined {
   const other = otherMemberId(conversation);
-  return other === null ? undefined : users[other]?.status;
+  return other === null ? undefined : users[other];
 }
 
 interface ItemProps {
   conversation: Conversation;
   active: boolean;
-  presence: UserStatus | undefined;
+  /** The other person of a direct conversation. */
+  presence: User | undefined;
 }
 
 function Item({ conversation, active, presence }: ItemProps) {
@@ -84,7 +85,7 @@ function Item({ conversation, active, presence }: ItemProps) {
         }}
       >
         <span class="title">
-          <PresenceDot status={presence} />
+          <PresenceDot status={presence?.status} lastSeenAt={presence?.lastSeenAt} />
           {conversationTitle(conversation)}
         </span>
         <span class="preview">{preview}</span>

@@ -1,5 +1,11 @@
 import { useCallback, useEffect, useState } from "preact/hooks";
-import type { Conversation, FoundUser, Participant, Role } from "../api/types";
+import type {
+  Conversation,
+  FoundUser,
+  Participant,
+  ParticipantStatus,
+  Role,
+} from "../api/types";
 import { conversationTitle } from "../chat";
 import {
   addMembers,
@@ -10,8 +16,9 @@ import {
   removeMember,
   updateConversation,
 } from "../chat/people";
-import { mayEditSettings, memberActions, roleLabel } from "../chat/permissions";
-import { useStore, type State } from "../store";
+import { currentSocket } from "../chat/connection";
+import { byStanding, mayEditSettings, memberActions, roleLabel } from "../chat/permissions";
+import { getState, useStore, type State } from "../store";
 import { Dialog, errorText } from "./Dialog";
 import { PeoplePicker, PresenceDot } from "./PeoplePicker";
 
@@ -154,15 +161,33 @@ function Members({ conversation }: { conversation: Conversation }) {
   const [adding, setAdding] = useState<FoundUser[]>([]);
   const [draft, setDraft] = useState(newDraft);
   const mine = conversation.myRole;
-  const moderates = mine === "OWNER" || mine === "ADMIN" || mine === "MODERATOR";
   const direct = conversation.type === "DIRECT";
 
   const reload = useCallback(() => {
-    listMembers(conversation.id, moderates && !direct).then(setMembers, (reason: unknown) =>
-      setError(errorText(reason)),
+    // The role as it is now: an event that changed ours may arrive before a re-render.
+    const role = getState().conversations[conversation.id]?.myRole ?? null;
+    const withBanned = !direct && role !== null && role !== "MEMBER";
+    listMembers(conversation.id, withBanned).then(
+      (found) => setMembers(found.sort(byStanding)),
+      (reason: unknown) => setError(errorText(reason)),
     );
-  }, [conversation.id, moderates, direct]);
+  }, [conversation.id, direct]);
   useEffect(reload, [reload, mine]);
+  useEffect(() => {
+    // Changes others make while the list is open.
+    const socket = currentSocket();
+    const changed = ({ conversationId }: { conversationId: string }) => {
+      if (conversationId === conversation.id) reload();
+    };
+    socket?.on("participant_added", changed);
+    socket?.on("participant_updated", changed);
+    socket?.on("participant_removed", changed);
+    return () => {
+      socket?.off("participant_added", changed);
+      socket?.off("participant_updated", changed);
+      socket?.off("participant_removed", changed);
+    };
+  }, [conversation.id, reload]);
 
   async function act(work: () => Promise<unknown>) {
     setError(null);
@@ -173,6 +198,9 @@ function Members({ conversation }: { conversation: Conversation }) {
     }
     reload();
   }
+
+  const setStatus = (userId: string, status: ParticipantStatus) =>
+    changeStatus(conversation.id, userId, status);
 
   const exclude = new Set(
     (members ?? [])
@@ -233,7 +261,7 @@ function Members({ conversation }: { conversation: Conversation }) {
                 {can.mute && (
                   <button
                     type="button"
-                    onClick={() => act(() => changeStatus(conversation.id, member.userId, "MUTED"))}
+                    onClick={() => act(() => setStatus(member.userId, "MUTED"))}
                   >
                     Mute<span class="visually-hidden"> {name}</span>
                   </button>
@@ -241,7 +269,7 @@ function Members({ conversation }: { conversation: Conversation }) {
                 {can.unmute && (
                   <button
                     type="button"
-                    onClick={() => act(() => changeStatus(conversation.id, member.userId, "ACTIVE"))}
+                    onClick={() => act(() => setStatus(member.userId, "ACTIVE"))}
                   >
                     Unmute<span class="visually-hidden"> {name}</span>
                   </button>
@@ -252,7 +280,7 @@ function Members({ conversation }: { conversation: Conversation }) {
                     class="danger"
                     onClick={() =>
                       confirm(`Ban ${name}? They cannot be added again until unbanned.`) &&
-                      act(() => changeStatus(conversation.id, member.userId, "BANNED"))
+                      act(() => setStatus(member.userId, "BANNED"))
                     }
                   >
                     Ban<span class="visually-hidden"> {name}</span>
@@ -261,7 +289,7 @@ function Members({ conversation }: { conversation: Conversation }) {
                 {can.unban && (
                   <button
                     type="button"
-                    onClick={() => act(() => changeStatus(conversation.id, member.userId, "ACTIVE"))}
+                    onClick={() => act(() => setStatus(member.userId, "ACTIVE"))}
                   >
                     Unban<span class="visually-hidden"> {name}</span>
                   </button>
@@ -274,7 +302,7 @@ function Members({ conversation }: { conversation: Conversation }) {
                       confirm(`Remove ${name} from the conversation?`) &&
                       act(() =>
                         member.status === "BANNED"
-                          ? changeStatus(conversation.id, member.userId, "REMOVED")
+                          ? setStatus(member.userId, "REMOVED")
                           : removeMember(conversation.id, member.userId),
                       )
                     }

@@ -43,7 +43,10 @@ export function NotificationButton() {
   if (state === "unsupported") return null;
   if (state === "denied") {
     return (
-      <span class="notify-state" title="Allow notifications for this site in the browser's settings">
+      <span
+        class="notify-state"
+        title="Allow notifications for this site in the browser's settings"
+      >
         Notifications blocked
       </span>
     );

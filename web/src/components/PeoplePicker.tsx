@@ -119,16 +119,25 @@ export function PeoplePicker({ id, picked, onChange, exclude, autoFocus }: Props
   );
 }
 
+interface DotProps {
+  status: FoundUser["status"] | undefined;
+  lastSeenAt?: string | null;
+}
+
 /** A presence dot with its meaning for screen readers (no dot when presence is not told). */
-export function PresenceDot({ status }: { status: FoundUser["status"] | undefined }) {
+export function PresenceDot({ status, lastSeenAt }: DotProps) {
   if (status === null || status === undefined) return null;
   const online = status === "ONLINE";
+  const when = lastSeenAt
+    ? new Date(lastSeenAt).toLocaleString([], { dateStyle: "short", timeStyle: "short" })
+    : null;
+  const seen = !online && when !== null ? `, last seen ${when}` : "";
   return (
     <span
       class={online ? "presence online" : "presence"}
       role="img"
       aria-label={online ? "Online" : "Offline"}
-      title={online ? "Online" : "Offline"}
+      title={(online ? "Online" : "Offline") + seen}
     />
   );
 }

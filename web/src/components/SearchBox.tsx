@@ -55,7 +55,8 @@ export function SearchBox() {
           setCursor(page.nextCursor);
           learnSenders(page.items);
           setError(null);
-          setStatus(page.items.length === 0 ? "No messages found." : `${page.items.length}${page.nextCursor ? "+" : ""} found.`);
+          const count = `${page.items.length}${page.nextCursor ? "+" : ""}`;
+          setStatus(page.items.length === 0 ? "No messages found." : `${count} found.`);
         },
         (reason: unknown) => {
           if (!current) return;
@@ -144,7 +145,13 @@ export function SearchBox() {
           setOpen(true);
         }}
       />
-      <div id="search-results" class="search-results" hidden={!showing} aria-label="Search results" role="region">
+      <div
+        id="search-results"
+        class="search-results"
+        hidden={!showing}
+        aria-label="Search results"
+        role="region"
+      >
         <p class="hint" role="status">
           {status}
         </p>
