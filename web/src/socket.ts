@@ -1,14 +1,8 @@
 // The Socket.IO connection (docs/api.md, Socket.IO): typed events, and the acknowledged
 // client events as promises. Only the events this client uses are listed.
 import { io, type Socket } from "socket.io-client";
-import type {
-  Ack,
-  ApiErrorBody,
-  Conversation,
-  Message,
-  Participant,
-  UserStatusChange,
-} from "./api/types";
+import type { Ack, ApiErrorBody, Conversation, Message, Participant } from "./api/types";
+import type { UserStatusChange } from "./api/types";
 
 export interface ServerEvents {
   new_message: (payload: { message: Message }) => void;
