@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { FoundUser } from "../api/types";
 import { findPeople } from "../chat/people";
 import { errorText } from "./Dialog";
@@ -22,6 +22,8 @@ export function PeoplePicker({ id, picked, onChange, exclude, autoFocus }: Props
   const [found, setFound] = useState<FoundUser[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [searching, setSearching] = useState(false);
+  // A picked person's button (or a removed chip) goes away: focus goes back to the search.
+  const input = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
     const term = q.trim();
@@ -65,7 +67,10 @@ export function PeoplePicker({ id, picked, onChange, exclude, autoFocus }: Props
               <button
                 type="button"
                 aria-label={`Remove ${user.displayName}`}
-                onClick={() => onChange(picked.filter((other) => other.id !== user.id))}
+                onClick={() => {
+                  onChange(picked.filter((other) => other.id !== user.id));
+                  input.current?.focus();
+                }}
               >
                 ×
               </button>
@@ -76,6 +81,7 @@ export function PeoplePicker({ id, picked, onChange, exclude, autoFocus }: Props
       <label for={`${id}-q`}>Find people</label>
       <input
         id={`${id}-q`}
+        ref={input}
         type="search"
         autoComplete="off"
         autoFocus={autoFocus}
@@ -105,6 +111,7 @@ export function PeoplePicker({ id, picked, onChange, exclude, autoFocus }: Props
                 onClick={() => {
                   onChange([...picked, user]);
                   setQ("");
+                  input.current?.focus();
                 }}
               >
                 <PresenceDot status={user.status} />
