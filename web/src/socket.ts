@@ -12,6 +12,7 @@ import type {
   ReadReceiptEvent,
   TypingEvent,
 } from "./api/types";
+import type { UserStatusChange } from "./api/types";
 
 export interface ServerEvents {
   new_message: (payload: { message: Message }) => void;
@@ -32,6 +33,8 @@ export interface ServerEvents {
   message_read_receipt: (payload: ReadReceiptEvent) => void;
   message_delivery_status: (payload: DeliveryStatusEvent) => void;
   user_typing: (payload: TypingEvent) => void;
+  user_status_changed: (payload: UserStatusChange) => void;
+  participant_updated: (payload: { conversationId: string; participant: Participant }) => void;
 }
 
 export interface SendBody {

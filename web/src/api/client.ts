@@ -37,8 +37,14 @@ export function configureApi(source: TokenSource, unauthorized: UnauthorizedHand
   onUnauthorized = unauthorized;
 }
 
-async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
+/** One API call; `extra` adds headers (an `Idempotency-Key`). */
+export async function request<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  extra: Record<string, string> = {},
+): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json", ...extra };
   const token = tokenSource();
   if (token !== null) headers["Authorization"] = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -64,7 +70,7 @@ function toApiError(status: number, payload: unknown): ApiError {
   return new ApiError(status, body.code, body.message, body.details ?? {});
 }
 
-function query(params: Record<string, string | number | null | undefined>): string {
+export function query(params: Record<string, string | number | null | undefined>): string {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
     if (value !== null && value !== undefined) search.set(key, String(value));

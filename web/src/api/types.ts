@@ -174,3 +174,54 @@ export interface TypingEvent {
   userId: string;
   isTyping: boolean;
 }
+
+// --- people, conversation management, search (issue 14) ---
+
+/** `GET /users?q=`: presence only of oneself and people sharing a conversation (else null). */
+export interface FoundUser extends Omit<User, "status"> {
+  status: UserStatus | null;
+}
+
+/** `POST /conversations`. */
+export interface ConversationCreate {
+  type: "DIRECT" | "GROUP";
+  name?: string;
+  description?: string;
+  participantIds: string[];
+}
+
+/** `PATCH /conversations/{id}`: only the fields present change. */
+export interface ConversationPatch {
+  name?: string;
+  description?: string | null;
+  status?: "ACTIVE" | "ARCHIVED" | "MUTED";
+  settings?: Partial<Record<"typingIndicators" | "readReceipts" | "linkPreviews", boolean>>;
+}
+
+export type ParticipantStatus = Participant["status"];
+
+/** `PATCH /conversations/{id}/participants/{userId}`. */
+export interface ParticipantPatch {
+  role?: Role;
+  status?: ParticipantStatus;
+}
+
+/** What the client reads of a message's `metadata` (mentions: lower-case usernames). */
+export interface MessageMetadata {
+  mentions?: string[];
+  hashtags?: string[];
+}
+
+/** A message as events carry it, with the metadata the notifications read. */
+export type MessageWithMetadata = Message & { metadata?: MessageMetadata | null };
+
+/** `GET /messages/search` items: a message plus `snippet` (escaped text with `<mark>` around
+ * hits, docs/api.md "Search") and `rank`. */
+export type SearchHit = Message & { snippet: string; rank: number };
+
+/** `user_status_changed`. */
+export interface UserStatusChange {
+  userId: string;
+  status: UserStatus;
+  lastSeenAt: string | null;
+}

@@ -65,3 +65,13 @@ export function conversationTitle(conversation: Conversation): string {
   }
   return conversation.type === "DIRECT" ? "Direct conversation" : "Untitled group";
 }
+
+/** The other person of a direct conversation (null until its members are loaded). */
+export function otherMemberId(conversation: Conversation): string | null {
+  if (conversation.type !== "DIRECT") return null;
+  const me = getState().session?.user.id;
+  for (const userId of members.get(conversation.id) ?? []) {
+    if (userId !== me) return userId;
+  }
+  return null;
+}

@@ -12,6 +12,9 @@ import {
 import { receive, replaceIfLoaded, syncConversation } from "./history";
 import { listenMessageActions } from "./messageActions";
 import { acceptOwn, failSend } from "./sending";
+import { notifyMessage } from "./notify";
+import { applyOwnParticipant, applyStatus } from "./people";
+import { navigate } from "../router";
 
 /** Why a session ended, for the log-in screen (null: the user logged out here). */
 export type EndSession = (notice: string | null) => void;
@@ -80,6 +83,16 @@ export function openSocket(token: string, endSession: EndSession): void {
     if (participant.userId === getState().session?.user.id) dropConversation(conversationId);
   });
   listenMessageActions(connection);
+  // Presence dots, our own role, notifications (issue 14).
+  connection.on("user_status_changed", applyStatus);
+  connection.on("participant_updated", ({ conversationId, participant }) =>
+    applyOwnParticipant(conversationId, participant),
+  );
+  connection.on("participant_removed", ({ conversationId, participant }) => {
+    const here = location.pathname === `/c/${conversationId}`;
+    if (here && participant.userId === getState().session?.user.id) navigate("/");
+  });
+  connection.on("new_message", ({ message }) => notifyMessage(message));
 }
 
 /** After a reconnect: what each loaded conversation missed meanwhile, through `sync`. */

@@ -105,7 +105,7 @@ export function failSend(
 
 /** A random UUID v4. `crypto.randomUUID` exists only in secure contexts (https, localhost),
  * and a server on a LAN address over http is not one. */
-function newId(): string {
+export function newId(): string {
   if (typeof crypto.randomUUID === "function" && isSecureContext) return crypto.randomUUID();
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   bytes[6] = (bytes[6]! & 0x0f) | 0x40;

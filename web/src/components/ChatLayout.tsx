@@ -2,6 +2,8 @@ import { logOut, quietly } from "../chat";
 import { useStore } from "../store";
 import { ConversationList } from "./ConversationList";
 import { MessageView } from "./MessageView";
+import { NotificationButton, TabTitle } from "./Notifications";
+import { SearchBox } from "./SearchBox";
 
 interface Props {
   conversationId: string | null;
@@ -16,6 +18,9 @@ export function ChatLayout({ conversationId }: Props) {
     <div class={conversationId ? "layout has-conversation" : "layout"}>
       <header class="topbar">
         <span class="brand">Parley</span>
+        <SearchBox />
+        <NotificationButton />
+        <TabTitle />
         <span class={`connection ${connection}`} title={`Connection: ${connection}`}>
           {connection === "online" ? "Online" : connection === "connecting" ? "Connecting…" : "Offline"}
         </span>

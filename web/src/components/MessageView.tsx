@@ -15,6 +15,7 @@ import { Composer } from "./Composer";
 import { MessageItem } from "./MessageItem";
 import { deliveryOf, placeMessages, readers, typingLine } from "./messageParts";
 import { ThreadPanel } from "./ThreadPanel";
+import { ConversationMenu } from "./ConversationMenu";
 
 interface Props {
   conversationId: string;
@@ -129,6 +130,7 @@ export function MessageView({ conversationId }: Props) {
           ‹ <span class="visually-hidden">Back to conversations</span>
         </a>
         <h2>{conversation ? conversationTitle(conversation) : "Conversation"}</h2>
+        {conversation && <ConversationMenu conversationId={conversationId} />}
       </header>
       <div class="history" ref={scroller} onScroll={onScroll} role="log" aria-live="polite">
         {/* One line whatever it says, so that "Loading…" coming and going moves nothing. */}
