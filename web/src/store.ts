@@ -35,17 +35,22 @@ export interface State {
   watermarks: Record<string, Record<string, Watermarks>>;
 }
 
-let state: State = {
-  session: null,
-  notice: null,
-  conversations: {},
-  conversationsLoaded: false,
-  messages: {},
-  users: {},
-  connection: "offline",
-  typing: {},
-  watermarks: {},
-};
+/** The state of a tab with no session: at start, and again after one ends (`notice` says why). */
+export function signedOut(notice: string | null): State {
+  return {
+    session: null,
+    notice,
+    conversations: {},
+    conversationsLoaded: false,
+    messages: {},
+    users: {},
+    connection: "offline",
+    typing: {},
+    watermarks: {},
+  };
+}
+
+let state: State = signedOut(null);
 
 const listeners = new Set<() => void>();
 

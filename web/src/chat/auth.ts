@@ -4,7 +4,7 @@ import { api, configureApi } from "../api/client";
 import type { TokenOut } from "../api/types";
 import { navigate } from "../router";
 import { clearSession, loadSession, saveSession, type Session } from "../session";
-import { getState, update } from "../store";
+import { getState, signedOut, update } from "../store";
 import { currentSocket, quietly, setCurrentSocket } from "./connection";
 import { loadConversations } from "./conversations";
 import { openSocket, SESSION_ENDED } from "./live";
@@ -65,16 +65,6 @@ export function endSession(notice: string | null): void {
   setCurrentSocket(null);
   socket?.disconnect();
   clearSession();
-  update(() => ({
-    session: null,
-    notice,
-    conversations: {},
-    conversationsLoaded: false,
-    messages: {},
-    users: {},
-    connection: "offline",
-    typing: {},
-    watermarks: {},
-  }));
+  update(() => signedOut(notice));
   navigate("/login", { replace: true });
 }

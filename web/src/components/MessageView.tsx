@@ -13,7 +13,7 @@ import { navigate } from "../router";
 import { emptyList, useStore, type ChatMessage, type MessageList, type State } from "../store";
 import { Composer } from "./Composer";
 import { MessageItem } from "./MessageItem";
-import { deliveryOf, placeMessages, readers, typingLine } from "./messageParts";
+import { deliveryOf, messageKey, placeMessages, readers, typingLine } from "./messageParts";
 import { ThreadPanel } from "./ThreadPanel";
 import { ConversationMenu } from "./ConversationMenu";
 
@@ -180,12 +180,4 @@ function historyStatus({ items, loaded, loadingOlder, olderCursor }: MessageList
   return items.length === 0
     ? "No messages yet. Say hello!"
     : "This is the beginning of the conversation.";
-}
-
-/** Stable across the send's life (local id, then the server's): clientMessageIds are unique
- * per sender only, so the sender is part of the key. */
-function messageKey(message: ChatMessage): string {
-  return message.clientMessageId !== null
-    ? `${message.senderId}:${message.clientMessageId}`
-    : message.id;
 }

@@ -3,7 +3,7 @@ import { loadThread, quietly } from "../chat";
 import { emptyList, useStore, type State } from "../store";
 import { Composer } from "./Composer";
 import { MessageItem } from "./MessageItem";
-import { deliveryOf, placeMessages } from "./messageParts";
+import { deliveryOf, messageKey, placeMessages } from "./messageParts";
 
 interface Props {
   conversationId: string;
@@ -57,11 +57,7 @@ export function ThreadPanel({ conversationId, rootId, onClose }: Props) {
         ) : (
           placeMessages([root, ...replies]).map(({ message, first }) => (
             <MessageItem
-              key={
-                message.clientMessageId !== null
-                  ? `${message.senderId}:${message.clientMessageId}`
-                  : message.id
-              }
+              key={messageKey(message)}
               message={message}
               mine={message.senderId === me}
               sender={

@@ -107,3 +107,11 @@ export function typingLine(
   if (names.length > 3) return "Several people are typing...";
   return `${namesList(names)} ${names.length === 1 ? "is" : "are"} typing...`;
 }
+
+/** Stable across the send's life (local id, then the server's): clientMessageIds are unique
+ * per sender only, so the sender is part of the key. */
+export function messageKey(message: ChatMessage): string {
+  return message.clientMessageId !== null
+    ? `${message.senderId}:${message.clientMessageId}`
+    : message.id;
+}
