@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
   api,
+  CONNECT_TIMEOUT_MS,
   createConversation,
   launch,
   logIn,
@@ -129,8 +130,8 @@ test("offline and back: what the other sent meanwhile arrives, once, in order", 
       await messageItem(alice.page, content).getByText(SENT).waitFor();
     }
     await bob.context.setOffline(false);
-    // socket.io's reconnect backs off up to 5 s (plus jitter) between tries.
-    await bob.page.getByRole("banner").getByText("Online").waitFor({ timeout: 20_000 });
+    const online = bob.page.getByRole("banner").getByText("Online");
+    await online.waitFor({ timeout: CONNECT_TIMEOUT_MS });
   });
   for (const content of missed) await messageItem(bob.page, content).waitFor();
   const history = bob.page.getByRole("log").getByRole("listitem");

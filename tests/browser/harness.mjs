@@ -19,6 +19,9 @@ export const PASSWORD = "correct horse battery";
 // How long a UI state may take to appear: ample for a loaded machine, short enough that a
 // stuck state fails the test quickly.
 export const TIMEOUT_MS = 10_000;
+// How long the socket may take to be online: a connect that fails (on a loaded machine, or
+// after going offline) is retried by socket.io after a back-off of up to 5 s plus jitter.
+export const CONNECT_TIMEOUT_MS = 20_000;
 
 export const DESKTOP = { width: 1280, height: 800 };
 export const PHONE = { width: 390, height: 844 };
@@ -100,7 +103,7 @@ export async function logIn(page, user) {
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Log in" }).click();
   await page.getByRole("navigation", { name: "Conversations" }).waitFor();
-  await page.getByRole("banner").getByText("Online").waitFor();
+  await page.getByRole("banner").getByText("Online").waitFor({ timeout: CONNECT_TIMEOUT_MS });
 }
 
 /** A person signed in: an API account and a tab logged in as it. */

@@ -75,7 +75,9 @@ for (const { size, viewport, colorScheme } of variants) {
     await screenshot(page, name("conversations"));
 
     await list.getByRole("link", { name: /Design review/ }).click();
-    await messageItem(page, "after lunch").waitFor();
+    // Senders' names come with the members, a moment after the history.
+    await messageItem(page, "Morning!").getByText("Bob", { exact: true }).waitFor();
+    await messageItem(page, "after lunch").getByText("Bob", { exact: true }).waitFor();
     await page.getByText("This is the beginning of the conversation.").waitFor();
     await assertAccessible(page, name("conversation"));
     await screenshot(page, name("conversation"));
