@@ -49,9 +49,18 @@ $(NODE_COMPAT)/node_modules/.installed-stamp: $(NODE_COMPAT)/package-lock.json
 	cd $(NODE_COMPAT) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test-deps: install $(NODE_COMPAT)/node_modules/.installed-stamp
+# The browser tests' npm packages (playwright-core, axe-core; tests/web/test_browser.py runs
+# them in Debian's chromium, installed below).
+BROWSER_TESTS := tests/browser
+$(BROWSER_TESTS)/node_modules/.installed-stamp: $(BROWSER_TESTS)/package-lock.json
+	cd $(BROWSER_TESTS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-deps: install $(NODE_COMPAT)/node_modules/.installed-stamp $(BROWSER_TESTS)/node_modules/.installed-stamp
 	command -v nginx >/dev/null || test -x /usr/sbin/nginx || apt-get install -y -q nginx-light \
 		|| (apt-get update -q && apt-get install -y -q nginx-light)
+	command -v chromium >/dev/null || apt-get install -y -q chromium \
+		|| (apt-get update -q && apt-get install -y -q chromium)
 
 # The two backends' suites run side by side (each waits on its servers about half the
 # time), each printed whole when it ends. More cores: TEST_ARGS="-n 4" (pytest-xdist) as well.

@@ -1,0 +1,91 @@
+// Sign up, log in, log out, and a session the server ended.
+import { after, before, test } from "node:test";
+import {
+  api,
+  launch,
+  logIn,
+  openTab,
+  PASSWORD,
+  registerUser,
+  uniqueName,
+} from "./harness.mjs";
+
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+test("sign up, log out back to the log-in screen, log in again", async () => {
+  const { context, page, console } = await openTab(browser);
+  const username = uniqueName("carol");
+  await page.goto("/");
+  // Signed out, / shows the log-in form.
+  await page.getByRole("heading", { name: "Log in" }).waitFor();
+  await page.getByRole("link", { name: "Create an account" }).click();
+  await page.getByRole("heading", { name: "Create an account" }).waitFor();
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Display name").fill("Carol");
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign up" }).click();
+  const list = page.getByRole("navigation", { name: "Conversations" });
+  await list.getByText("No conversations yet.").waitFor();
+  await page.getByRole("banner").getByText("Carol").waitFor();
+
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.getByRole("heading", { name: "Log in" }).waitFor();
+  await page.waitForURL("**/login");
+
+  // A wrong password is refused with the server's reason (its 401 is the one console error).
+  await console.expect(/401/, async () => {
+    await page.getByLabel("Username").fill(username);
+    await page.getByLabel("Password").fill("not the password");
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByRole("alert").waitFor();
+  });
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("banner").getByText("Carol").waitFor();
+  console.assertClean();
+  await context.close();
+});
+
+test("a session revoked on the server sends the tab back to log in with a message", async () => {
+  const user = await registerUser("Dave");
+  const { context, page, console } = await openTab(browser);
+  await logIn(page, user);
+  await page.getByRole("banner").getByText("Online").waitFor();
+
+  // "Log out everywhere" from elsewhere (the REST token of registration) revokes the tab's too.
+  await api("POST", "/auth/logout-all", { token: user.token });
+
+  await page.getByRole("heading", { name: "Log in" }).waitFor();
+  await page.getByRole("status").getByText(/signed out on the server/).waitFor();
+  await page.waitForURL("**/login");
+  console.assertClean();
+  await context.close();
+});
+
+test("a tab resuming with a revoked token goes back to log in with a message", async () => {
+  const user = await registerUser("Erin");
+  // The tab's stored session (sessionStorage, as a log-in leaves it) with a token revoked
+  // while no page had it open: an init script puts it there before the client starts.
+  await api("POST", "/auth/logout", { token: user.token });
+  const session = { token: user.token, user: user.profile };
+  const { context, page, console } = await openTab(browser);
+  await page.addInitScript((stored) => {
+    sessionStorage.setItem("parley.session", JSON.stringify(stored));
+  }, session);
+
+  // The client's first calls with the token are refused: their 401s are expected.
+  await console.expect(/401/, async () => {
+    await page.goto("/");
+    await page.getByRole("status").getByText(/session has ended/).waitFor();
+  });
+  await page.getByRole("heading", { name: "Log in" }).waitFor();
+  await page.waitForURL("**/login");
+  console.assertClean();
+  await context.close();
+});

@@ -1,0 +1,145 @@
+// Two people chatting: the optimistic send (pending before the server confirms), live
+// delivery, a failed send and its Retry, a reload, and going offline and back.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import {
+  api,
+  CONNECT_TIMEOUT_MS,
+  createConversation,
+  launch,
+  logIn,
+  messageItem,
+  openConversation,
+  openTab,
+  person,
+  registerUser,
+  send,
+  SENT,
+  socketHold,
+} from "./harness.mjs";
+
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+test("pending before the server confirms, then sent; the other sees it live; never twice", async () => {
+  const aliceUser = await registerUser("Alice");
+  const alice = await openTab(browser);
+  // Before the page connects: the hold wraps the socket from its first frame.
+  const hold = await socketHold(alice.page, ["message_confirmed", "new_message"]);
+  await logIn(alice.page, aliceUser);
+  const bob = await person(browser, "Bob");
+  const conversation = await createConversation(aliceUser, [bob.user]);
+  await openConversation(alice.page, conversation);
+  await openConversation(bob.page, conversation);
+
+  hold.hold();
+  await send(alice.page, "Hello Bob, pending first");
+  const mine = messageItem(alice.page, "Hello Bob, pending first");
+  await mine.getByText("Sending…").waitFor();
+  // The server did commit it (Bob sees it live) and did tell Alice: her confirmation is held.
+  await messageItem(bob.page, "Hello Bob, pending first").waitFor();
+  await hold.waitForHeld("message_confirmed");
+  assert.equal(await mine.getByText("Sending…").count(), 1, "still pending while held");
+  assert.equal(await mine.getByText(SENT).count(), 0);
+
+  hold.release();
+  await mine.getByText(SENT).waitFor();
+  await mine.getByText("Sending…").waitFor({ state: "detached" });
+  assert.equal(await messageItem(alice.page, "Hello Bob, pending first").count(), 1);
+  assert.equal(await messageItem(bob.page, "Hello Bob, pending first").count(), 1);
+
+  // And back: Bob's answer reaches Alice live, once.
+  await send(bob.page, "Hi Alice");
+  await messageItem(bob.page, "Hi Alice").getByText(SENT).waitFor();
+  await messageItem(alice.page, "Hi Alice").waitFor();
+  assert.equal(await messageItem(alice.page, "Hi Alice").count(), 1);
+  assert.equal(await messageItem(alice.page, "Hello Bob, pending first").count(), 1);
+
+  alice.console.assertClean();
+  bob.console.assertClean();
+  await alice.context.close();
+  await bob.context.close();
+});
+
+test("a refused send shows Retry, and Retry sends it", async () => {
+  const alice = await person(browser, "Alice");
+  const bob = await person(browser, "Bob");
+  const conversation = await createConversation(alice.user, [bob.user]);
+  await openConversation(alice.page, conversation);
+  await openConversation(bob.page, conversation);
+
+  // An archived conversation refuses sends (409 CONVERSATION_READ_ONLY).
+  const path = `/conversations/${conversation.id}`;
+  await api("PATCH", path, { token: alice.user.token, body: { status: "ARCHIVED" } });
+  await send(alice.page, "Sent after a retry");
+  const mine = messageItem(alice.page, "Sent after a retry");
+  await mine.getByRole("alert").getByText(/Not sent/).waitFor();
+
+  await api("PATCH", path, { token: alice.user.token, body: { status: "ACTIVE" } });
+  await mine.getByRole("button", { name: "Retry" }).click();
+  await mine.getByText(SENT).waitFor();
+  await mine.getByRole("button", { name: "Retry" }).waitFor({ state: "detached" });
+  await messageItem(bob.page, "Sent after a retry").waitFor();
+  assert.equal(await messageItem(alice.page, "Sent after a retry").count(), 1);
+  assert.equal(await messageItem(bob.page, "Sent after a retry").count(), 1);
+
+  alice.console.assertClean();
+  bob.console.assertClean();
+  await alice.context.close();
+  await bob.context.close();
+});
+
+test("a reload keeps the history", async () => {
+  const alice = await person(browser, "Alice");
+  const bob = await registerUser("Bob");
+  const conversation = await createConversation(alice.user, [bob]);
+  await openConversation(alice.page, conversation);
+  await send(alice.page, "Before the reload");
+  await messageItem(alice.page, "Before the reload").getByText(SENT).waitFor();
+
+  await alice.page.reload();
+  // Still signed in (the tab's session), on the same conversation, with its history.
+  await alice.page.getByRole("heading", { name: conversation.name }).waitFor();
+  await messageItem(alice.page, "Before the reload").getByText(SENT).waitFor();
+  assert.equal(await messageItem(alice.page, "Before the reload").count(), 1);
+  alice.console.assertClean();
+  await alice.context.close();
+});
+
+test("offline and back: what the other sent meanwhile arrives, once, in order", async () => {
+  const alice = await person(browser, "Alice");
+  const bob = await person(browser, "Bob");
+  const conversation = await createConversation(alice.user, [bob.user]);
+  await openConversation(alice.page, conversation);
+  await openConversation(bob.page, conversation);
+  await send(alice.page, "Before Bob drops");
+  await messageItem(bob.page, "Before Bob drops").waitFor();
+
+  const missed = ["Missed one", "Missed two", "Missed three"];
+  // While offline, Chromium reports each reconnect socket.io tries as a console error.
+  await bob.console.tolerate(/WebSocket connection .* failed/, async () => {
+    await bob.context.setOffline(true);
+    await bob.page.getByRole("banner").getByText("Offline").waitFor();
+    for (const content of missed) {
+      await send(alice.page, content);
+      await messageItem(alice.page, content).getByText(SENT).waitFor();
+    }
+    await bob.context.setOffline(false);
+    const online = bob.page.getByRole("banner").getByText("Online");
+    await online.waitFor({ timeout: CONNECT_TIMEOUT_MS });
+  });
+  for (const content of missed) await messageItem(bob.page, content).waitFor();
+  const history = bob.page.getByRole("log").getByRole("listitem");
+  const shown = await history.locator(".content").allTextContents();
+  assert.deepEqual(shown, ["Before Bob drops", ...missed]);
+
+  alice.console.assertClean();
+  bob.console.assertClean();
+  await alice.context.close();
+  await bob.context.close();
+});

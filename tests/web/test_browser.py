@@ -1,0 +1,51 @@
+"""The web client end to end in headless Chromium: tests/browser/*.test.mjs (Node's test
+runner, playwright-core driving Debian's chromium, axe-core) against this run's server.
+
+`make test-deps` installs chromium and the npm packages (npm ci in tests/browser). The
+screens test writes docs/screenshots/*.png (the README shows them)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.support import Server
+
+BROWSER_TESTS = ROOT / "tests" / "browser"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# A file takes 5-30 s; a hung browser must not hold the suite for long.
+TIMEOUT_S = 180
+
+
+@pytest.mark.parametrize(
+    "test_file", sorted(path.name for path in BROWSER_TESTS.glob("*.test.mjs"))
+)
+def test_web_client_in_chromium(server: Server, test_file: str) -> None:
+    assert (BROWSER_TESTS / "node_modules" / "playwright-core").is_dir(), (
+        "run `make test-deps` (npm ci in tests/browser)"
+    )
+    assert Path(CHROMIUM).is_file(), f"no chromium at {CHROMIUM}: run `make test-deps`"
+
+    # A session of its own: on a timeout, node's test processes and their browsers go too.
+    process = subprocess.Popen(
+        ["node", "--test", "--test-reporter=spec", test_file],
+        cwd=BROWSER_TESTS,
+        env={**os.environ, "PARLEY_URL": server.url, "CHROMIUM": CHROMIUM},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        pytest.fail(f"node --test {test_file} took over {TIMEOUT_S} s:\n{output}")
+
+    assert process.returncode == 0, f"node --test {test_file} failed:\n{output}"
