@@ -14,7 +14,7 @@ import {
   person,
   registerUser,
   send,
-  SENT,
+  confirmed,
   socketHold,
 } from "./harness.mjs";
 
@@ -45,17 +45,17 @@ test("pending before the server confirms, then sent; the other sees it live; nev
   await messageItem(bob.page, "Hello Bob, pending first").waitFor();
   await hold.waitForHeld("message_confirmed");
   assert.equal(await mine.getByText("Sending…").count(), 1, "still pending while held");
-  assert.equal(await mine.getByText(SENT).count(), 0);
+  assert.equal(await confirmed(mine).count(), 0);
 
   hold.release();
-  await mine.getByText(SENT).waitFor();
+  await confirmed(mine).waitFor();
   await mine.getByText("Sending…").waitFor({ state: "detached" });
   assert.equal(await messageItem(alice.page, "Hello Bob, pending first").count(), 1);
   assert.equal(await messageItem(bob.page, "Hello Bob, pending first").count(), 1);
 
   // And back: Bob's answer reaches Alice live, once.
   await send(bob.page, "Hi Alice");
-  await messageItem(bob.page, "Hi Alice").getByText(SENT).waitFor();
+  await confirmed(messageItem(bob.page, "Hi Alice")).waitFor();
   await messageItem(alice.page, "Hi Alice").waitFor();
   assert.equal(await messageItem(alice.page, "Hi Alice").count(), 1);
   assert.equal(await messageItem(alice.page, "Hello Bob, pending first").count(), 1);
@@ -82,7 +82,7 @@ test("a refused send shows Retry, and Retry sends it", async () => {
 
   await api("PATCH", path, { token: alice.user.token, body: { status: "ACTIVE" } });
   await mine.getByRole("button", { name: "Retry" }).click();
-  await mine.getByText(SENT).waitFor();
+  await confirmed(mine).waitFor();
   await mine.getByRole("button", { name: "Retry" }).waitFor({ state: "detached" });
   await messageItem(bob.page, "Sent after a retry").waitFor();
   assert.equal(await messageItem(alice.page, "Sent after a retry").count(), 1);
@@ -100,12 +100,12 @@ test("a reload keeps the history", async () => {
   const conversation = await createConversation(alice.user, [bob]);
   await openConversation(alice.page, conversation);
   await send(alice.page, "Before the reload");
-  await messageItem(alice.page, "Before the reload").getByText(SENT).waitFor();
+  await confirmed(messageItem(alice.page, "Before the reload")).waitFor();
 
   await alice.page.reload();
   // Still signed in (the tab's session), on the same conversation, with its history.
   await alice.page.getByRole("heading", { name: conversation.name }).waitFor();
-  await messageItem(alice.page, "Before the reload").getByText(SENT).waitFor();
+  await confirmed(messageItem(alice.page, "Before the reload")).waitFor();
   assert.equal(await messageItem(alice.page, "Before the reload").count(), 1);
   alice.console.assertClean();
   await alice.context.close();
@@ -127,7 +127,7 @@ test("offline and back: what the other sent meanwhile arrives, once, in order", 
     await bob.page.getByRole("banner").getByText("Offline").waitFor();
     for (const content of missed) {
       await send(alice.page, content);
-      await messageItem(alice.page, content).getByText(SENT).waitFor();
+      await confirmed(messageItem(alice.page, content)).waitFor();
     }
     await bob.context.setOffline(false);
     const online = bob.page.getByRole("banner").getByText("Online");

@@ -177,8 +177,11 @@ export async function send(page, text) {
   await composer(page).press("Enter");
 }
 
-/** A message's "sent" mark (its meta line ends "· Sent"; "Not sent: ..." must not match). */
-export const SENT = /· Sent$/;
+/** A message's mark once the server confirmed it: its ticks' title, Sent, Delivered or Read
+ * (the other person may read it at once); "Sending…" and "Not sent" do not match. */
+export function confirmed(item) {
+  return item.getByTitle(/^(Sent|Delivered|Read)$/);
+}
 
 /** The message history's item showing `content` (the log is the history's role). */
 export function messageItem(page, content) {
