@@ -30,7 +30,9 @@ export function openSocket(token: string, endSession: EndSession): void {
 
   connection.on("connect", () => {
     update(() => ({ connection: "online" }));
-    if (connectedBefore) quietly(catchUp());
+    // The first time too: the list the session loaded at once misses a conversation made
+    // before this socket joined its rooms (its participant_added went to no one).
+    quietly(connectedBefore ? catchUp() : loadConversations());
     connectedBefore = true;
   });
   connection.on("disconnect", (reason) => {
