@@ -79,6 +79,8 @@ for (const { size, viewport, colorScheme } of variants) {
     await messageItem(page, "Morning!").getByText("Bob", { exact: true }).waitFor();
     await messageItem(page, "after lunch").getByText("Bob", { exact: true }).waitFor();
     await page.getByText("This is the beginning of the conversation.").waitFor();
+    // Bob's read position arrives with the members too: the ticks settle on Read.
+    await page.getByText("Seen by Bob").waitFor();
     await assertAccessible(page, name("conversation"));
     await screenshot(page, name("conversation"));
 
