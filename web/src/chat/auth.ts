@@ -8,6 +8,7 @@ import { getState, signedOut, update } from "../store";
 import { currentSocket, quietly, setCurrentSocket } from "./connection";
 import { loadConversations } from "./conversations";
 import { openSocket, SESSION_ENDED } from "./live";
+import { forgetOutbox, restoreOutbox } from "./sending";
 
 configureApi(
   () => getState().session?.token ?? null,
@@ -37,6 +38,7 @@ export async function logOut(): Promise<void> {
   try {
     await api.logout();
   } finally {
+    forgetOutbox();
     endSession(null);
   }
 }
@@ -54,6 +56,7 @@ function beginSession(session: Session): void {
     notice: null,
     users: { ...state.users, [session.user.id]: session.user },
   }));
+  restoreOutbox(session.user.id);
   openSocket(session.token, endSession);
   quietly(loadConversations());
 }

@@ -4,7 +4,7 @@ export { logIn, logOut, resumeSession, signUp } from "./auth";
 export { quietly } from "./connection";
 export { conversationTitle } from "./conversations";
 export { closeConversation, loadOlder, openConversation } from "./history";
-export { retry, sendMessage } from "./sending";
+export { discard, retry, sendMessage } from "./sending";
 export {
   composing,
   deleteMessage,

@@ -11,7 +11,7 @@ import {
 } from "./conversations";
 import { receive, replaceIfLoaded, syncConversation } from "./history";
 import { listenMessageActions } from "./messageActions";
-import { acceptOwn, failSend } from "./sending";
+import { acceptOwn, resendOutbox, sendFailed } from "./sending";
 import { notifyMessage } from "./notify";
 import { applyOwnParticipant, applyStatus } from "./people";
 import { navigate } from "../router";
@@ -32,7 +32,8 @@ export function openSocket(token: string, endSession: EndSession): void {
     update(() => ({ connection: "online" }));
     // The first time too: the list the session loaded at once misses a conversation made
     // before this socket joined its rooms (its participant_added went to no one).
-    quietly(connectedBefore ? catchUp() : loadConversations());
+    // Then the outbox: what was never confirmed goes again (issue 14).
+    quietly((connectedBefore ? catchUp() : loadConversations()).finally(resendOutbox));
     connectedBefore = true;
   });
   connection.on("disconnect", (reason) => {
@@ -59,11 +60,9 @@ export function openSocket(token: string, endSession: EndSession): void {
 
   connection.on("new_message", ({ message }) => receive(message));
   connection.on("message_confirmed", ({ message }) => acceptOwn(message));
-  connection.on("message_failed", ({ clientMessageId, error }) => {
-    for (const conversationId of Object.keys(getState().messages)) {
-      failSend(conversationId, clientMessageId, error.message);
-    }
-  });
+  connection.on("message_failed", ({ clientMessageId, error }) =>
+    sendFailed(clientMessageId, error),
+  );
   connection.on("message_updated", ({ message }) => replaceIfLoaded(message));
   connection.on("message_deleted", ({ message }) => replaceIfLoaded(message));
   connection.on("conversation_updated", ({ conversation }) => {

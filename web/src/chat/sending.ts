@@ -1,106 +1,312 @@
-// The optimistic send of docs/api.md: shown at once as pending, sent over the socket,
-// confirmed by the ack (a message already stored) or `message_confirmed`, failed with Retry on
-// a refusal, `message_failed`, or no answer in time.
-import type { Message } from "../api/types";
-import { emitWithAck } from "../socket";
+// The optimistic send of docs/api.md, with the outbox of its "Client rules for healing": shown
+// at once as pending, kept in IndexedDB before it is sent over the socket, confirmed by the ack
+// (a message already stored) or `message_confirmed`. Sends go out in order; a transient refusal
+// or an ack that never came is resent after a jittered backoff with the same clientMessageId (the
+// server stores it once at most), a permanent one shows failed with Retry and Discard. After a
+// reload or a reconnect, what was never confirmed is shown again and resent.
+import type { ApiErrorBody, Message } from "../api/types";
+import { emitWithAck, type ParleySocket } from "../socket";
 import { getState, mergeMessages, updateList, type ChatMessage } from "../store";
 import { currentSocket } from "./connection";
+import { clearOutbox, deleteEntry, loadEntries, putEntry, type OutboxEntry } from "./outbox";
 
-// How long an accepted send may wait for `message_confirmed` before it shows as failed (with
-// Retry, which resends it with the same clientMessageId: a send that did commit answers with
-// the stored message, never a second one).
-const CONFIRM_TIMEOUT_MS = 15_000;
+/** What a send's refusal means (docs/api.md, the table of "Sends"). */
+const TRANSIENT = new Set(["COMMIT_FAILED", "SERVICE_UNAVAILABLE", "RATE_LIMITED", "TIMEOUT"]);
+const SESSION = new Set(["UNAUTHORIZED", "INVALID_TOKEN", "TOKEN_EXPIRED"]);
+/** INTERNAL_ERROR is retried, but a message that fails every time must not hold the rest. */
+const INTERNAL_ERROR_TRIES = 3;
+const BACKOFF_MS = 200;
+const BACKOFF_MAX_MS = 2_000;
+/** An entry acknowledged PENDING and never confirmed is sent again after this (doubling). */
+const RESEND_AFTER_MS = 5_000;
+const RESEND_MAX_MS = 60_000;
 
-// The latest attempt of each unconfirmed send, so that an earlier attempt's timer does not
-// fail a retry.
-const attempts = new Map<string, number>();
+interface Unconfirmed {
+  entry: OutboxEntry;
+  /** queued: to send; inflight: its ack awaited; awaiting: acknowledged PENDING. */
+  phase: "queued" | "inflight" | "awaiting" | "failed";
+  failures: number;
+  internalErrors: number;
+  resendAfterMs: number;
+  timer: ReturnType<typeof setTimeout> | null;
+  /** Written to IndexedDB: nothing is sent before it is stored. */
+  stored: Promise<void>;
+}
 
-/** Shows the message at once as pending, then sends it (into a thread with `threadId`). */
+/** The signed-in user's unconfirmed sends, by clientMessageId (insertion is send order). */
+const outbox = new Map<string, Unconfirmed>();
+let owner: string | null = null;
+/** The stored outbox, loaded at the start of the session. */
+let restored: Promise<void> = Promise.resolve();
+let flushing = false;
+/** A backoff under way: nothing is sent until it ends (the outbox keeps its order). */
+let backoff: ReturnType<typeof setTimeout> | null = null;
+let lastOrder = 0;
+
+/** Loads the user's stored outbox at the start of a session and shows it as pending. */
+export function restoreOutbox(userId: string): void {
+  stopAll();
+  owner = userId;
+  restored = loadEntries(userId).then(
+    (entries) => {
+      for (const entry of entries) {
+        lastOrder = Math.max(lastOrder, entry.order);
+        track(entry, entry.failed === null ? "queued" : "failed");
+        show(entry);
+      }
+    },
+    (error: unknown) => console.warn("The outbox could not be read", error),
+  );
+}
+
+/** Forgets the outbox on this browser (the user logged out). */
+export function forgetOutbox(): void {
+  const userId = owner;
+  stopAll();
+  owner = null;
+  if (userId !== null) {
+    clearOutbox(userId).catch((error: unknown) => console.warn(error));
+  }
+}
+
+/** On every (re)connect, after the catch-up: sends again what is still unconfirmed. */
+export function resendOutbox(): void {
+  if (backoff !== null) clearTimeout(backoff);
+  backoff = null;
+  for (const unconfirmed of outbox.values()) {
+    if (unconfirmed.phase !== "awaiting") continue;
+    if (unconfirmed.timer !== null) clearTimeout(unconfirmed.timer);
+    unconfirmed.timer = null;
+    unconfirmed.phase = "queued";
+    unconfirmed.resendAfterMs = RESEND_AFTER_MS;
+  }
+  void flush();
+}
+
+/** Shows the message at once as pending, stores it, then sends it (into a thread with
+ * `threadId`). */
 export function sendMessage(
   conversationId: string,
   content: string,
   { threadId }: { threadId?: string } = {},
 ): void {
-  const session = getState().session;
-  if (session === null) return;
-  const now = new Date().toISOString();
-  const pending: ChatMessage = {
-    // Replaced by the server's id when the ack or the confirmation arrives.
-    id: "local:" + newId(),
-    conversationId,
-    senderId: session.user.id,
-    seq: null,
-    type: "TEXT",
-    content,
-    status: "PENDING",
-    replyToId: null,
-    threadId: threadId ?? null,
+  const userId = owner;
+  if (userId === null || getState().session === null) return;
+  lastOrder = Math.max(Date.now(), lastOrder + 1);
+  const entry: OutboxEntry = {
     clientMessageId: newId(),
-    clientTimestamp: now,
-    serverTimestamp: now,
-    editedAt: null,
-    deletedAt: null,
-    encrypted: false,
-    local: { state: "pending" },
+    conversationId,
+    content,
+    threadId: threadId ?? null,
+    clientTimestamp: new Date().toISOString(),
+    order: lastOrder,
+    failed: null,
   };
-  updateList(conversationId, (current) => mergeMessages(current, [pending]));
-  void deliver(pending);
+  show(entry);
+  const stored = persist(userId, entry);
+  track(entry, "queued", stored);
+  void stored.then(flush);
 }
 
 /** Sends a failed message again, with the same clientMessageId (stored once at most). */
 export function retry(message: ChatMessage): void {
-  const again: ChatMessage = { ...message, local: { state: "pending" } };
-  updateList(message.conversationId, (current) => mergeMessages(current, [again]));
-  void deliver(again);
+  const unconfirmed = message.clientMessageId && outbox.get(message.clientMessageId);
+  if (!unconfirmed || owner === null) return;
+  unconfirmed.entry = { ...unconfirmed.entry, failed: null };
+  unconfirmed.phase = "queued";
+  unconfirmed.failures = 0;
+  unconfirmed.internalErrors = 0;
+  show(unconfirmed.entry);
+  void persist(owner, unconfirmed.entry).then(flush);
 }
 
-async function deliver(message: ChatMessage): Promise<void> {
-  const socket = currentSocket();
+/** Drops a failed message: out of the outbox and off the screen. */
+export function discard(message: ChatMessage): void {
   const clientMessageId = message.clientMessageId;
-  if (socket === null || clientMessageId === null) {
-    return failSend(message.conversationId, clientMessageId, "Not connected");
-  }
-  const attempt = (attempts.get(clientMessageId) ?? 0) + 1;
-  attempts.set(clientMessageId, attempt);
-  const answer = await emitWithAck(socket, "send_message", {
-    conversationId: message.conversationId,
-    content: message.content ?? "",
-    clientMessageId,
-    clientTimestamp: message.clientTimestamp ?? new Date().toISOString(),
-    ...(message.threadId !== null && { threadId: message.threadId }),
-  });
-  if (!answer.ok) return failSend(message.conversationId, clientMessageId, answer.error.message);
-  // PENDING: still ours to watch (the server's id now); stored already: confirmed.
-  acceptOwn(answer.message);
-  setTimeout(() => {
-    if (attempts.get(clientMessageId) === attempt) {
-      failSend(message.conversationId, clientMessageId, "No confirmation from the server");
-    }
-  }, CONFIRM_TIMEOUT_MS);
+  if (clientMessageId === null || owner === null) return;
+  settle(clientMessageId);
+  updateList(message.conversationId, (current) => ({
+    ...current,
+    items: current.items.filter(
+      (item) => !(item.local !== undefined && item.clientMessageId === clientMessageId),
+    ),
+  }));
 }
 
 /** Our message as the server has it: from the send's ack or `message_confirmed`. */
 export function acceptOwn(message: Message): void {
   const confirmed = message.status !== "PENDING";
-  if (confirmed && message.clientMessageId !== null) attempts.delete(message.clientMessageId);
+  if (confirmed && message.clientMessageId !== null) settle(message.clientMessageId);
   const shown: ChatMessage = confirmed ? message : { ...message, local: { state: "pending" } };
   updateList(message.conversationId, (current) => mergeMessages(current, [shown]));
 }
 
-/** Marks our pending send failed (a confirmed one stays as it is). */
-export function failSend(
-  conversationId: string,
-  clientMessageId: string | null,
-  reason: string,
+/** `message_failed`: a send the server accepted PENDING did not commit. */
+export function sendFailed(clientMessageId: string, error: ApiErrorBody): void {
+  const unconfirmed = outbox.get(clientMessageId);
+  if (unconfirmed === undefined || unconfirmed.phase === "failed") return;
+  if (unconfirmed.timer !== null) clearTimeout(unconfirmed.timer);
+  unconfirmed.timer = null;
+  if (refused(unconfirmed, error)) void flush();
+}
+
+/** Sends the queued entries one after another, oldest first, while the socket is up. */
+async function flush(): Promise<void> {
+  if (flushing) return;
+  flushing = true;
+  try {
+    await restored;
+    for (;;) {
+      const socket = currentSocket();
+      if (socket === null || !socket.connected || backoff !== null) return;
+      const next = [...outbox.values()].find((unconfirmed) => unconfirmed.phase === "queued");
+      if (next === undefined || !(await deliver(socket, next))) return;
+    }
+  } finally {
+    flushing = false;
+  }
+}
+
+/** One attempt of one entry; false when the rest must wait. */
+async function deliver(socket: ParleySocket, unconfirmed: Unconfirmed): Promise<boolean> {
+  const { entry } = unconfirmed;
+  unconfirmed.phase = "inflight";
+  await unconfirmed.stored;
+  const answer = await emitWithAck(socket, "send_message", {
+    conversationId: entry.conversationId,
+    content: entry.content,
+    clientMessageId: entry.clientMessageId,
+    clientTimestamp: entry.clientTimestamp,
+    ...(entry.threadId !== null && { threadId: entry.threadId }),
+  });
+  // Confirmed by `message_confirmed` meanwhile, or discarded.
+  if (outbox.get(entry.clientMessageId) !== unconfirmed) return true;
+  if (!answer.ok) return refused(unconfirmed, answer.error);
+  unconfirmed.failures = 0;
+  if (answer.message.status === "PENDING") {
+    unconfirmed.phase = "awaiting";
+    resendLater(unconfirmed);
+  }
+  acceptOwn(answer.message);
+  return true;
+}
+
+/** Reads a refusal from the table of docs/api.md; false when the rest must wait. */
+function refused(unconfirmed: Unconfirmed, error: ApiErrorBody): boolean {
+  const bounded =
+    error.code === "INTERNAL_ERROR" && ++unconfirmed.internalErrors < INTERNAL_ERROR_TRIES;
+  if (TRANSIENT.has(error.code) || bounded) {
+    unconfirmed.phase = "queued";
+    unconfirmed.failures += 1;
+    backoff = setTimeout(() => {
+      backoff = null;
+      void flush();
+    }, backoffMs(unconfirmed.failures, error));
+    return false;
+  }
+  if (SESSION.has(error.code)) {
+    // Kept: the next connection (with a fresh token) sends it.
+    unconfirmed.phase = "awaiting";
+    return false;
+  }
+  unconfirmed.phase = "failed";
+  unconfirmed.entry = { ...unconfirmed.entry, failed: error.message };
+  show(unconfirmed.entry);
+  if (owner !== null) void persist(owner, unconfirmed.entry);
+  return true;
+}
+
+/** The server's wait when it names one, else 0.2 s doubling up to 2 s, drawn between half
+ * and all of it. */
+function backoffMs(failures: number, error: ApiErrorBody): number {
+  const details = error.details ?? {};
+  if (typeof details.retryAfterMs === "number") return details.retryAfterMs;
+  if (typeof details.retryAfterSeconds === "number") return details.retryAfterSeconds * 1000;
+  const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MS * 2 ** (failures - 1));
+  return ceiling * (0.5 + Math.random() / 2);
+}
+
+/** An entry acknowledged PENDING whose outcome never comes is sent again (the wait doubles
+ * and is drawn up to half again longer, so clients do not all resend at once). */
+function resendLater(unconfirmed: Unconfirmed): void {
+  const wait = unconfirmed.resendAfterMs * (1 + Math.random() / 2);
+  unconfirmed.resendAfterMs = Math.min(RESEND_MAX_MS, unconfirmed.resendAfterMs * 2);
+  unconfirmed.timer = setTimeout(() => {
+    unconfirmed.timer = null;
+    if (unconfirmed.phase !== "awaiting") return;
+    unconfirmed.phase = "queued";
+    void flush();
+  }, wait);
+}
+
+function track(
+  entry: OutboxEntry,
+  phase: Unconfirmed["phase"],
+  stored: Promise<void> = Promise.resolve(),
 ): void {
-  updateList(conversationId, (current) => ({
-    ...current,
-    items: current.items.map((item) =>
-      item.local?.state === "pending" && item.clientMessageId === clientMessageId
-        ? { ...item, local: { state: "failed", error: reason } }
-        : item,
-    ),
-  }));
+  outbox.set(entry.clientMessageId, {
+    entry,
+    phase,
+    failures: 0,
+    internalErrors: 0,
+    resendAfterMs: RESEND_AFTER_MS,
+    timer: null,
+    stored,
+  });
+}
+
+/** Out of the outbox: confirmed, or discarded. */
+function settle(clientMessageId: string): void {
+  const unconfirmed = outbox.get(clientMessageId);
+  if (unconfirmed === undefined) return;
+  if (unconfirmed.timer !== null) clearTimeout(unconfirmed.timer);
+  outbox.delete(clientMessageId);
+  if (owner !== null) {
+    deleteEntry(owner, clientMessageId).catch((error: unknown) => console.warn(error));
+  }
+}
+
+function stopAll(): void {
+  for (const unconfirmed of outbox.values()) {
+    if (unconfirmed.timer !== null) clearTimeout(unconfirmed.timer);
+  }
+  outbox.clear();
+  if (backoff !== null) clearTimeout(backoff);
+  backoff = null;
+}
+
+/** Stores an entry; a browser without IndexedDB (or with it full) still sends. */
+function persist(userId: string, entry: OutboxEntry): Promise<void> {
+  return putEntry(userId, entry).catch((error: unknown) => {
+    console.warn("The outbox could not be stored", error);
+  });
+}
+
+/** An outbox entry as the message list shows it, pending or failed. */
+function show(entry: OutboxEntry): void {
+  const userId = owner;
+  if (userId === null) return;
+  const shown: ChatMessage = {
+    // Replaced by the server's id when the ack or the confirmation arrives.
+    id: "local:" + entry.clientMessageId,
+    conversationId: entry.conversationId,
+    senderId: userId,
+    seq: null,
+    type: "TEXT",
+    content: entry.content,
+    status: "PENDING",
+    replyToId: null,
+    threadId: entry.threadId,
+    clientMessageId: entry.clientMessageId,
+    clientTimestamp: entry.clientTimestamp,
+    serverTimestamp: entry.clientTimestamp,
+    editedAt: null,
+    deletedAt: null,
+    encrypted: false,
+    local:
+      entry.failed === null ? { state: "pending" } : { state: "failed", error: entry.failed },
+  };
+  updateList(entry.conversationId, (current) => mergeMessages(current, [shown]));
 }
 
 /** A random UUID v4. `crypto.randomUUID` exists only in secure contexts (https, localhost),

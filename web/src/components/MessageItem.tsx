@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { JSX } from "preact";
 import type { User } from "../api/types";
-import { deleteMessage, editMessage, retry, toggleReaction } from "../chat";
+import { deleteMessage, discard, editMessage, retry, toggleReaction } from "../chat";
 import type { ChatMessage } from "../store";
 import { EditHistory } from "./EditHistory";
 import { namesList, type Delivery } from "./messageParts";
@@ -117,6 +117,9 @@ export function MessageItem(props: Props) {
           Not sent{message.local?.error ? `: ${message.local.error}` : ""}{" "}
           <button type="button" onClick={() => retry(message)}>
             Retry
+          </button>{" "}
+          <button type="button" onClick={() => discard(message)}>
+            Discard
           </button>
         </span>
       )}

@@ -1,0 +1,232 @@
+// The outbox kept in IndexedDB (issue 14): a pending send survives a reload and a network drop,
+// is resent once the socket is back, arrives once and in order for both people; a refused one
+// stays failed across a reload until Discard; logging out forgets it.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import {
+  api,
+  CONNECT_TIMEOUT_MS,
+  confirmed,
+  createConversation,
+  launch,
+  logIn,
+  messageItem,
+  openConversation,
+  openTab,
+  person,
+  registerUser,
+  send,
+} from "./harness.mjs";
+
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+// Chromium reports each refused or dropped reconnect socket.io tries as a console error.
+const RECONNECT_ERRORS = /WebSocket connection .* failed|WebSocket is closed/;
+
+/**
+ * A gate on this page's socket.io websocket: while shut, the page's connections are closed and
+ * new ones refused, so the page stays offline while plain HTTP (the page itself, the REST API)
+ * still works: a reload loads the app with no socket. Set up before the page connects.
+ */
+async function socketGate(page) {
+  let shut = false;
+  const open = new Set();
+  await page.routeWebSocket(/\/socket\.io\//, (ws) => {
+    if (shut) {
+      // Closed from the server's side: the page sees a failed connect and retries later.
+      ws.connectToServer().close();
+      return;
+    }
+    const server = ws.connectToServer();
+    const pair = { ws, server };
+    open.add(pair);
+    ws.onMessage((frame) => server.send(frame));
+    server.onMessage((frame) => ws.send(frame));
+    ws.onClose(() => open.delete(pair));
+  });
+  return {
+    shut() {
+      shut = true;
+      for (const { ws, server } of open) {
+        ws.close();
+        server.close();
+      }
+      open.clear();
+    },
+    open() {
+      shut = false;
+    },
+  };
+}
+
+function banner(page, text) {
+  return page.getByRole("banner").getByText(text);
+}
+
+async function shownContents(page) {
+  return page.getByRole("log").getByRole("listitem").locator(".content").allTextContents();
+}
+
+test("a pending send survives a reload and is sent once when the socket is back", async () => {
+  const aliceUser = await registerUser("Alice");
+  const alice = await openTab(browser);
+  const gate = await socketGate(alice.page);
+  await logIn(alice.page, aliceUser);
+  const bob = await person(browser, "Bob");
+  const conversation = await createConversation(aliceUser, [bob.user]);
+  await openConversation(alice.page, conversation);
+  await openConversation(bob.page, conversation);
+
+  const content = "Kept across a reload";
+  await alice.console.tolerate(RECONNECT_ERRORS, async () => {
+    gate.shut();
+    await banner(alice.page, "Offline").waitFor();
+    await send(alice.page, content);
+    await messageItem(alice.page, content).getByText("Sending…").waitFor();
+
+    await alice.page.reload();
+    await alice.page.getByRole("heading", { name: conversation.name }).waitFor();
+    // From the outbox: pending again, and the server has still not seen it.
+    await messageItem(alice.page, content).getByText("Sending…").waitFor();
+    await banner(alice.page, "Offline").waitFor();
+    assert.equal(await messageItem(alice.page, content).count(), 1);
+    assert.equal(await messageItem(bob.page, content).count(), 0);
+
+    gate.open();
+    await banner(alice.page, "Online").waitFor({ timeout: CONNECT_TIMEOUT_MS });
+  });
+  await confirmed(messageItem(alice.page, content)).waitFor();
+  await messageItem(bob.page, content).waitFor();
+  assert.equal(await messageItem(alice.page, content).count(), 1);
+  assert.equal(await messageItem(bob.page, content).count(), 1);
+  const stored = await api("GET", `/messages/conversation/${conversation.id}`, {
+    token: aliceUser.token,
+  });
+  assert.deepEqual(
+    stored.items.map((message) => message.content),
+    [content],
+  );
+
+  // Confirmed means out of the outbox: another reload shows it once, sent, not pending.
+  await alice.page.reload();
+  await confirmed(messageItem(alice.page, content)).waitFor();
+  assert.equal(await messageItem(alice.page, content).count(), 1);
+  assert.equal(await messageItem(alice.page, content).getByText("Sending…").count(), 0);
+
+  alice.console.assertClean();
+  bob.console.assertClean();
+  await alice.context.close();
+  await bob.context.close();
+});
+
+test("sent while offline: both arrive in order, once each, for both people", async () => {
+  const alice = await person(browser, "Alice");
+  const bob = await person(browser, "Bob");
+  const conversation = await createConversation(alice.user, [bob.user]);
+  await openConversation(alice.page, conversation);
+  await openConversation(bob.page, conversation);
+  await send(alice.page, "Before the drop");
+  await messageItem(bob.page, "Before the drop").waitFor();
+
+  const offline = ["First while offline", "Second while offline"];
+  await alice.console.tolerate(RECONNECT_ERRORS, async () => {
+    await alice.context.setOffline(true);
+    await banner(alice.page, "Offline").waitFor();
+    for (const content of offline) {
+      await send(alice.page, content);
+      await messageItem(alice.page, content).getByText("Sending…").waitFor();
+    }
+    assert.equal(await messageItem(bob.page, offline[0]).count(), 0);
+    await alice.context.setOffline(false);
+    await banner(alice.page, "Online").waitFor({ timeout: CONNECT_TIMEOUT_MS });
+  });
+  for (const content of offline) {
+    await confirmed(messageItem(alice.page, content)).waitFor();
+    await messageItem(bob.page, content).waitFor();
+  }
+  const expected = ["Before the drop", ...offline];
+  assert.deepEqual(await shownContents(alice.page), expected);
+  assert.deepEqual(await shownContents(bob.page), expected);
+  const stored = await api("GET", `/messages/conversation/${conversation.id}`, {
+    token: alice.user.token,
+  });
+  assert.deepEqual(
+    [...stored.items].sort((a, b) => a.seq - b.seq).map((message) => message.content),
+    expected,
+  );
+
+  alice.console.assertClean();
+  bob.console.assertClean();
+  await alice.context.close();
+  await bob.context.close();
+});
+
+test("a refused send stays failed across a reload until Discard", async () => {
+  const alice = await person(browser, "Alice");
+  const bob = await registerUser("Bob");
+  const conversation = await createConversation(alice.user, [bob]);
+  await openConversation(alice.page, conversation);
+
+  // An archived conversation refuses sends (409 CONVERSATION_READ_ONLY): permanent.
+  const path = `/conversations/${conversation.id}`;
+  await api("PATCH", path, { token: alice.user.token, body: { status: "ARCHIVED" } });
+  const content = "Refused, then discarded";
+  await send(alice.page, content);
+  const mine = messageItem(alice.page, content);
+  await mine.getByRole("alert").getByText(/Not sent/).waitFor();
+
+  await alice.page.reload();
+  await alice.page.getByRole("heading", { name: conversation.name }).waitFor();
+  await mine.getByRole("button", { name: "Retry" }).waitFor();
+  await mine.getByRole("button", { name: "Discard" }).click();
+  await mine.waitFor({ state: "detached" });
+
+  await alice.page.reload();
+  await openConversationAgain(alice.page, conversation);
+  assert.equal(await mine.count(), 0);
+  alice.console.assertClean();
+  await alice.context.close();
+});
+
+test("logging out forgets the outbox", async () => {
+  const aliceUser = await registerUser("Alice");
+  const alice = await openTab(browser);
+  const gate = await socketGate(alice.page);
+  await logIn(alice.page, aliceUser);
+  const bob = await registerUser("Bob");
+  const conversation = await createConversation(aliceUser, [bob]);
+  await openConversation(alice.page, conversation);
+
+  const content = "Never sent, then logged out";
+  await alice.console.tolerate(RECONNECT_ERRORS, async () => {
+    gate.shut();
+    await banner(alice.page, "Offline").waitFor();
+    await send(alice.page, content);
+    await messageItem(alice.page, content).getByText("Sending…").waitFor();
+    await alice.page.getByRole("button", { name: "Log out" }).click();
+    await alice.page.getByRole("button", { name: "Log in" }).waitFor();
+    gate.open();
+  });
+  await logIn(alice.page, aliceUser);
+  await openConversation(alice.page, conversation);
+  // Not shown, and (the socket is up) not sent from a leftover outbox either.
+  assert.equal(await messageItem(alice.page, content).count(), 0);
+  const stored = await api("GET", `/messages/conversation/${conversation.id}`, {
+    token: aliceUser.token,
+  });
+  assert.deepEqual(stored.items, []);
+  alice.console.assertClean();
+  await alice.context.close();
+});
+
+/** After a reload on a conversation's page: its heading and first page of history. */
+async function openConversationAgain(page, conversation) {
+  await page.getByRole("heading", { name: conversation.name }).waitFor();
+  await page.getByRole("log").locator(".history-status").filter({ hasText: /\S/ }).waitFor();
+}
