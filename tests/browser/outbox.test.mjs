@@ -1,6 +1,7 @@
 // The outbox kept in IndexedDB (issue 14): a pending send survives a reload and a network drop,
-// is resent once the socket is back, arrives once and in order for both people; a refused one
-// stays failed across a reload until Discard; logging out forgets it.
+// is resent once the socket is back, arrives once and in order for both people; a transient refusal
+// is retried by itself; a refused one stays failed across a reload until Discard; logging out
+// forgets it.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
@@ -230,3 +231,58 @@ async function openConversationAgain(page, conversation) {
   await page.getByRole("heading", { name: conversation.name }).waitFor();
   await page.getByRole("log").locator(".history-status").filter({ hasText: /\S/ }).waitFor();
 }
+
+test("a transient refusal is retried by itself, in order, with the same clientMessageId", async () => {
+  const aliceUser = await registerUser("Alice");
+  const alice = await openTab(browser);
+  // The page's sends as the server would refuse them when it is briefly unavailable: the
+  // first `send_message` is answered SERVICE_UNAVAILABLE here and never reaches the server.
+  const sent = [];
+  let refusals = 1;
+  await alice.page.routeWebSocket(/\/socket\.io\//, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((frame) => {
+      const send = typeof frame === "string" && /^42(\d+)\["send_message",(.*)\]$/.exec(frame);
+      if (send && refusals > 0) {
+        refusals -= 1;
+        const error = { code: "SERVICE_UNAVAILABLE", message: "Try again" };
+        ws.send(`43${send[1]}[${JSON.stringify({ ok: false, error })}]`);
+        sent.push({ refused: true, ...JSON.parse(send[2]) });
+        return;
+      }
+      if (send) sent.push({ refused: false, ...JSON.parse(send[2]) });
+      server.send(frame);
+    });
+    server.onMessage((frame) => ws.send(frame));
+  });
+  await logIn(alice.page, aliceUser);
+  const bob = await person(browser, "Bob");
+  const conversation = await createConversation(aliceUser, [bob.user]);
+  await openConversation(alice.page, conversation);
+  await openConversation(bob.page, conversation);
+
+  const contents = ["Refused once, then sent", "Sent after it"];
+  for (const content of contents) await send(alice.page, content);
+  for (const content of contents) {
+    await confirmed(messageItem(alice.page, content)).waitFor();
+    await messageItem(bob.page, content).waitFor();
+  }
+  assert.deepEqual(await shownContents(alice.page), contents);
+  assert.deepEqual(await shownContents(bob.page), contents);
+  assert.equal(await alice.page.getByText(/Not sent/).count(), 0);
+  // Resent once, with the same clientMessageId; the one behind it waited its turn.
+  assert.deepEqual(
+    sent.map(({ refused, content }) => [refused, content]),
+    [
+      [true, contents[0]],
+      [false, contents[0]],
+      [false, contents[1]],
+    ],
+  );
+  assert.equal(sent[0].clientMessageId, sent[1].clientMessageId);
+
+  alice.console.assertClean();
+  bob.console.assertClean();
+  await alice.context.close();
+  await bob.context.close();
+});
