@@ -37,6 +37,16 @@ export function configureApi(source: TokenSource, unauthorized: UnauthorizedHand
   onUnauthorized = unauthorized;
 }
 
+// Every call of the session in progress: aborted when it ends, so an answer to a call made
+// just before a logout (refused once the token is revoked) never arrives as a 401.
+let inFlight = new AbortController();
+
+/** Abandons every call in progress (their promises reject with an AbortError). */
+export function abortRequests(): void {
+  inFlight.abort();
+  inFlight = new AbortController();
+}
+
 /** One API call; `extra` adds headers (an `Idempotency-Key`). */
 export async function request<T>(
   method: string,
@@ -52,6 +62,7 @@ export async function request<T>(
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
+    signal: inFlight.signal,
   });
   if (response.status === 204) return undefined as T;
   const payload: unknown = await response.json().catch(() => null);

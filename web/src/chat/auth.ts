@@ -1,6 +1,6 @@
 // Starting and ending a session: log in, sign up, log out, resume after a reload, and the end
 // of a session the server refused (a 401, a refused socket, `session_revoked`).
-import { api, configureApi } from "../api/client";
+import { abortRequests, api, configureApi } from "../api/client";
 import type { TokenOut } from "../api/types";
 import { navigate } from "../router";
 import { clearSession, loadSession, saveSession, type Session } from "../session";
@@ -35,6 +35,13 @@ export async function signUp(
 
 /** Revokes the token on the server, then forgets the session here (even if that failed). */
 export async function logOut(): Promise<void> {
+  // The socket and the calls still on their way are dropped first: the server may answer
+  // them after it revoked the token (a 401 for a session the user is ending anyway), and a
+  // socket (re)connecting meanwhile would start new ones.
+  const socket = currentSocket();
+  setCurrentSocket(null);
+  socket?.disconnect();
+  abortRequests();
   try {
     await api.logout();
   } finally {

@@ -18,6 +18,7 @@ export function setCurrentSocket(socket: ParleySocket | null): void {
  * already ended the session, and the next event or reconnect loads again. */
 export function quietly(work: Promise<unknown>): void {
   work.catch((error: unknown) => {
+    if (error instanceof DOMException && error.name === "AbortError") return; // session ended
     if (!(error instanceof ApiError)) console.warn(error);
   });
 }
