@@ -1,25 +1,19 @@
 // Sign up, log in, log out, and a session the server ended.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import {
   api,
-  launch,
   logIn,
   openTab,
   PASSWORD,
   registerUser,
+  sharedBrowser,
   uniqueName,
 } from "./harness.mjs";
 
-let browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = sharedBrowser();
 
 test("sign up, log out back to the log-in screen, log in again", async () => {
-  const { context, page, console } = await openTab(browser);
+  const { context, page, console } = await openTab(browser.current);
   const username = uniqueName("carol");
   await page.goto("/");
   // Signed out, / shows the log-in form.
@@ -54,7 +48,7 @@ test("sign up, log out back to the log-in screen, log in again", async () => {
 
 test("a session revoked on the server sends the tab back to log in with a message", async () => {
   const user = await registerUser("Dave");
-  const { context, page, console } = await openTab(browser);
+  const { context, page, console } = await openTab(browser.current);
   await logIn(page, user);
   await page.getByRole("banner").getByText("Online").waitFor();
 
@@ -74,7 +68,7 @@ test("a tab resuming with a revoked token goes back to log in with a message", a
   // while no page had it open: an init script puts it there before the client starts.
   await api("POST", "/auth/logout", { token: user.token });
   const session = { token: user.token, user: user.profile };
-  const { context, page, console } = await openTab(browser);
+  const { context, page, console } = await openTab(browser.current);
   await page.addInitScript((stored) => {
     sessionStorage.setItem("parley.session", JSON.stringify(stored));
   }, session);

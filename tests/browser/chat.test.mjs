@@ -1,12 +1,11 @@
 // Two people chatting: the optimistic send (pending before the server confirms), live
 // delivery, a failed send and its Retry, a reload, and going offline and back.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import {
   api,
   CONNECT_TIMEOUT_MS,
   createConversation,
-  launch,
   logIn,
   messageItem,
   openConversation,
@@ -14,25 +13,20 @@ import {
   person,
   registerUser,
   send,
+  sharedBrowser,
   confirmed,
   socketHold,
 } from "./harness.mjs";
 
-let browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = sharedBrowser();
 
 test("pending before the server confirms, then sent; the other sees it live; never twice", async () => {
   const aliceUser = await registerUser("Alice");
-  const alice = await openTab(browser);
+  const alice = await openTab(browser.current);
   // Before the page connects: the hold wraps the socket from its first frame.
   const hold = await socketHold(alice.page, ["message_confirmed", "new_message"]);
   await logIn(alice.page, aliceUser);
-  const bob = await person(browser, "Bob");
+  const bob = await person(browser.current, "Bob");
   const conversation = await createConversation(aliceUser, [bob.user]);
   await openConversation(alice.page, conversation);
   await openConversation(bob.page, conversation);
@@ -67,8 +61,8 @@ test("pending before the server confirms, then sent; the other sees it live; nev
 });
 
 test("a refused send shows Retry, and Retry sends it", async () => {
-  const alice = await person(browser, "Alice");
-  const bob = await person(browser, "Bob");
+  const alice = await person(browser.current, "Alice");
+  const bob = await person(browser.current, "Bob");
   const conversation = await createConversation(alice.user, [bob.user]);
   await openConversation(alice.page, conversation);
   await openConversation(bob.page, conversation);
@@ -95,7 +89,7 @@ test("a refused send shows Retry, and Retry sends it", async () => {
 });
 
 test("a reload keeps the history", async () => {
-  const alice = await person(browser, "Alice");
+  const alice = await person(browser.current, "Alice");
   const bob = await registerUser("Bob");
   const conversation = await createConversation(alice.user, [bob]);
   await openConversation(alice.page, conversation);
@@ -112,8 +106,8 @@ test("a reload keeps the history", async () => {
 });
 
 test("offline and back: what the other sent meanwhile arrives, once, in order", async () => {
-  const alice = await person(browser, "Alice");
-  const bob = await person(browser, "Bob");
+  const alice = await person(browser.current, "Alice");
+  const bob = await person(browser.current, "Bob");
   const conversation = await createConversation(alice.user, [bob.user]);
   await openConversation(alice.page, conversation);
   await openConversation(bob.page, conversation);

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
@@ -268,4 +269,17 @@ export async function screenshot(page, name) {
   const aside = `${path}.${process.pid}.tmp`;
   await writeFile(aside, png);
   await rename(aside, path);
+}
+
+/** One Chromium for the test file, launched before its tests and closed after them; call at
+ * the top of a file and read `.current` in the tests. */
+export function sharedBrowser() {
+  const shared = { current: undefined };
+  before(async () => {
+    shared.current = await launch();
+  });
+  after(async () => {
+    await shared.current?.close();
+  });
+  return shared;
 }

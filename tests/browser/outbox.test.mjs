@@ -3,13 +3,12 @@
 // is retried by itself; a refused one stays failed across a reload until Discard; logging out
 // forgets it.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import {
   api,
   CONNECT_TIMEOUT_MS,
   confirmed,
   createConversation,
-  launch,
   logIn,
   messageItem,
   openConversation,
@@ -17,15 +16,10 @@ import {
   person,
   registerUser,
   send,
+  sharedBrowser,
 } from "./harness.mjs";
 
-let browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = sharedBrowser();
 
 // Chromium reports each refused or dropped reconnect socket.io tries as a console error.
 const RECONNECT_ERRORS = /WebSocket connection .* failed|WebSocket is closed/;
@@ -76,10 +70,10 @@ async function shownContents(page) {
 
 test("a pending send survives a reload and is sent once when the socket is back", async () => {
   const aliceUser = await registerUser("Alice");
-  const alice = await openTab(browser);
+  const alice = await openTab(browser.current);
   const gate = await socketGate(alice.page);
   await logIn(alice.page, aliceUser);
-  const bob = await person(browser, "Bob");
+  const bob = await person(browser.current, "Bob");
   const conversation = await createConversation(aliceUser, [bob.user]);
   await openConversation(alice.page, conversation);
   await openConversation(bob.page, conversation);
@@ -127,8 +121,8 @@ test("a pending send survives a reload and is sent once when the socket is back"
 });
 
 test("sent while offline: both arrive in order, once each, for both people", async () => {
-  const alice = await person(browser, "Alice");
-  const bob = await person(browser, "Bob");
+  const alice = await person(browser.current, "Alice");
+  const bob = await person(browser.current, "Bob");
   const conversation = await createConversation(alice.user, [bob.user]);
   await openConversation(alice.page, conversation);
   await openConversation(bob.page, conversation);
@@ -169,7 +163,7 @@ test("sent while offline: both arrive in order, once each, for both people", asy
 });
 
 test("a refused send stays failed across a reload until Discard", async () => {
-  const alice = await person(browser, "Alice");
+  const alice = await person(browser.current, "Alice");
   const bob = await registerUser("Bob");
   const conversation = await createConversation(alice.user, [bob]);
   await openConversation(alice.page, conversation);
@@ -197,7 +191,7 @@ test("a refused send stays failed across a reload until Discard", async () => {
 
 test("logging out forgets the outbox", async () => {
   const aliceUser = await registerUser("Alice");
-  const alice = await openTab(browser);
+  const alice = await openTab(browser.current);
   const gate = await socketGate(alice.page);
   await logIn(alice.page, aliceUser);
   const bob = await registerUser("Bob");
@@ -234,7 +228,7 @@ async function openConversationAgain(page, conversation) {
 
 test("a transient refusal is retried by itself, in order, with the same clientMessageId", async () => {
   const aliceUser = await registerUser("Alice");
-  const alice = await openTab(browser);
+  const alice = await openTab(browser.current);
   // The page's sends as the server would refuse them when it is briefly unavailable: the
   // first `send_message` is answered SERVICE_UNAVAILABLE here and never reaches the server.
   const sent = [];
@@ -256,7 +250,7 @@ test("a transient refusal is retried by itself, in order, with the same clientMe
     server.onMessage((frame) => ws.send(frame));
   });
   await logIn(alice.page, aliceUser);
-  const bob = await person(browser, "Bob");
+  const bob = await person(browser.current, "Bob");
   const conversation = await createConversation(aliceUser, [bob.user]);
   await openConversation(alice.page, conversation);
   await openConversation(bob.page, conversation);

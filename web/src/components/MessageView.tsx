@@ -13,7 +13,14 @@ import { navigate } from "../router";
 import { emptyList, useStore, type ChatMessage, type MessageList, type State } from "../store";
 import { Composer } from "./Composer";
 import { MessageItem } from "./MessageItem";
-import { deliveryOf, messageKey, placeMessages, readers, typingLine } from "./messageParts";
+import {
+  deliveryOf,
+  messageKey,
+  placeMessages,
+  readers,
+  senderName,
+  typingLine,
+} from "./messageParts";
 import { ThreadPanel } from "./ThreadPanel";
 import { ConversationMenu } from "./ConversationMenu";
 
@@ -146,12 +153,7 @@ export function MessageView({ conversationId }: Props) {
               key={messageKey(message)}
               message={message}
               mine={message.senderId === me}
-              sender={
-                first
-                  ? (message.senderId ? users[message.senderId]?.displayName : undefined) ??
-                    "Someone"
-                  : undefined
-              }
+              sender={first ? senderName(message, users) : undefined}
               delivery={deliveryOf(message, marks, me)}
               seenBy={message === lastMine ? seenBy : []}
               replies={replyCounts.get(message.id) ?? 0}

@@ -3,7 +3,7 @@ import { loadThread, quietly } from "../chat";
 import { emptyList, useStore, type State } from "../store";
 import { Composer } from "./Composer";
 import { MessageItem } from "./MessageItem";
-import { deliveryOf, messageKey, placeMessages } from "./messageParts";
+import { deliveryOf, messageKey, placeMessages, senderName } from "./messageParts";
 
 interface Props {
   conversationId: string;
@@ -60,12 +60,7 @@ export function ThreadPanel({ conversationId, rootId, onClose }: Props) {
               key={messageKey(message)}
               message={message}
               mine={message.senderId === me}
-              sender={
-                first
-                  ? (message.senderId ? users[message.senderId]?.displayName : undefined) ??
-                    "Someone"
-                  : undefined
-              }
+              sender={first ? senderName(message, users) : undefined}
               delivery={deliveryOf(message, marks, me)}
               seenBy={[]}
               replies={undefined}

@@ -115,3 +115,8 @@ export function messageKey(message: ChatMessage): string {
     ? `${message.senderId}:${message.clientMessageId}`
     : message.id;
 }
+
+/** The name shown over a run of one sender's messages. */
+export function senderName(message: ChatMessage, users: Record<string, User>): string {
+  return (message.senderId ? users[message.senderId]?.displayName : undefined) ?? "Someone";
+}
