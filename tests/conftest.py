@@ -150,6 +150,29 @@ class PortTaken(RuntimeError):
     pass
 
 
+def _listens_on(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the socket listening on `port` (uvicorn's parent binds it,
+    also with --workers), read from /proc as `ss -ltnp` would."""
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                listening.add(f"socket:[{inode}]")
+    try:
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except FileNotFoundError:
+        return False
+    for descriptor in descriptors:
+        try:
+            if os.readlink(descriptor) in listening:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 # Every server's log, removed when the run ends unless a test failed (PARLEY_TEST_KEEP_LOGS=1
 # keeps them always).
 _server_logs: list[str] = []
@@ -178,10 +201,17 @@ def _start_server(
                 raise PortTaken(output)
             raise RuntimeError(f"parley serve exited: {output}")
         try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return Server(url=url, process=process, log_path=log_path)
+            healthy = httpx.get(url + "/health", timeout=1).status_code == 200
         except httpx.TransportError:
-            pass
+            healthy = False
+        if healthy:
+            if _listens_on(process.pid, port):
+                return Server(url=url, process=process, log_path=log_path)
+            # Another test worker's server took the port first and answered our health check:
+            # ours will fail to bind, and tests would otherwise run against a stranger's
+            # server until it stops (seen in CI as connection errors mid-test).
+            Server(url=url, process=process, log_path=log_path).stop()
+            raise PortTaken(f"port {port} is served by another process")
         time.sleep(0.1)
     # SIGTERM first: with --workers, uvicorn's parent stops its workers (a SIGKILL would
     # leave them running).
