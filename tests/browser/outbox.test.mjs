@@ -1,7 +1,7 @@
 // The outbox kept in IndexedDB (issue 14): a pending send survives a reload and a network drop,
-// is resent once the socket is back, arrives once and in order for both people; a transient refusal
-// is retried by itself; a refused one stays failed across a reload until Discard; logging out
-// forgets it.
+// is resent once the socket is back, arrives once and in order for both people; a transient
+// refusal is retried by itself (shown "Not sent yet" with "Retry now" when the wait is long);
+// a refused one stays failed across a reload until Discard; logging out forgets it.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
@@ -279,4 +279,49 @@ test("a transient refusal is retried by itself, in order, with the same clientMe
   bob.console.assertClean();
   await alice.context.close();
   await bob.context.close();
+});
+
+test("a send the server asks to hold back shows Not sent yet, and Retry now sends it at once", async () => {
+  const aliceUser = await registerUser("Alice");
+  const alice = await openTab(browser.current);
+  // The first `send_message` is answered SERVICE_UNAVAILABLE with a minute's Retry-After here
+  // (it never reaches the server): without the button it would wait that long.
+  const sent = [];
+  let refusals = 1;
+  await alice.page.routeWebSocket(/\/socket\.io\//, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((frame) => {
+      const send = typeof frame === "string" && /^42(\d+)\["send_message",(.*)\]$/.exec(frame);
+      if (send) sent.push(JSON.parse(send[2]).clientMessageId);
+      if (send && refusals > 0) {
+        refusals -= 1;
+        const error = {
+          code: "SERVICE_UNAVAILABLE",
+          message: "The server is busy",
+          details: { retryAfterSeconds: 60 },
+        };
+        ws.send(`43${send[1]}[${JSON.stringify({ ok: false, error })}]`);
+        return;
+      }
+      server.send(frame);
+    });
+    server.onMessage((frame) => ws.send(frame));
+  });
+  await logIn(alice.page, aliceUser);
+  const bob = await registerUser("Bob");
+  const conversation = await createConversation(aliceUser, [bob]);
+  await openConversation(alice.page, conversation);
+
+  await send(alice.page, "Held back by the server");
+  const mine = messageItem(alice.page, "Held back by the server");
+  await mine.getByRole("status").getByText(/Not sent yet: The server is busy/).waitFor();
+  await mine.getByRole("button", { name: "Retry now" }).click();
+  await confirmed(mine).waitFor();
+  await mine.getByRole("button", { name: "Retry now" }).waitFor({ state: "detached" });
+  assert.equal(await messageItem(alice.page, "Held back by the server").count(), 1);
+  assert.equal(sent.length, 2);
+  assert.equal(sent[0], sent[1], "the same clientMessageId");
+
+  alice.console.assertClean();
+  await alice.context.close();
 });

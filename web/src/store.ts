@@ -6,7 +6,8 @@ import type { Session } from "./session";
 
 /** A message as shown: the server's, or one of ours not yet confirmed (`local`). */
 export interface ChatMessage extends Message {
-  local?: { state: "pending" | "failed"; error?: string };
+  /** retrying: refused for a moment or unanswered; resent by itself, and "Retry now" offered. */
+  local?: { state: "pending" | "retrying" | "failed"; error?: string };
 }
 
 export interface MessageList {

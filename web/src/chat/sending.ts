@@ -17,6 +17,9 @@ const SESSION = new Set(["UNAUTHORIZED", "INVALID_TOKEN", "TOKEN_EXPIRED"]);
 const INTERNAL_ERROR_TRIES = 3;
 const BACKOFF_MS = 200;
 const BACKOFF_MAX_MS = 2_000;
+/** A send held back this long (or by a second refusal in a row, or an ack that never came) is
+ * shown as "Not sent yet" with "Retry now" while it keeps being resent. */
+const SHOW_RETRYING_AFTER_MS = 1_000;
 /** An entry acknowledged PENDING and never confirmed is sent again after this (doubling). */
 const RESEND_AFTER_MS = 5_000;
 const RESEND_MAX_MS = 60_000;
@@ -108,10 +111,15 @@ export function sendMessage(
   void stored.then(flush);
 }
 
-/** Sends a failed message again, with the same clientMessageId (stored once at most). */
+/** Sends a failed message again, with the same clientMessageId (stored once at most); one
+ * waiting to be resent goes now, without the rest of its backoff. */
 export function retry(message: ChatMessage): void {
   const unconfirmed = message.clientMessageId && outbox.get(message.clientMessageId);
   if (!unconfirmed || owner === null) return;
+  if (backoff !== null) clearTimeout(backoff);
+  backoff = null;
+  if (unconfirmed.timer !== null) clearTimeout(unconfirmed.timer);
+  unconfirmed.timer = null;
   unconfirmed.entry = { ...unconfirmed.entry, failed: null };
   unconfirmed.phase = "queued";
   unconfirmed.failures = 0;
@@ -198,10 +206,14 @@ function refused(unconfirmed: Unconfirmed, error: ApiErrorBody): boolean {
   if (TRANSIENT.has(error.code) || bounded) {
     unconfirmed.phase = "queued";
     unconfirmed.failures += 1;
+    const wait = backoffMs(unconfirmed.failures, error);
+    if (error.code === "TIMEOUT" || unconfirmed.failures > 1 || wait >= SHOW_RETRYING_AFTER_MS) {
+      show(unconfirmed.entry, error.message);
+    }
     backoff = setTimeout(() => {
       backoff = null;
       void flush();
-    }, backoffMs(unconfirmed.failures, error));
+    }, wait);
     return false;
   }
   if (SESSION.has(error.code)) {
@@ -235,6 +247,7 @@ function resendLater(unconfirmed: Unconfirmed): void {
     unconfirmed.timer = null;
     if (unconfirmed.phase !== "awaiting") return;
     unconfirmed.phase = "queued";
+    show(unconfirmed.entry, "no confirmation from the server");
     void flush();
   }, wait);
 }
@@ -282,8 +295,9 @@ function persist(userId: string, entry: OutboxEntry): Promise<void> {
   });
 }
 
-/** An outbox entry as the message list shows it, pending or failed. */
-function show(entry: OutboxEntry): void {
+/** An outbox entry as the message list shows it: pending, failed, or being resent after
+ * `retrying` (why it is not sent yet). */
+function show(entry: OutboxEntry, retrying?: string): void {
   const userId = owner;
   if (userId === null) return;
   const shown: ChatMessage = {
@@ -304,7 +318,11 @@ function show(entry: OutboxEntry): void {
     deletedAt: null,
     encrypted: false,
     local:
-      entry.failed === null ? { state: "pending" } : { state: "failed", error: entry.failed },
+      entry.failed !== null
+        ? { state: "failed", error: entry.failed }
+        : retrying !== undefined
+          ? { state: "retrying", error: retrying }
+          : { state: "pending" },
   };
   updateList(entry.conversationId, (current) => mergeMessages(current, [shown]));
 }

@@ -26,6 +26,7 @@ interface Props {
 
 const DELIVERY_TEXT: Record<Delivery, string> = {
   pending: "Sending…",
+  retrying: "Not sent yet",
   failed: "Not sent",
   SENT: "Sent",
   DELIVERED: "Delivered",
@@ -112,6 +113,14 @@ export function MessageItem(props: Props) {
           </span>
         )}
       </span>
+      {state === "retrying" && (
+        <span class="failure retrying" role="status">
+          Not sent yet{message.local?.error ? `: ${message.local.error}` : ""}. Trying again…{" "}
+          <button type="button" onClick={() => retry(message)}>
+            Retry now
+          </button>
+        </span>
+      )}
       {state === "failed" && (
         <span class="failure" role="alert">
           Not sent{message.local?.error ? `: ${message.local.error}` : ""}{" "}

@@ -48,7 +48,7 @@ export function placeMessages(messages: ChatMessage[]): Placed[] {
   });
 }
 
-export type Delivery = "pending" | "failed" | "SENT" | "DELIVERED" | "READ";
+export type Delivery = "pending" | "retrying" | "failed" | "SENT" | "DELIVERED" | "READ";
 
 /** Our message's state: READ once every other member read it, DELIVERED once every other
  * member's client has it, else SENT (docs/api.md, "Delivery"). */
