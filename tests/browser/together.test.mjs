@@ -1,10 +1,11 @@
 // What two people see of each other in a conversation: typing, "Seen by", reactions, a thread
 // in the side panel; starting a conversation by finding someone; a search hit that jumps to an
-// old message; an owner managing members.
+// old message; an owner managing members. axe-core checks each panel and dialog as it opens.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   api,
+  assertAccessible,
   composer,
   confirmed,
   createConversation,
@@ -43,6 +44,7 @@ test("typing, Seen by, and reactions, as the other person sees them", async () =
   await theirs.hover();
   await theirs.getByRole("button", { name: "Add reaction" }).click();
   await bob.page.getByRole("group", { name: "Pick a reaction" }).getByRole("button").first().click();
+  await assertAccessible(bob.page, "the reaction picker");
   const bobsReaction = theirs.locator(".reaction");
   await bobsReaction.waitFor();
   const emoji = (await bobsReaction.textContent()).split(" ")[0];
@@ -80,6 +82,7 @@ test("a reply in a thread: the side panel, the count under the root, Escape clos
   await reply.fill("Tacos");
   await reply.press("Enter");
   await confirmed(panel.getByRole("listitem").filter({ hasText: "Tacos" })).waitFor();
+  await assertAccessible(bob.page, "the thread panel");
 
   // The reply stays in the thread: Alice sees the count under her message, not the reply in
   // the history, and opens the thread from the count.
@@ -103,6 +106,8 @@ test("New conversation finds a person by name and opens a direct conversation", 
   await alice.page.getByRole("button", { name: "New conversation" }).click();
   const dialog = alice.page.getByRole("dialog", { name: "New conversation" });
   await dialog.getByLabel("Find people").fill(bob.user.username);
+  await dialog.getByRole("list", { name: "People found" }).waitFor();
+  await assertAccessible(alice.page, "the New conversation dialog");
   await dialog
     .getByRole("list", { name: "People found" })
     .getByRole("button", { name: new RegExp(bob.user.username) })
@@ -147,6 +152,7 @@ test("a search hit opens its conversation at the message, pages back", async () 
   await search.getByLabel("Search", { exact: true }).fill(needle);
   const hit = search.getByRole("button").filter({ hasText: needle });
   await hit.locator("mark").getByText(needle).waitFor();
+  await assertAccessible(alice.page, "the search results");
   await hit.click();
 
   await alice.page.getByRole("heading", { name: conversation.name }).waitFor();
@@ -176,6 +182,7 @@ test("an owner makes a member an admin and removes another; the removed one is t
   await alice.page.getByRole("button", { name: "Settings and members" }).click();
   const dialog = alice.page.getByRole("dialog");
   await dialog.getByRole("heading", { name: "Members (3)" }).waitFor();
+  await assertAccessible(alice.page, "the settings and members dialog");
   await dialog.getByLabel("Role of Bob").selectOption("ADMIN");
   const bobsRow = dialog.getByRole("listitem").filter({ hasText: "Bob" });
   await bobsRow.locator(".role").getByText("Admin").waitFor();
