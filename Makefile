@@ -1,7 +1,11 @@
 # Parley: `make run` serves on http://127.0.0.1:8000 (embedded SQLite), `make test` runs the suite
 # on SQLite and on PostgreSQL + Redis.
-PYTHON ?= python3.11
-VENV := .venv
+# The first of python3, python3.13, python3.12, python3.11 that is 3.11-3.13 (the versions the
+# suite runs on); `make install PYTHON=/path/to/python` picks another.
+SUPPORTED_PYTHON := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+PYTHON ?= $(shell for candidate in python3 python3.13 python3.12 python3.11; do \
+	$$candidate -c '$(SUPPORTED_PYTHON)' >/dev/null 2>&1 && { echo $$candidate; break; }; done)
+VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
@@ -17,6 +21,8 @@ install: $(STAMP) $(WEB_BUILT)
 
 # Idempotent: re-runs only when the lock file or project metadata change.
 $(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || test -n "$(PYTHON)" || (echo "make install needs Python 3.11, 3.12 \
+	or 3.13 (python3, python3.13, python3.12 or python3.11 on the PATH, or PYTHON=...)"; exit 1)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .

@@ -10,6 +10,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -28,7 +29,10 @@ BACKEND = os.environ.get("PARLEY_TEST_BACKEND", "sqlite")
 POSTGRES_ADMIN_URL = os.environ.get("PARLEY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("PARLEY_TEST_REDIS", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parent.parent
-PARLEY = str(ROOT / ".venv" / "bin" / "parley") if (ROOT / ".venv").exists() else "parley"
+# The scripts of the environment running the tests (.venv, or another one made with
+# `make test VENV=... PYTHON=...` for another Python version).
+BIN = Path(sys.executable).parent
+PARLEY = str(BIN / "parley") if (BIN / "parley").exists() else "parley"
 
 
 def free_port() -> int:

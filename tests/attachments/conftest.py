@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ROOT, free_port, start_server
+from tests.conftest import BIN, free_port, start_server
 from tests.support import Server, User, register
 
 MAX_FILE_SIZE = 12 * 1024 * 1024  # over one S3 part (8 MiB): the 413 aborts a multipart upload
-MOTO_SERVER = ROOT / ".venv" / "bin" / "moto_server"
+MOTO_SERVER = BIN / "moto_server"
 
 
 @dataclass

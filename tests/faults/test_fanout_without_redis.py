@@ -15,12 +15,12 @@ import pytest
 import socketio
 
 from bench.services import free_port
-from tests.conftest import BACKEND, ROOT, start_server
+from tests.conftest import BACKEND, BIN, ROOT, start_server
 from tests.faults.services import PrivateRedis
 from tests.realtime.sockets import TIMEOUT, Recorder
 from tests.support import Server, create_conversation, register, send
 
-UVICORN = str(ROOT / ".venv" / "bin" / "uvicorn")
+UVICORN = str(BIN / "uvicorn")
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "postgres", reason="breaks a private Redis: Redis fan-out runs on postgres only"
