@@ -6,6 +6,8 @@ import preact from "@preact/preset-vite";
 // production.
 const API = "http://127.0.0.1:8000";
 const apiPaths = ["/auth", "/users", "/conversations", "/messages", "/attachments", "/health"];
+// The composer's #tag suggestions (GET /hashtags?prefix=).
+apiPaths.push("/hashtags");
 
 export default defineConfig({
   plugins: [preact()],

@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, start_server
 from tests.support import Server
 
 BROWSER_TESTS = ROOT / "tests" / "browser"
@@ -22,10 +23,23 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 TIMEOUT_S = 180
 
 
+@pytest.fixture(scope="module")
+def browser_server(backend_env: dict[str, str]) -> Iterator[Server]:
+    """A server like the session's, but with PREVIEW_ALLOW_PRIVATE=true: link previews reach
+    the pages mentions.test.mjs serves on 127.0.0.1 (the SSRF guard refuses loopback
+    otherwise). Its own Redis key prefix, so its preview cache and fan-out stay apart."""
+    env = dict(backend_env)
+    if "REDIS_KEY_PREFIX" in env:
+        env["REDIS_KEY_PREFIX"] += "browser:"
+    running = start_server(env, {"PREVIEW_ALLOW_PRIVATE": "true"})
+    yield running
+    running.stop()
+
+
 @pytest.mark.parametrize(
     "test_file", sorted(path.name for path in BROWSER_TESTS.glob("*.test.mjs"))
 )
-def test_web_client_in_chromium(server: Server, test_file: str) -> None:
+def test_web_client_in_chromium(browser_server: Server, test_file: str) -> None:
     assert (BROWSER_TESTS / "node_modules" / "playwright-core").is_dir(), (
         "run `make test-deps` (npm ci in tests/browser)"
     )
@@ -35,7 +49,7 @@ def test_web_client_in_chromium(server: Server, test_file: str) -> None:
     process = subprocess.Popen(
         ["node", "--test", "--test-reporter=spec", test_file],
         cwd=BROWSER_TESTS,
-        env={**os.environ, "PARLEY_URL": server.url, "CHROMIUM": CHROMIUM},
+        env={**os.environ, "PARLEY_URL": browser_server.url, "CHROMIUM": CHROMIUM},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -47,23 +47,31 @@ export function abortRequests(): void {
   inFlight = new AbortController();
 }
 
-/** One API call; `extra` adds headers (an `Idempotency-Key`). */
+/** One API call; `extra` adds headers (an `Idempotency-Key`); `signal` aborts this call
+ * alone (an autocomplete's question superseded by the next keystroke). */
 export async function request<T>(
   method: string,
   path: string,
   body?: unknown,
   extra: Record<string, string> = {},
+  signal?: AbortSignal,
 ): Promise<T> {
   const headers: Record<string, string> = { Accept: "application/json", ...extra };
   const token = tokenSource();
   if (token !== null) headers["Authorization"] = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: inFlight.signal,
-  });
+  const own = signal === undefined ? null : eitherSignal(inFlight.signal, signal);
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: own?.signal ?? inFlight.signal,
+    });
+  } finally {
+    own?.release();
+  }
   if (response.status === 204) return undefined as T;
   const payload: unknown = await response.json().catch(() => null);
   if (!response.ok) {
@@ -73,6 +81,21 @@ export async function request<T>(
     throw error;
   }
   return payload as T;
+}
+
+/** A signal aborted when either is (AbortSignal.any is too recent for some browsers still in
+ * use); `release` unhooks it from both once the call is over. */
+function eitherSignal(first: AbortSignal, second: AbortSignal) {
+  const either = new AbortController();
+  const abort = () => either.abort();
+  if (first.aborted || second.aborted) abort();
+  first.addEventListener("abort", abort);
+  second.addEventListener("abort", abort);
+  const release = () => {
+    first.removeEventListener("abort", abort);
+    second.removeEventListener("abort", abort);
+  };
+  return { signal: either.signal, release };
 }
 
 function toApiError(status: number, payload: unknown): ApiError {

@@ -38,6 +38,9 @@ export const manageApi = {
   removeParticipant: (id: string, userId: string) =>
     request<Participant>("DELETE", `/conversations/${id}/participants/${userId}`),
 
-  searchMessages: (q: string, cursor?: string | null) =>
-    request<Page<SearchHit>>("GET", "/messages/search" + query({ q, limit: 20, cursor })),
+  searchMessages: (q: string, cursor?: string | null, hashtag?: string) =>
+    request<Page<SearchHit>>(
+      "GET",
+      "/messages/search" + query({ q, limit: 20, cursor, hashtag }),
+    ),
 };

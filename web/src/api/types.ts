@@ -210,6 +210,26 @@ export interface ParticipantPatch {
 export interface MessageMetadata {
   mentions?: string[];
   hashtags?: string[];
+  /** After the commit: the mentioned users that exist, in the order of `mentions`. */
+  mentionedUserIds?: string[];
+  urls?: string[];
+  /** Filled after the commit (a `message_updated` brings them): docs/api.md "Link previews". */
+  urlPreviews?: LinkPreview[];
+}
+
+/** One link's preview: text only, cleaned by the server; any field may be null. */
+export interface LinkPreview {
+  url: string;
+  title: string | null;
+  description: string | null;
+  imageUrl: string | null;
+  siteName: string | null;
+}
+
+/** `GET /hashtags?prefix=`: tags in use where the caller reads, most used first. */
+export interface HashtagCount {
+  tag: string;
+  count: number;
 }
 
 /** A message as events carry it, with the metadata the notifications read. */

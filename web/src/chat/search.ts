@@ -6,8 +6,26 @@ import { navigate } from "../router";
 import { emptyList, getState } from "../store";
 import { loadOlder } from "./history";
 
-export const searchMessages = (q: string, cursor?: string | null): Promise<Page<SearchHit>> =>
-  manageApi.searchMessages(q, cursor);
+export const searchMessages = (q: string, cursor?: string | null): Promise<Page<SearchHit>> => {
+  // `#launch` alone: the messages carrying that tag (the search needs words: the tag's own).
+  const tag = /^#([\p{L}\p{N}_][\p{L}\p{N}_-]*)$/u.exec(q.trim())?.[1];
+  return tag === undefined
+    ? manageApi.searchMessages(q, cursor)
+    : manageApi.searchMessages(tag.replace(/-/g, " "), cursor, tag);
+};
+
+// A search asked for from elsewhere (a hashtag clicked in a message): the search box shows it.
+const searchListeners = new Set<(q: string) => void>();
+
+export function requestSearch(q: string): void {
+  for (const listener of searchListeners) listener(q);
+}
+
+/** The search box listens; the returned function stops it. */
+export function onSearchRequest(listener: (q: string) => void): () => void {
+  searchListeners.add(listener);
+  return () => searchListeners.delete(listener);
+}
 
 /** One piece of a snippet: text, marked (a hit) or not. */
 export interface SnippetPart {

@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import type { JSX } from "preact";
 import { composing, sendMessage, sendThreadReply, stopTyping } from "../chat";
+import { useAutocomplete } from "./Autocomplete";
 
 interface Props {
   conversationId: string;
@@ -12,6 +13,7 @@ interface Props {
 export function Composer({ conversationId, threadId }: Props) {
   const [text, setText] = useState("");
   const inputId = threadId === undefined ? "composer-text" : "thread-composer-text";
+  const complete = useAutocomplete(conversationId, inputId + "-suggestions", text, setText);
 
   function send() {
     const content = text.trim();
@@ -23,6 +25,7 @@ export function Composer({ conversationId, threadId }: Props) {
   }
 
   function onKeyDown(event: JSX.TargetedKeyboardEvent<HTMLTextAreaElement>) {
+    if (complete.onKeyDown(event)) return; // @name, #tag: the suggestions' keys first
     // isComposing: Enter that ends an IME composition (Japanese, Chinese...) is not a send.
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
@@ -47,13 +50,19 @@ export function Composer({ conversationId, threadId }: Props) {
         placeholder={threadId === undefined ? "Write a message…" : "Reply…"}
         title="Enter sends, Shift+Enter starts a new line"
         value={text}
+        {...complete.inputProps}
         onInput={(event) => {
           setText(event.currentTarget.value);
           composing(conversationId, event.currentTarget.value);
+          complete.onInput(event.currentTarget);
         }}
-        onBlur={() => stopTyping(conversationId)}
+        onBlur={() => {
+          stopTyping(conversationId);
+          complete.close();
+        }}
         onKeyDown={onKeyDown}
       />
+      {complete.popup}
       <button type="submit" class="primary" disabled={text.trim() === ""}>
         Send
       </button>

@@ -4,6 +4,7 @@ import type { User } from "../api/types";
 import { deleteMessage, discard, editMessage, retry, toggleReaction } from "../chat";
 import type { ChatMessage } from "../store";
 import { EditHistory } from "./EditHistory";
+import { LinkPreviews, MessageText } from "./MessageText";
 import { namesList, type Delivery } from "./messageParts";
 import { ReactionPicker } from "./ReactionPicker";
 
@@ -80,8 +81,15 @@ export function MessageItem(props: Props) {
           onCancel={() => setEditing(false)}
         />
       ) : (
-        <p class="content">{deleted ? <em>Message deleted</em> : message.content}</p>
+        <p class="content">
+          {deleted ? (
+            <em>Message deleted</em>
+          ) : (
+            <MessageText message={message} me={me} users={users} />
+          )}
+        </p>
       )}
+      {!deleted && !editing && <LinkPreviews message={message} />}
       <span class="meta">
         <time dateTime={time.toISOString()}>
           {time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import type { SearchHit } from "../api/types";
 import { conversationTitle, quietly } from "../chat";
 import { loadMembers } from "../chat/conversations";
-import { jumpToMessage, parseSnippet, searchMessages } from "../chat/search";
+import { jumpToMessage, onSearchRequest, parseSnippet, searchMessages } from "../chat/search";
 import { getState, useStore, type State } from "../store";
 import { errorText } from "./Dialog";
 
@@ -36,6 +36,17 @@ export function SearchBox() {
   const box = useRef<HTMLDivElement>(null);
   const conversations = useStore(selectConversations);
   const users = useStore(selectUsers);
+
+  // A hashtag clicked in a message: its search, here.
+  useEffect(
+    () =>
+      onSearchRequest((wanted) => {
+        setQ(wanted);
+        setOpen(true);
+        input.current?.focus();
+      }),
+    [],
+  );
 
   useEffect(() => {
     const term = q.trim();
