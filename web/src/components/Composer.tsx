@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import type { JSX } from "preact";
 import { composing, sendMessage, sendThreadReply, stopTyping } from "../chat";
+import { AttachButton, UploadTray, useComposerUploads } from "./UploadTray";
 
 interface Props {
   conversationId: string;
@@ -12,12 +13,15 @@ interface Props {
 export function Composer({ conversationId, threadId }: Props) {
   const [text, setText] = useState("");
   const inputId = threadId === undefined ? "composer-text" : "thread-composer-text";
+  const tray = useComposerUploads(conversationId, threadId);
+  const { attachments } = tray;
 
   function send() {
     const content = text.trim();
-    if (content === "") return;
-    if (threadId === undefined) sendMessage(conversationId, content);
-    else sendThreadReply(conversationId, threadId, content);
+    if ((content === "" && attachments.length === 0) || tray.busy) return;
+    if (threadId === undefined) sendMessage(conversationId, content, { attachments });
+    else sendThreadReply(conversationId, threadId, content, attachments);
+    tray.sent(attachments);
     setText("");
     stopTyping(conversationId);
   }
@@ -38,6 +42,7 @@ export function Composer({ conversationId, threadId }: Props) {
         send();
       }}
     >
+      <UploadTray tray={tray} />
       <label class="visually-hidden" for={inputId}>
         {threadId === undefined ? "Message" : "Reply in thread"}
       </label>
@@ -53,8 +58,14 @@ export function Composer({ conversationId, threadId }: Props) {
         }}
         onBlur={() => stopTyping(conversationId)}
         onKeyDown={onKeyDown}
+        onPaste={tray.onPaste}
       />
-      <button type="submit" class="primary" disabled={text.trim() === ""}>
+      <AttachButton onFiles={tray.add} />
+      <button
+        type="submit"
+        class="primary"
+        disabled={(text.trim() === "" && attachments.length === 0) || tray.busy}
+      >
         Send
       </button>
     </form>

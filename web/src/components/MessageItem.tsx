@@ -3,6 +3,7 @@ import type { JSX } from "preact";
 import type { User } from "../api/types";
 import { deleteMessage, discard, editMessage, retry, toggleReaction } from "../chat";
 import type { ChatMessage } from "../store";
+import { MessageAttachments } from "./Attachments";
 import { EditHistory } from "./EditHistory";
 import { namesList, type Delivery } from "./messageParts";
 import { ReactionPicker } from "./ReactionPicker";
@@ -80,6 +81,9 @@ export function MessageItem(props: Props) {
         />
       ) : (
         <p class="content">{deleted ? <em>Message deleted</em> : message.content}</p>
+      )}
+      {!deleted && message.attachments !== undefined && message.attachments.length > 0 && (
+        <MessageAttachments attachments={message.attachments} />
       )}
       <span class="meta">
         <time dateTime={time.toISOString()}>

@@ -23,6 +23,8 @@ import {
 } from "./messageParts";
 import { ThreadPanel } from "./ThreadPanel";
 import { ConversationMenu } from "./ConversationMenu";
+import { FileDrop } from "./UploadTray";
+import { addFiles, trayKey } from "../chat";
 
 interface Props {
   conversationId: string;
@@ -169,6 +171,7 @@ export function MessageView({ conversationId }: Props) {
         {typingLine(typing, users)}
       </p>
       <Composer conversationId={conversationId} />
+      <FileDrop onFiles={(files) => addFiles(trayKey(conversationId), conversationId, files)} />
       {threadRootId !== null && (
         <ThreadPanel conversationId={conversationId} rootId={threadRootId} onClose={closeThread} />
       )}
