@@ -171,6 +171,8 @@ function ImageDialog({ attachment, url, onClose }: DialogProps) {
       onKeyDown={(event) => {
         if (event.key === "Escape") event.stopPropagation();
       }}
+      // Closed by the browser itself (a second Escape it does not let the page cancel).
+      onClose={onClose}
     >
       <header class="dialog-header">
         <h2>{attachment.name}</h2>

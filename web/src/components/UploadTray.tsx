@@ -185,15 +185,26 @@ export function FileDrop({ onFiles }: { onFiles: (files: File[]) => void }) {
       const files = Array.from(event.dataTransfer?.files ?? []);
       if (files.length > 0) latest.current(files);
     };
+    // Files dropped beside the zone: ignored, not opened by the browser in place of the app.
+    const missed = (event: DragEvent) => {
+      if (event.dataTransfer !== null && Array.from(event.dataTransfer.types).includes("Files")) {
+        event.preventDefault();
+        event.dataTransfer.dropEffect = "none";
+      }
+    };
     target.addEventListener("dragenter", enter);
     target.addEventListener("dragover", overIt);
     target.addEventListener("dragleave", leave);
     target.addEventListener("drop", drop);
+    window.addEventListener("dragover", missed);
+    window.addEventListener("drop", missed);
     return () => {
       target.removeEventListener("dragenter", enter);
       target.removeEventListener("dragover", overIt);
       target.removeEventListener("dragleave", leave);
       target.removeEventListener("drop", drop);
+      window.removeEventListener("dragover", missed);
+      window.removeEventListener("drop", missed);
     };
   }, []);
 
