@@ -251,7 +251,8 @@ test("a refused send keeps its image, also after a reload, and Retry sends it", 
   await api("PATCH", path, { token: alice.user.token, body: { status: "ACTIVE" } });
   await mine.getByRole("button", { name: "Retry" }).click();
   await confirmed(mine).waitFor();
-  await loaded(bob.page, messageItem(bob.page, "Kept for later").getByRole("img", { name: "kept.png" }));
+  const received = messageItem(bob.page, "Kept for later");
+  await loaded(bob.page, received.getByRole("img", { name: "kept.png" }));
   const page = await api("GET", `/messages/conversation/${conversation.id}`, {
     token: bob.user.token,
   });
@@ -296,7 +297,11 @@ test("a refused upload says why; Cancel stops an upload", async () => {
       status: 413,
       contentType: "application/json",
       body: JSON.stringify({
-        error: { code: "FILE_TOO_LARGE", message: "File too large", details: { maxBytes: 1048576 } },
+        error: {
+          code: "FILE_TOO_LARGE",
+          message: "File too large",
+          details: { maxBytes: 1048576 },
+        },
       }),
     }),
   );

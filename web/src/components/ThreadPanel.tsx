@@ -74,7 +74,9 @@ export function ThreadPanel({ conversationId, rootId, onClose }: Props) {
         )}
       </ol>
       <Composer conversationId={conversationId} threadId={rootId} />
-      <FileDrop onFiles={(files) => addFiles(trayKey(conversationId, rootId), conversationId, files)} />
+      <FileDrop
+        onFiles={(files) => addFiles(trayKey(conversationId, rootId), conversationId, files)}
+      />
     </aside>
   );
 }
