@@ -44,6 +44,9 @@ export interface SendBody {
   clientTimestamp: string;
   /** A reply into a thread (its root, or any reply of it). */
   threadId?: string;
+  /** Ids of the sender's uploads; IMAGE or FILE then. */
+  attachments?: string[];
+  type?: "IMAGE" | "FILE";
 }
 
 export interface ClientEvents {

@@ -41,6 +41,11 @@ export function configureApi(source: TokenSource, unauthorized: UnauthorizedHand
 // just before a logout (refused once the token is revoked) never arrives as a 401.
 let inFlight = new AbortController();
 
+/** A 401 met outside `request` (an upload): the session is over, as for any other call. */
+export function reportUnauthorized(error: ApiError): void {
+  onUnauthorized(error);
+}
+
 /** Abandons every call in progress (their promises reject with an AbortError). */
 export function abortRequests(): void {
   inFlight.abort();
@@ -98,7 +103,8 @@ function eitherSignal(first: AbortSignal, second: AbortSignal) {
   return { signal: either.signal, release };
 }
 
-function toApiError(status: number, payload: unknown): ApiError {
+/** The contract's error body (or its absence) as an `ApiError`. */
+export function toApiError(status: number, payload: unknown): ApiError {
   const body = (payload as { error?: ApiErrorBody } | null)?.error;
   if (body === undefined) return new ApiError(status, "HTTP_" + status, `HTTP ${status}`);
   return new ApiError(status, body.code, body.message, body.details ?? {});

@@ -93,6 +93,8 @@ export interface Message {
   /** The server sends these; messages made here before the server answers lack them. */
   reactions?: Record<string, ReactionSummary>;
   version?: number;
+  /** The files it carries (docs/api.md, Attachments: "In messages"). */
+  attachments?: Attachment[];
 }
 
 /** Cursor pages: `{items, nextCursor}`; message pages add `hasMore`. */
@@ -244,4 +246,19 @@ export interface UserStatusChange {
   userId: string;
   status: UserStatus;
   lastSeenAt: string | null;
+}
+
+// --- attachments ---
+
+/** `POST /attachments`'s answer, and each file of a message's `attachments`. `mimeType` is
+ * sniffed by the server; `width`/`height` (pixels) only for images it could read. */
+export interface Attachment {
+  id: string;
+  name: string;
+  mimeType: string;
+  size: number;
+  sha256: string;
+  width?: number | null;
+  height?: number | null;
+  createdAt?: string;
 }

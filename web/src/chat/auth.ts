@@ -9,6 +9,7 @@ import { currentSocket, quietly, setCurrentSocket } from "./connection";
 import { loadConversations } from "./conversations";
 import { openSocket, SESSION_ENDED } from "./live";
 import { forgetOutbox, restoreOutbox } from "./sending";
+import { forgetUploads } from "./uploads";
 
 configureApi(
   () => getState().session?.token ?? null,
@@ -75,6 +76,7 @@ export function endSession(notice: string | null): void {
   setCurrentSocket(null);
   socket?.disconnect();
   clearSession();
+  forgetUploads();
   update(() => signedOut(notice));
   navigate("/login", { replace: true });
 }

@@ -17,3 +17,19 @@ export {
   stopTyping,
   toggleReaction,
 } from "./messageActions";
+export {
+  acquireAttachment,
+  addFiles,
+  cachedAttachmentUrl,
+  formatSize,
+  isImage,
+  pendingUploads,
+  readyAttachments,
+  releaseAttachment,
+  removeUpload,
+  saveAttachment,
+  subscribeUploads,
+  takeSent,
+  trayKey,
+  type PendingUpload,
+} from "./uploads";

@@ -3,6 +3,7 @@
 // (docs/api.md, "Socket.IO" and "Edits and reactions").
 import { api } from "../api/client";
 import type {
+  Attachment,
   DeliveryStatusEvent,
   Message,
   MessageHistory,
@@ -255,8 +256,13 @@ export async function loadThread(rootId: string): Promise<void> {
 }
 
 /** Sends a reply into the thread of `rootId` (optimistic, as any send). */
-export function sendThreadReply(conversationId: string, rootId: string, content: string): void {
-  sendMessage(conversationId, content, { threadId: rootId });
+export function sendThreadReply(
+  conversationId: string,
+  rootId: string,
+  content: string,
+  attachments: Attachment[] = [],
+): void {
+  sendMessage(conversationId, content, { threadId: rootId, attachments });
 }
 
 // ---- Events ----

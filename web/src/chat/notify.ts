@@ -57,7 +57,7 @@ export function notifyMessage(message: MessageWithMetadata): void {
   const notification = new Notification(
     mentioned ? `${sender} mentioned you${where}` : sender,
     // One notification per conversation: a newer one replaces the older.
-    { body: message.content ?? "New message", tag: message.conversationId },
+    { body: message.content || "New message", tag: message.conversationId },
   );
   notification.onclick = () => {
     window.focus();

@@ -1,6 +1,7 @@
 // The outbox kept in IndexedDB (docs/api.md, "Client rules for healing"): every send not yet
 // confirmed, so that a reload or a network drop loses none. One database per signed-in user,
 // so that a shared browser never shows one person's unsent messages to another.
+import type { Attachment } from "../api/types";
 
 /** One unconfirmed send, as stored. */
 export interface OutboxEntry {
@@ -13,6 +14,10 @@ export interface OutboxEntry {
   order: number;
   /** Refused for good: shown failed with Retry until the user retries or discards it. */
   failed: string | null;
+  /** The uploaded files it carries (their ids are sent) and the type they make it. Entries
+   * stored before attachments existed have neither. */
+  attachments?: Attachment[];
+  type?: "IMAGE" | "FILE";
 }
 
 const STORE = "entries";

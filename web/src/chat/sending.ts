@@ -4,11 +4,12 @@
 // or an ack that never came is resent after a jittered backoff with the same clientMessageId (the
 // server stores it once at most), a permanent one shows failed with Retry and Discard. After a
 // reload or a reconnect, what was never confirmed is shown again and resent.
-import type { ApiErrorBody, Message } from "../api/types";
+import type { ApiErrorBody, Attachment, Message } from "../api/types";
 import { emitWithAck, type ParleySocket } from "../socket";
 import { getState, mergeMessages, updateList, type ChatMessage } from "../store";
 import { currentSocket } from "./connection";
 import { clearOutbox, deleteEntry, loadEntries, putEntry, type OutboxEntry } from "./outbox";
+import { messageTypeFor } from "./uploads";
 
 /** What a send's refusal means (docs/api.md, the table of "Sends"). */
 const TRANSIENT = new Set(["COMMIT_FAILED", "SERVICE_UNAVAILABLE", "RATE_LIMITED", "TIMEOUT"]);
@@ -87,11 +88,11 @@ export function resendOutbox(): void {
 }
 
 /** Shows the message at once as pending, stores it, then sends it (into a thread with
- * `threadId`). */
+ * `threadId`; with the uploaded `attachments`, IMAGE or FILE). */
 export function sendMessage(
   conversationId: string,
   content: string,
-  { threadId }: { threadId?: string } = {},
+  { threadId, attachments = [] }: { threadId?: string; attachments?: Attachment[] } = {},
 ): void {
   const userId = owner;
   if (userId === null || getState().session === null) return;
@@ -104,6 +105,7 @@ export function sendMessage(
     clientTimestamp: new Date().toISOString(),
     order: lastOrder,
     failed: null,
+    ...(attachments.length > 0 && { attachments, type: messageTypeFor(attachments) }),
   };
   show(entry);
   const stored = persist(userId, entry);
@@ -186,6 +188,11 @@ async function deliver(socket: ParleySocket, unconfirmed: Unconfirmed): Promise<
     clientMessageId: entry.clientMessageId,
     clientTimestamp: entry.clientTimestamp,
     ...(entry.threadId !== null && { threadId: entry.threadId }),
+    ...(entry.attachments !== undefined &&
+      entry.attachments.length > 0 && {
+        attachments: entry.attachments.map((attachment) => attachment.id),
+        type: entry.type ?? messageTypeFor(entry.attachments),
+      }),
   });
   // Confirmed by `message_confirmed` meanwhile, or discarded.
   if (outbox.get(entry.clientMessageId) !== unconfirmed) return true;
@@ -306,7 +313,7 @@ function show(entry: OutboxEntry, retrying?: string): void {
     conversationId: entry.conversationId,
     senderId: userId,
     seq: null,
-    type: "TEXT",
+    type: entry.type ?? "TEXT",
     content: entry.content,
     status: "PENDING",
     replyToId: null,
@@ -317,6 +324,7 @@ function show(entry: OutboxEntry, retrying?: string): void {
     editedAt: null,
     deletedAt: null,
     encrypted: false,
+    attachments: entry.attachments ?? [],
     local:
       entry.failed !== null
         ? { state: "failed", error: entry.failed }

@@ -2,6 +2,7 @@ import { useState } from "preact/hooks";
 import type { JSX } from "preact";
 import { composing, sendMessage, sendThreadReply, stopTyping } from "../chat";
 import { useAutocomplete } from "./Autocomplete";
+import { AttachButton, UploadTray, useComposerUploads } from "./UploadTray";
 
 interface Props {
   conversationId: string;
@@ -14,12 +15,15 @@ export function Composer({ conversationId, threadId }: Props) {
   const [text, setText] = useState("");
   const inputId = threadId === undefined ? "composer-text" : "thread-composer-text";
   const complete = useAutocomplete(conversationId, inputId + "-suggestions", text, setText);
+  const tray = useComposerUploads(conversationId, threadId);
+  const { attachments } = tray;
 
   function send() {
     const content = text.trim();
-    if (content === "") return;
-    if (threadId === undefined) sendMessage(conversationId, content);
-    else sendThreadReply(conversationId, threadId, content);
+    if ((content === "" && attachments.length === 0) || tray.busy) return;
+    if (threadId === undefined) sendMessage(conversationId, content, { attachments });
+    else sendThreadReply(conversationId, threadId, content, attachments);
+    tray.sent(attachments);
     setText("");
     stopTyping(conversationId);
   }
@@ -41,6 +45,7 @@ export function Composer({ conversationId, threadId }: Props) {
         send();
       }}
     >
+      <UploadTray tray={tray} />
       <label class="visually-hidden" for={inputId}>
         {threadId === undefined ? "Message" : "Reply in thread"}
       </label>
@@ -61,9 +66,15 @@ export function Composer({ conversationId, threadId }: Props) {
           complete.close();
         }}
         onKeyDown={onKeyDown}
+        onPaste={tray.onPaste}
       />
       {complete.popup}
-      <button type="submit" class="primary" disabled={text.trim() === ""}>
+      <AttachButton onFiles={tray.add} />
+      <button
+        type="submit"
+        class="primary"
+        disabled={(text.trim() === "" && attachments.length === 0) || tray.busy}
+      >
         Send
       </button>
     </form>

@@ -68,11 +68,18 @@ interface ItemProps {
   presence: User | undefined;
 }
 
+/** A message of files only (no text) in the list: what it carries. */
+const FILE_PREVIEW: Record<string, string> = { IMAGE: "Image", FILE: "File" };
+
 function Item({ conversation, active, presence }: ItemProps) {
   const href = `/c/${conversation.id}`;
   const last = conversation.lastMessage;
   const preview =
-    last === null ? "No messages yet" : last.content ?? (last.status === "DELETED" ? "Deleted" : "");
+    last === null
+      ? "No messages yet"
+      : last.status === "DELETED"
+        ? "Deleted"
+        : last.content || FILE_PREVIEW[last.type] || "";
   return (
     <li>
       <a

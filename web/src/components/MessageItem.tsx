@@ -3,6 +3,7 @@ import type { JSX } from "preact";
 import type { User } from "../api/types";
 import { deleteMessage, discard, editMessage, retry, toggleReaction } from "../chat";
 import type { ChatMessage } from "../store";
+import { MessageAttachments } from "./Attachments";
 import { EditHistory } from "./EditHistory";
 import { LinkPreviews, MessageText } from "./MessageText";
 import { namesList, type Delivery } from "./messageParts";
@@ -88,6 +89,9 @@ export function MessageItem(props: Props) {
             <MessageText message={message} me={me} users={users} />
           )}
         </p>
+      )}
+      {!deleted && message.attachments !== undefined && message.attachments.length > 0 && (
+        <MessageAttachments attachments={message.attachments} />
       )}
       {!deleted && !editing && <LinkPreviews message={message} />}
       <span class="meta">

@@ -23,6 +23,8 @@ import {
 } from "./messageParts";
 import { ThreadPanel } from "./ThreadPanel";
 import { ConversationMenu } from "./ConversationMenu";
+import { FileDrop } from "./UploadTray";
+import { addFiles, trayKey } from "../chat";
 
 interface Props {
   conversationId: string;
@@ -114,6 +116,24 @@ export function MessageView({ conversationId }: Props) {
     before.current = { height: element.scrollHeight, top: element.scrollTop, firstId };
   }, [items]);
 
+  // The history shrinking under a reader at the bottom (files to send above the composer, a
+  // taller composer) keeps the newest message in view.
+  useEffect(() => {
+    const element = scroller.current;
+    if (element === null || typeof ResizeObserver === "undefined") return;
+    let height = element.clientHeight;
+    const observer = new ResizeObserver(() => {
+      const shrunk = height - element.clientHeight;
+      height = element.clientHeight;
+      const fromBottom = element.scrollHeight - element.scrollTop - element.clientHeight;
+      if (shrunk > 0 && fromBottom - shrunk < STICK_TO_BOTTOM_PX) {
+        element.scrollTop = element.scrollHeight;
+      }
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
+
   function onScroll() {
     const element = scroller.current;
     if (element === null) return;
@@ -169,6 +189,7 @@ export function MessageView({ conversationId }: Props) {
         {typingLine(typing, users)}
       </p>
       <Composer conversationId={conversationId} />
+      <FileDrop onFiles={(files) => addFiles(trayKey(conversationId), conversationId, files)} />
       {threadRootId !== null && (
         <ThreadPanel conversationId={conversationId} rootId={threadRootId} onClose={closeThread} />
       )}

@@ -2,6 +2,8 @@ import { useCallback, useEffect, useRef } from "preact/hooks";
 import { loadThread, quietly } from "../chat";
 import { emptyList, useStore, type State } from "../store";
 import { Composer } from "./Composer";
+import { FileDrop } from "./UploadTray";
+import { addFiles, trayKey } from "../chat";
 import { MessageItem } from "./MessageItem";
 import { deliveryOf, messageKey, placeMessages, senderName } from "./messageParts";
 
@@ -72,6 +74,9 @@ export function ThreadPanel({ conversationId, rootId, onClose }: Props) {
         )}
       </ol>
       <Composer conversationId={conversationId} threadId={rootId} />
+      <FileDrop
+        onFiles={(files) => addFiles(trayKey(conversationId, rootId), conversationId, files)}
+      />
     </aside>
   );
 }
