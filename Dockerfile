@@ -1,8 +1,8 @@
 # Parley's image: the web client built with Node, the Python dependencies installed into a
 # virtualenv, and a slim runtime that holds only the two, the source and the migrations, and
 # runs as an unprivileged user. No Docker engine runs where this file is written: `make lint`
-# checks it with hadolint, and tests/deploy/ runs its HEALTHCHECK and CMD against a real
-# server (docs/deployment.md, Container image).
+# checks it with hadolint; tests/deploy/ runs its HEALTHCHECK against a real server and
+# parses its CMD with Parley's own CLI (docs/deployment.md, Container image).
 #
 #   docker build -t parley .
 #   docker run -p 8000:8000 parley          # embedded mode: SQLite in /var/lib/parley
