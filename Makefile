@@ -80,11 +80,19 @@ test-sqlite: test-deps
 test-postgres: test-deps services
 	PARLEY_TEST_BACKEND=postgres $(BIN)/pytest $(TEST_ARGS)
 
+# No Docker engine or cluster here: the Dockerfile is checked by hadolint and the Kubernetes
+# manifests against the API schemas of the oldest and newest versions they are meant for
+# (kustomization.yaml is kustomize's, not an API object); tests/deploy/ checks the rest.
+K8S_MANIFESTS := $(filter-out deploy/k8s/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
+
 lint: install
 	$(BIN)/ruff check parley tests bench migrations examples
 	$(BIN)/ruff format --check parley tests bench migrations examples
 	$(BIN)/mypy parley
 	$(BIN)/lint-imports
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/kubernetes-validate --strict --quiet --kubernetes-version 1.28.0 $(K8S_MANIFESTS)
+	$(BIN)/kubernetes-validate --strict --quiet --kubernetes-version 1.37.0 $(K8S_MANIFESTS)
 
 format: install
 	$(BIN)/ruff format parley tests bench migrations examples
