@@ -2,7 +2,8 @@
 
 Each instance counts its own sockets of each user (admitting or connected). With Redis it also
 keeps them in `sockets:{userId}` (instance id -> count), and an `instances` hash of instance id
--> expiry that it renews every third of `PRESENCE_TTL`. A reservation is one Lua script: it
+-> expiry that it renews every third of `PRESENCE_TTL`, with the lifetime (3 x `PRESENCE_TTL`)
+of its connected users' `sockets:` keys. A reservation is one Lua script: it
 adds up the counts of the live instances (a dead instance stops renewing; its counts are
 dropped), refuses at the limit, else counts one more for this instance, so a burst spread over
 several instances cannot overshoot. Without Redis the local count is the whole truth; if Redis
@@ -23,6 +24,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
+
+# Users' counts renewed per pipeline (10,000 sockets: 10 round trips every PRESENCE_TTL / 3).
+_RENEW_BATCH = 1000
 
 _RESERVE = """
 local counts = redis.call('HGETALL', KEYS[1])
@@ -59,6 +63,7 @@ class SocketQuota:
         self._stale: set[uuid.UUID] = set()  # users whose Redis count may be off (an error)
         self._task: asyncio.Task[None] | None = None
         self._reserve: Any = redis.register_script(_RESERVE) if redis is not None else None
+        self._key_ttl_ms = int(ttl_seconds * 3000)
 
     @property
     def limit(self) -> int:
@@ -87,7 +92,7 @@ class SocketQuota:
             try:
                 granted = await self._reserve(
                     keys=[self._key(user_id), self._prefix + "instances"],
-                    args=[self._instance, self._limit, time.time(), int(self._ttl * 3000)],
+                    args=[self._instance, self._limit, time.time(), self._key_ttl_ms],
                 )
             except (RedisError, OSError) as error:
                 log.warning("socket quota not checked across instances: %s", error)
@@ -115,7 +120,11 @@ class SocketQuota:
         count = self._local.get(user_id, 0)
         try:
             if count:
-                await self._redis.hset(self._key(user_id), self._instance, count)
+                # With its lifetime: written after the key lapsed, it would otherwise stay.
+                pipe = self._redis.pipeline(transaction=False)
+                pipe.hset(self._key(user_id), self._instance, count)
+                pipe.pexpire(self._key(user_id), self._key_ttl_ms)
+                await pipe.execute()
             else:
                 await self._redis.hdel(self._key(user_id), self._instance)
         except (RedisError, OSError) as error:
@@ -129,6 +138,14 @@ class SocketQuota:
         await self._redis.hset(self._prefix + "instances", self._instance, time.time() + self._ttl)
         for user_id in list(self._stale):
             await self._write(user_id)
+        # The counts of users still connected here outlive their last connect: without this a
+        # user's key lapsed 3 x PRESENCE_TTL after it, and the count across instances with it.
+        users = list(self._local)
+        for start in range(0, len(users), _RENEW_BATCH):
+            pipe = self._redis.pipeline(transaction=False)
+            for user_id in users[start : start + _RENEW_BATCH]:
+                pipe.pexpire(self._key(user_id), self._key_ttl_ms)
+            await pipe.execute()
 
     async def _renew_forever(self) -> None:
         while True:

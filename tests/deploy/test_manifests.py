@@ -495,12 +495,8 @@ def test_redis_runs_with_the_specifications_settings() -> None:
 # ---------------------------------------------------------------- keys and eviction
 
 # The keys that carry no TTL (docs/deployment.md, Redis configuration): volatile-lru would
-# never evict them, allkeys-lru would; every other key expires by itself. `sockets:{user}`
-# gets its TTL when a socket connects; a count written after it lapsed (a disconnect more
-# than 3 x PRESENCE_TTL later) makes it anew without one.
-WITHOUT_TTL = re.compile(
-    r"presence:[0-9a-f-]{36}|presence:online|instances|notify:due|sockets:[0-9a-f-]{36}"
-)
+# never evict them, allkeys-lru would; every other key expires by itself.
+WITHOUT_TTL = re.compile(r"presence:[0-9a-f-]{36}|presence:online|instances|notify:due")
 
 
 @pytest.mark.skipif(BACKEND != "postgres", reason="the keys are Redis's (PostgreSQL backend)")

@@ -112,6 +112,28 @@ async def test_the_per_user_limit_holds_across_instances(
         other.stop()
 
 
+@pytest.mark.skipif(BACKEND != "postgres", reason="several instances need PostgreSQL and Redis")
+async def test_the_per_user_limit_across_instances_outlives_the_first_presence_periods(
+    client: httpx.AsyncClient, backend_env: dict[str, str]
+) -> None:
+    """The count kept in Redis is renewed while the sockets stay: it used to lapse 3 x
+    PRESENCE_TTL after the last connect, and another instance then admitted past the limit."""
+    quick = {**PER_USER_ENV, "PRESENCE_TTL": "1s"}
+    first, second = start_server(backend_env, quick), start_server(backend_env, quick)
+    user = await register(client, "lasting")
+    try:
+        async with _sockets(PER_USER + 1) as recorders:
+            for recorder in recorders[:PER_USER]:
+                assert await _try_connect(first, user, recorder)
+            # Past the count's first lifetime (3 x PRESENCE_TTL), the sockets still open.
+            await asyncio.sleep(3.5)
+            assert not await _try_connect(second, user, recorders[PER_USER])
+            assert _refusal(recorders[PER_USER]).startswith("TOO_MANY_CONNECTIONS_FOR_USER")
+    finally:
+        first.stop()
+        second.stop()
+
+
 # --------------------------------------------------------------------------- raw transports
 
 
