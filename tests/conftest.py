@@ -26,6 +26,8 @@ from tests.realtime.sockets import Connect, Recorder
 from tests.support import Server, User, register
 
 BACKEND = os.environ.get("PARLEY_TEST_BACKEND", "sqlite")
+# PostgreSQL with the messages table hash-partitioned by conversation (tests/scaling).
+PARTITIONED = os.environ.get("PARLEY_TEST_PARTITIONED") == "1"
 POSTGRES_ADMIN_URL = os.environ.get("PARLEY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("PARLEY_TEST_REDIS", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +61,24 @@ def _drop_redis_prefix(prefix: str) -> None:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+def _partition_messages(env: dict[str, str]) -> None:
+    """Migrate the run's fresh database, then make its messages table partitioned
+    (tests/scaling/partition_messages.sql): the servers find the schema at head."""
+    subprocess.run([PARLEY, "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
+    sql = (ROOT / "tests" / "scaling" / "partition_messages.sql").read_text()
+
+    async def apply() -> None:
+        import asyncpg
+
+        connection = await asyncpg.connect(env["DATABASE_URL"])
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(apply())
 
 
 @contextmanager
@@ -124,6 +144,8 @@ def backend_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
             JWT_SECRET=secrets.token_urlsafe(48),
             ENCRYPTION_KEYS=new_key_spec("test1"),
         )
+        if PARTITIONED:
+            _partition_messages(env)
     elif BACKEND != "sqlite":
         raise RuntimeError(f"PARLEY_TEST_BACKEND={BACKEND!r}: use sqlite or postgres")
     yield env
