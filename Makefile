@@ -67,6 +67,10 @@ test-deps: install $(NODE_COMPAT)/node_modules/.installed-stamp $(BROWSER_TESTS)
 		|| (apt-get update -q && apt-get install -y -q nginx-light)
 	command -v chromium >/dev/null || apt-get install -y -q chromium \
 		|| (apt-get update -q && apt-get install -y -q chromium)
+	# Emoji as people see them (reactions) in the screenshots, not as empty boxes.
+	test -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf \
+		|| apt-get install -y -q fonts-noto-color-emoji \
+		|| (apt-get update -q && apt-get install -y -q fonts-noto-color-emoji)
 
 # The two backends' suites run side by side (each waits on its servers about half the
 # time), each printed whole when it ends. More cores: TEST_ARGS="-n 4" (pytest-xdist) as well.

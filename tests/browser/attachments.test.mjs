@@ -5,7 +5,6 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
-import { crc32, deflateSync } from "node:zlib";
 import {
   api,
   assertAccessible,
@@ -15,36 +14,11 @@ import {
   messageItem,
   openConversation,
   person,
+  png,
   sharedBrowser,
 } from "./harness.mjs";
 
 const browser = sharedBrowser();
-
-/** A real PNG of `width` x `height` pixels, one colour. */
-function png(width, height, [red, green, blue] = [43, 89, 195]) {
-  const chunk = (type, data) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.set([8, 2, 0, 0, 0], 8); // 8 bits, RGB
-  // Each row: filter type 0 (none), then the pixels.
-  const line = Buffer.alloc(1 + width * 3);
-  for (let x = 0; x < width; x += 1) line.set([red, green, blue], 1 + x * 3);
-  const pixels = Buffer.concat(Array.from({ length: height }, () => line));
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", header),
-    chunk("IDAT", deflateSync(pixels)),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
-}
 
 /** Holds this page's uploads (`POST /attachments`) until `release()`. */
 async function holdUploads(page) {

@@ -8,6 +8,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
+import { crc32, deflateSync } from "node:zlib";
 import { chromium } from "playwright-core";
 
 export const BASE_URL = process.env.PARLEY_URL ?? "";
@@ -282,4 +283,44 @@ export function sharedBrowser() {
     await shared.current?.close();
   });
   return shared;
+}
+
+/** A real PNG of `width` x `height` pixels, one colour. */
+export function png(width, height, [red, green, blue] = [43, 89, 195]) {
+  const chunk = (type, data) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8 bits, RGB
+  // Each row: filter type 0 (none), then the pixels.
+  const line = Buffer.alloc(1 + width * 3);
+  for (let x = 0; x < width; x += 1) line.set([red, green, blue], 1 + x * 3);
+  const pixels = Buffer.concat(Array.from({ length: height }, () => line));
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", header),
+    chunk("IDAT", deflateSync(pixels)),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+}
+
+/** Uploads `bytes` as `name` for `user` (`POST /attachments`): the attachment's JSON. */
+export async function upload(user, name, bytes, type = "image/png") {
+  const form = new FormData();
+  form.append("file", new Blob([bytes], { type }), name);
+  const response = await fetch(BASE_URL + "/attachments", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${user.token}` },
+    body: form,
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`POST /attachments: ${response.status} ${text}`);
+  return JSON.parse(text);
 }

@@ -13,9 +13,11 @@ import {
   messageItem,
   openTab,
   PHONE,
+  png,
   registerUser,
   SCREENSHOTS,
   screenshot,
+  upload,
 } from "./harness.mjs";
 
 let browser;
@@ -30,21 +32,23 @@ before(async () => {
   alice = await registerUser("Alice");
   bob = await registerUser("Bob");
   conversation = await createConversation(alice, [bob], "Design review");
+  const picture = await upload(alice, "phone-layout.png", png(320, 180));
   const lines = [
-    [bob, "09:12", "Morning! Did the new build go out?"],
-    [alice, "09:14", "Yes, it is on staging since 9:00."],
-    [bob, "09:15", "Great, I will try the phone layout after lunch."],
+    [bob, "09:12", { content: "Morning! Did the new build go out?" }],
+    [alice, "09:14", { content: "Yes, it is on staging since 9:00. Notes in #release" }],
+    [alice, "09:14", { content: "The phone layout", type: "IMAGE", attachments: [picture.id] }],
+    [bob, "09:15", { content: "Great, I will try the phone layout after lunch." }],
   ];
-  for (const [user, time, content] of lines) {
-    await api("POST", "/messages?wait=true", {
-      token: user.token,
-      body: {
-        conversationId: conversation.id,
-        content,
-        clientTimestamp: `2026-01-15T${time}:00Z`,
-      },
-    });
+  const sent = [];
+  for (const [user, time, fields] of lines) {
+    sent.push(
+      await api("POST", "/messages?wait=true", {
+        token: user.token,
+        body: { conversationId: conversation.id, clientTimestamp: `2026-01-15T${time}:00Z`, ...fields },
+      }),
+    );
   }
+  await api("POST", `/messages/${sent[2].id}/reactions`, { token: bob.token, body: { emoji: "👍" } });
 });
 after(async () => {
   await browser?.close();
@@ -81,6 +85,10 @@ for (const { size, viewport, colorScheme } of variants) {
     await page.getByText("This is the beginning of the conversation.").waitFor();
     // Bob's read position arrives with the members too: the ticks settle on Read.
     await page.getByText("Seen by Bob").waitFor();
+    await page.getByRole("log").getByRole("img", { name: "phone-layout.png" }).waitFor();
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll("[role=log] img")].every((image) => image.naturalWidth > 0),
+    );
     await assertAccessible(page, name("conversation"));
     await screenshot(page, name("conversation"));
 
