@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 from functools import cache
+from importlib.metadata import version
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -28,7 +29,6 @@ from parley.realtime.catalogue import CLIENT_ENTRIES, ENTRIES
 from parley.realtime.schemas import ErrorAck
 
 ASYNCAPI_VERSION = "3.0.0"
-API_VERSION = "0.1.0"
 EVENTS_CHANNEL = "socketio"
 ACKS_CHANNEL = "acknowledgements"
 ERROR_ACK = "ack.error"
@@ -185,7 +185,7 @@ def _document() -> dict[str, Any]:
         "asyncapi": ASYNCAPI_VERSION,
         "info": {
             "title": "Parley real-time API",
-            "version": API_VERSION,
+            "version": version("parley"),
             "description": _DESCRIPTION,
         },
         "defaultContentType": "application/json",
