@@ -49,7 +49,9 @@ migrate: install
 services:
 	./scripts/ensure-services.sh
 
-# The npm socket.io-client v4 for the compatibility test (from the npm registry, not committed).
+# The realtime tests' npm packages: socket.io-client v4 for the compatibility test, and
+# @asyncapi/specs, the official AsyncAPI JSON schemas /asyncapi.json is checked against (from
+# the npm registry, not committed).
 NODE_COMPAT := tests/realtime/node
 $(NODE_COMPAT)/node_modules/.installed-stamp: $(NODE_COMPAT)/package-lock.json
 	cd $(NODE_COMPAT) && npm ci --no-audit --no-fund --loglevel=error

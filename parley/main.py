@@ -71,6 +71,7 @@ from parley.previews.worker import PreviewWorker
 from parley.privacy.exports import ExportRunner
 from parley.privacy.routes import router as privacy_router
 from parley.ratelimit.service import RateLimiter
+from parley.realtime.asyncapi import router as asyncapi_router
 from parley.realtime.publish import SocketPublisher
 from parley.realtime.server import create_socket_server
 from parley.retention.job import RetentionJob
@@ -386,6 +387,7 @@ def create_api(
     app.webhooks.include_router(notification_webhooks)
     app.include_router(attachments_router)
     app.include_router(privacy_router)
+    app.include_router(asyncapi_router)  # the Socket.IO events, AsyncAPI 3
     # Last: the client's page and assets take only paths no API route has.
     app.include_router(web_router(settings.web_dist_dir))
 

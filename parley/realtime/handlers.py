@@ -1,7 +1,8 @@
-"""Socket.IO connect authentication and the client -> server events of the contract.
+"""Socket.IO connect authentication and the client -> server events (`catalogue.py`).
 
 Transport only: every event calls the same domain services as the REST routes, and answers
-through the acknowledgement, `{ok: true, ...}` or `{ok: false, error: {code, message}}`.
+through the acknowledgement, `{ok: true, ...}` (its models in `schemas.py`) or
+`{ok: false, error: {code, message, details}}`.
 """
 
 from __future__ import annotations
@@ -37,17 +38,28 @@ from parley.messages.gate import require_may_type
 from parley.messages.scheduled.actions import schedule_message
 from parley.messages.schemas import MessageCreate
 from parley.presence.service import Presence
+from parley.realtime import catalogue
 from parley.realtime.admission import Admission
-from parley.realtime.catalogue import USER_TYPING
-from parley.realtime.schemas import ConversationRef, MarkRead, SyncRequest, TypingEvent
+from parley.realtime.catalogue import USER_TYPING, ClientEvent
+from parley.realtime.schemas import (
+    Ack,
+    ConversationRef,
+    MarkRead,
+    ReadAck,
+    ScheduledSendAck,
+    SendAck,
+    SyncAck,
+    SyncRequest,
+    TypingEvent,
+)
 from parley.realtime.typing import TypingTracker
 
 log = logging.getLogger(__name__)
 
-Ack = dict[str, Any]
+AckBody = dict[str, Any]
 
 
-def error_ack(error: AppError) -> Ack:
+def error_ack(error: AppError) -> AckBody:
     return {"ok": False, **error.to_body()}
 
 
@@ -100,11 +112,14 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
             raise TokenExpired()
         return uuid.UUID(session["userId"])
 
-    def event(name: str) -> Callable[[Callable[[str, uuid.UUID, Any], Awaitable[Ack]]], None]:
-        """Register a client event whose errors become error acknowledgements."""
+    def event(
+        spec: ClientEvent,
+    ) -> Callable[[Callable[[str, uuid.UUID, Any], Awaitable[AckBody]]], None]:
+        """Register a client event of the catalogue; its errors become error acknowledgements."""
+        name = spec.name
 
-        def register(handler: Callable[[str, uuid.UUID, Any], Awaitable[Ack]]) -> None:
-            async def run(sid: str, data: Any = None) -> Ack:
+        def register(handler: Callable[[str, uuid.UUID, Any], Awaitable[AckBody]]) -> None:
+            async def run(sid: str, data: Any = None) -> AckBody:
                 try:
                     return await handler(sid, await user_of(sid), data)
                 except AppError as error:
@@ -187,36 +202,33 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
     server.on("connect", connect)
     server.on("disconnect", disconnect)
 
-    @event("send_message")
-    async def send_message(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:
+    @event(catalogue.SEND_MESSAGE)
+    async def send_message(_sid: str, user_id: uuid.UUID, data: Any) -> AckBody:
         started = time.perf_counter()
         body = _parse(MessageCreate, data)
         if body.scheduled_at is not None:
             scheduled = await schedule_message(sender_id=user_id, data=body)
-            return {
-                "ok": True,
-                "scheduledMessage": scheduled.model_dump(mode="json", by_alias=True),
-            }
+            return ScheduledSendAck(scheduled_message=scheduled).dump()
         message, _ = await send(sender_id=user_id, data=body, wait=False)
-        ack = {"ok": True, "message": message.model_dump(mode="json", by_alias=True)}
+        ack = SendAck(message=message).dump()
         metrics.ACK_SOCKET.observe(time.perf_counter() - started)
         return ack
 
-    @event("join_conversation")
-    async def join_conversation(sid: str, user_id: uuid.UUID, data: Any) -> Ack:
+    @event(catalogue.JOIN_CONVERSATION)
+    async def join_conversation(sid: str, user_id: uuid.UUID, data: Any) -> AckBody:
         ref = _parse(ConversationRef, data)
         async with runtime.current().db.reads() as session:
             await access.get_membership(
                 session, conversation_id=ref.conversation_id, user_id=user_id
             )
         await server.enter_room(sid, conversation_room(ref.conversation_id))
-        return {"ok": True}
+        return Ack().dump()
 
-    @event("leave_conversation")
-    async def leave_conversation(sid: str, _user_id: uuid.UUID, data: Any) -> Ack:
+    @event(catalogue.LEAVE_CONVERSATION)
+    async def leave_conversation(sid: str, _user_id: uuid.UUID, data: Any) -> AckBody:
         ref = _parse(ConversationRef, data)
         await server.leave_room(sid, conversation_room(ref.conversation_id))
-        return {"ok": True}
+        return Ack().dump()
 
     async def announce_typing(
         conversation_id: uuid.UUID, user_id: uuid.UUID, is_typing: bool
@@ -233,7 +245,7 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
 
     tracker = TypingTracker(announce_typing, settings.typing_timeout_seconds)
 
-    async def typing(user_id: uuid.UUID, data: Any, is_typing: bool) -> Ack:
+    async def typing(user_id: uuid.UUID, data: Any, is_typing: bool) -> AckBody:
         ref = _parse(ConversationRef, data)
         async with runtime.current().db.reads() as session:
             membership = await access.get_membership(
@@ -247,18 +259,18 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
         else:
             # A stop is always taken: it only ever clears an indicator the room was shown.
             await tracker.stop(ref.conversation_id, user_id)
-        return {"ok": True}
+        return Ack().dump()
 
-    @event("typing_start")
-    async def typing_start(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:
+    @event(catalogue.TYPING_START)
+    async def typing_start(_sid: str, user_id: uuid.UUID, data: Any) -> AckBody:
         return await typing(user_id, data, True)
 
-    @event("typing_stop")
-    async def typing_stop(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:
+    @event(catalogue.TYPING_STOP)
+    async def typing_stop(_sid: str, user_id: uuid.UUID, data: Any) -> AckBody:
         return await typing(user_id, data, False)
 
-    @event("mark_messages_read")
-    async def mark_messages_read(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:
+    @event(catalogue.MARK_MESSAGES_READ)
+    async def mark_messages_read(_sid: str, user_id: uuid.UUID, data: Any) -> AckBody:
         request = _parse(MarkRead, data)
         async with runtime.current().db.unit_of_work() as session:
             participant = await receipts.mark_read(
@@ -267,17 +279,17 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
                 conversation_id=request.conversation_id,
                 message_id=request.message_id,
             )
-        return {"ok": True, "unreadCount": participant.unread_count}
+        return ReadAck(unread_count=participant.unread_count).dump()
 
-    @event("message_delivered")
-    async def message_delivered(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:
+    @event(catalogue.MESSAGE_DELIVERED)
+    async def message_delivered(_sid: str, user_id: uuid.UUID, data: Any) -> AckBody:
         request = _parse(DeliveredRequest, data)
         async with runtime.current().db.unit_of_work() as session:
             await receipts.mark_delivered(session, user_id=user_id, message_ids=request.message_ids)
-        return {"ok": True}
+        return Ack().dump()
 
-    @event("sync")
-    async def sync(_sid: str, user_id: uuid.UUID, data: Any) -> Ack:
+    @event(catalogue.SYNC)
+    async def sync(_sid: str, user_id: uuid.UUID, data: Any) -> AckBody:
         request = _parse(SyncRequest, data)
         async with runtime.current().db.reads() as session:
             page = await messages.list_messages(
@@ -289,8 +301,4 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
                 after=None,
                 after_seq=request.after_seq,
             )
-        return {
-            "ok": True,
-            "messages": [m.model_dump(mode="json", by_alias=True) for m in page.items],
-            "hasMore": page.has_more,
-        }
+        return SyncAck(messages=page.items, has_more=page.has_more).dump()
