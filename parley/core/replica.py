@@ -247,7 +247,7 @@ class Replica:
             raise
         self._replayed(int(replayed))
         if not self.up:
-            log.warning("read replica up", extra={"lag_seconds": self.lag_seconds})
+            log.info("read replica up", extra={"lag_seconds": self.lag_seconds})
         self.up = True
         metrics.DB_REPLICA_UP.set(1)
         lag = self.lag_seconds
