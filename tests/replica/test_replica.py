@@ -77,38 +77,51 @@ def word() -> str:
     return f"w{secrets.token_hex(5)}"
 
 
-async def test_writer_reads_own_writes_while_others_read_the_replica(
+async def test_writers_read_their_own_writes_while_others_read_the_replica(
     patient: httpx.AsyncClient, cluster: Cluster
 ) -> None:
     alice, bob, conversation_id = await pair(patient, cluster)
-    first = await send(patient, alice, conversation_id, "before the pause")
+    carol = await register(patient, "carol")
+    added = await patient.post(
+        f"/conversations/{conversation_id}/participants",
+        json={"userIds": [carol.id]},
+        headers=alice.headers,
+    )
+    assert added.status_code == 201, added.text
+    carols = await send(patient, carol, conversation_id, "as carol wrote it")
     await cluster.caught_up()
     await cluster.pause_replay()
     try:
+        # A send (the committer's batch) is its sender's write.
         fresh = word()
         await send(patient, alice, conversation_id, fresh)
-        edited = await patient.put(
-            f"/messages/{first['id']}", json={"content": "edited"}, headers=alice.headers
-        )
-        assert edited.status_code == 200, edited.text
-
-        seen_by_alice, moved = await counted(
-            patient, lambda: history(patient, alice, conversation_id)
-        )
-        assert seen_by_alice == [fresh, "edited"]
+        seen, moved = await counted(patient, lambda: history(patient, alice, conversation_id))
+        assert seen == [fresh, "as carol wrote it"]
         assert reads(moved, "primary", "own_write") == 1
 
-        seen_by_bob, moved = await counted(patient, lambda: history(patient, bob, conversation_id))
-        assert seen_by_bob == ["before the pause"]
+        # So is any other change (a request's transaction): an edit.
+        edited = await patient.put(
+            f"/messages/{carols['id']}",
+            json={"content": "as carol edited it"},
+            headers=carol.headers,
+        )
+        assert edited.status_code == 200, edited.text
+        seen, moved = await counted(patient, lambda: history(patient, carol, conversation_id))
+        assert seen == [fresh, "as carol edited it"]
+        assert reads(moved, "primary", "own_write") == 1
+
+        # Bob wrote nothing: the replica, within the bound, answers without either change.
+        seen, moved = await counted(patient, lambda: history(patient, bob, conversation_id))
+        assert seen == ["as carol wrote it"]
         assert reads(moved, "replica", "fresh") == 1
         assert await cluster.replica("SELECT pg_get_wal_replay_pause_state()") == "paused"
     finally:
         await cluster.resume_replay()
 
-    async def bob_sees_it() -> bool:
-        return await history(patient, bob, conversation_id) == [fresh, "edited"]
+    async def bob_sees_both() -> bool:
+        return await history(patient, bob, conversation_id) == [fresh, "as carol edited it"]
 
-    await eventually(bob_sees_it)
+    await eventually(bob_sees_both)
     _, moved = await counted(patient, lambda: history(patient, bob, conversation_id))
     assert reads(moved, "replica", "fresh") == 1
 
