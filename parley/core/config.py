@@ -152,7 +152,7 @@ def search_language(env: dict[str, str]) -> str:
     return name
 
 
-def normalize_database_url(raw: str, name: str = "DATABASE_URL") -> str:
+def normalize_database_url(raw: str) -> str:
     """Accept the usual spellings and pick the async driver for each engine."""
     url = raw.strip()
     for prefix, replacement in (
@@ -166,7 +166,7 @@ def normalize_database_url(raw: str, name: str = "DATABASE_URL") -> str:
     if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite:///")):
         return url
     raise ConfigError(
-        f"{name}={raw!r} is not supported: use postgresql://user:pass@host/db "
+        f"DATABASE_URL={raw!r} is not supported: use postgresql://user:pass@host/db "
         "or sqlite:///path/to/file.db"
     )
 
@@ -390,7 +390,10 @@ def _read_url(env: dict[str, str], database_url: str) -> str | None:
             "DATABASE_READ_URL is set but DATABASE_URL is SQLite: read replicas need a "
             "PostgreSQL primary (unset DATABASE_READ_URL, or use a postgresql:// DATABASE_URL)"
         )
-    url = normalize_database_url(raw, "DATABASE_READ_URL")
+    try:
+        url = normalize_database_url(raw)
+    except ConfigError:
+        url = ""
     if not url.startswith("postgresql"):
         raise ConfigError(
             "DATABASE_READ_URL must be a PostgreSQL URL (postgresql://user:pass@host/db): a "
