@@ -200,17 +200,24 @@ class Replica:
     # -- read-your-writes -----------------------------------------------------------------
 
     async def wrote(self, user_ids: Iterable[uuid.UUID]) -> None:
-        """Record that these users' transactions have committed (call after the commit)."""
+        """Record that these users' transactions have committed (call after the commit);
+        never raises."""
         now = time.time()
         changed = {user_id: now for user_id in user_ids}
         if not changed:
             return
         self._recent.update(changed)
-        if self._cache.shared:
+        if not self._cache.shared:
+            return
+        try:
             await self._cache.set_many(
                 {WROTE_KEY.format(user_id=user_id): now for user_id in changed},
                 self._wrote_ttl,
             )
+        except Exception as error:
+            # Never fails a commit that is done (nor the committer's writer task): the other
+            # instances may then read this user's write from the replica up to the bound late.
+            log.warning("write record not shared", extra={"error": _kind(error)})
 
     # -- freshness monitor ----------------------------------------------------------------
 
