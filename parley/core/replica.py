@@ -134,7 +134,7 @@ class Replica:
         """Probe once (so the first reads already know the replica's state), then keep
         probing in the background."""
         with contextlib.suppress(Exception):
-            await self._probe_once()
+            await asyncio.wait_for(self._probe_once(), PROBE_TIMEOUT_SECONDS)
         self._task = asyncio.create_task(self._monitor(), name="parley-replica-monitor")
 
     async def stop(self) -> None:
