@@ -36,7 +36,7 @@ from parley.core.cache import MemoryCache, RedisCache
 from parley.core.collector import freeze_startup_objects, keep_long_lived_objects_frozen
 from parley.core.config import Settings, load_settings
 from parley.core.crypto import install_key_ring
-from parley.core.db import Database
+from parley.core.db import Database, count_statements
 from parley.core.errors import (
     AppError,
     InvalidJson,
@@ -51,6 +51,7 @@ from parley.core.errors import (
 from parley.core.logging import configure_logging
 from parley.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from parley.core.redis_pool import WaitingConnectionPool, count_round_trips
+from parley.core.replica import Replica
 from parley.core.runtime import EventPublisher
 from parley.core.schemas import ApiModel
 from parley.core.security import install_password_profile
@@ -248,6 +249,11 @@ def create_api(
             settings=settings, db=db, cache=cache, publisher=publisher, redis=redis
         )
         runtime.install(state)
+        replica: Replica | None = None
+        if settings.database_read_url is not None:
+            replica = Replica(settings, db.engine, cache, count_statements)
+            await replica.start()
+            db.attach_replica(replica)
         state.register(RateLimiter(settings, redis))
         state.register(AuthThrottle(settings, redis))
         state.register(await search_language(settings, db))
@@ -331,6 +337,8 @@ def create_api(
             await attachments.stop()
             if on_stop is not None:
                 await on_stop()  # after the committer's last announcements
+            if replica is not None:
+                await replica.stop()
             await db.dispose()
             if redis is not None:
                 await redis.aclose()

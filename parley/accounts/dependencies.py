@@ -10,7 +10,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from parley.accounts.schemas import UserOut
 from parley.accounts.service import get_public_user_cached
 from parley.core import runtime
+from parley.core.deps import UserReads
 from parley.core.errors import InvalidToken, Unauthorized
+from parley.core.replica import acting_user
 from parley.core.security import TokenClaims, read_token_claims
 
 _bearer = HTTPBearer(auto_error=False, description="JWT from POST /auth/login")
@@ -36,10 +38,23 @@ async def _current_user(
 ) -> UserOut:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
-    return await authenticate_token(credentials.credentials)
+    user = await authenticate_token(credentials.credentials)
+    # What this request commits is the caller's write: they read it back from the primary
+    # until a read replica has it (core/replica.py).
+    acting_user.set(user.id)
+    return user
 
 
 CurrentUser = Annotated[UserOut, Depends(_current_user)]
+
+
+async def _caller_reads(user: CurrentUser) -> UserReads:
+    return UserReads(user.id)
+
+
+CallerReads = Annotated[UserReads, Depends(_caller_reads)]
+"""Runs a read the read replica may serve (history, search, analytics, export) where it is
+fresh enough for the caller: `await reads(lambda session: queries.x(session, ...))`."""
 
 
 async def _current_token(

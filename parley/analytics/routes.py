@@ -8,10 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from parley.accounts.dependencies import CurrentUser
+from parley.accounts.dependencies import CallerReads, CurrentUser
 from parley.analytics import queries
 from parley.analytics.schemas import AnalyticsOut
-from parley.core.deps import ReadSessionDep
 from parley.core.schemas import error_responses
 
 router = APIRouter(tags=["analytics"])
@@ -32,12 +31,14 @@ router = APIRouter(tags=["analytics"])
 async def get_analytics(
     conversation_id: uuid.UUID,
     user: CurrentUser,
-    session: ReadSessionDep,
+    reads: CallerReads,
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
 ) -> AnalyticsOut:
     """Messages and active members per UTC day, first-response median, top reactions and
     hashtags, read rate (`docs/api.md`, "Analytics"); the last 30 days by default."""
-    return await queries.conversation_analytics(
-        session, caller_id=user.id, conversation_id=conversation_id, start=start, end=end
+    return await reads(
+        lambda session: queries.conversation_analytics(
+            session, caller_id=user.id, conversation_id=conversation_id, start=start, end=end
+        )
     )

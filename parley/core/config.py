@@ -275,6 +275,10 @@ class Settings:
     retention_interval_seconds: float = 3600.0
     password_hash_profile: str = "RFC_9106_LOW_MEMORY"
     web_dist_dir: Path = DEFAULT_WEB_DIST_DIR
+    # A streaming replica of the primary for history, search, analytics and export reads
+    # (core/replica.py), used while it is at most `database_read_max_lag_seconds` behind.
+    database_read_url: str | None = None
+    database_read_max_lag_seconds: float = 1.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -373,6 +377,29 @@ def _webhook(env: dict[str, str]) -> tuple[str | None, str | None]:
             f"{MIN_WEBHOOK_SECRET_LENGTH} random characters"
         )
     return url, secret
+
+
+def _read_url(env: dict[str, str], database_url: str) -> str | None:
+    """DATABASE_READ_URL: a PostgreSQL streaming replica of DATABASE_URL's primary, or None."""
+    raw = (env.get("DATABASE_READ_URL") or "").strip()
+    if not raw:
+        return None
+    # Never echo the URL back: it may carry a password.
+    if database_url.startswith("sqlite"):
+        raise ConfigError(
+            "DATABASE_READ_URL is set but DATABASE_URL is SQLite: read replicas need a "
+            "PostgreSQL primary (unset DATABASE_READ_URL, or use a postgresql:// DATABASE_URL)"
+        )
+    try:
+        url = normalize_database_url(raw)
+    except ConfigError:
+        url = ""
+    if not url.startswith("postgresql"):
+        raise ConfigError(
+            "DATABASE_READ_URL must be a PostgreSQL URL (postgresql://user:pass@host/db): a "
+            "streaming replica of the primary"
+        )
+    return url
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -510,4 +537,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         password_hash_profile=_password_hash_profile(env.get("PASSWORD_HASH_PROFILE") or ""),
         web_dist_dir=Path(env.get("WEB_DIST_DIR") or DEFAULT_WEB_DIST_DIR).resolve(),
+        database_read_url=_read_url(env, database_url),
+        database_read_max_lag_seconds=parse_duration_seconds(
+            "DATABASE_READ_MAX_LAG", env.get("DATABASE_READ_MAX_LAG") or "1s"
+        ),
     )

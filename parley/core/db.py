@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, DateTime, event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -32,6 +32,10 @@ from sqlalchemy.types import TypeDecorator
 
 from parley.core.config import Settings
 from parley.core.encrypted import decrypt_stored
+from parley.core.replica import Read, ReadT, acting_user
+
+if TYPE_CHECKING:
+    from parley.core.replica import Replica
 
 AfterCommit = Callable[[], Awaitable[None]]
 
@@ -93,7 +97,13 @@ class Database:
     send path, token checks): on SQLite it is a pool of read-only connections beside the one
     writer, so reads and acks never queue behind the committer's transaction (WAL lets readers
     see the last commit while a write is under way); on PostgreSQL it is the same pool.
+    `read_for` is for the reads a read replica may serve (history, search, analytics, export):
+    with `DATABASE_READ_URL` they go to `replica` when it is fresh enough for the user
+    (core/replica.py), else to `reads`.
     """
+
+    # Attached by the app when DATABASE_READ_URL is set (it needs the cache).
+    replica: Replica | None = None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -103,6 +113,17 @@ class Database:
             _create_sqlite_reader(settings) if settings.is_sqlite else self.engine
         )
         self.reads = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    def attach_replica(self, replica: Replica) -> None:
+        self.replica = replica
+
+    async def read_for(self, user_id: uuid.UUID | None, read: Read[ReadT]) -> ReadT:
+        """`read` for `user_id` on the replica when it holds everything they wrote and is
+        within the lag bound, else on the primary's read pool."""
+        if self.replica is None:
+            async with self.reads() as session:
+                return await read(session)
+        return await self.replica.read(user_id, read, self.reads)
 
     async def dispose(self) -> None:
         if self.read_engine is not self.engine:
@@ -120,6 +141,9 @@ class Database:
                 await session.rollback()
                 await run_after_rollback(session)
                 raise
+            if self.replica is not None and (user_id := acting_user.get()) is not None:
+                # Before the hooks: whatever they announce, the writer reads it back.
+                await self.replica.wrote((user_id,))
             await run_after_commit(session)
 
 
@@ -146,7 +170,7 @@ def _create_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=30,
         hide_parameters=True,
     )
-    _count_statements(engine)
+    count_statements(engine)
     return engine
 
 
@@ -187,7 +211,7 @@ def _sqlite_engine(
     def _sqlite_begin(connection: Any) -> None:
         connection.exec_driver_sql(begin)
 
-    _count_statements(engine)
+    count_statements(engine)
     return engine
 
 
@@ -200,7 +224,9 @@ def register_sqlite_functions(dbapi_connection: Any) -> None:
     dbapi_connection.create_function("parley_decrypt", 1, decrypt_stored, deterministic=True)
 
 
-def _count_statements(engine: AsyncEngine) -> None:
+def count_statements(engine: AsyncEngine) -> None:
+    """Count each statement `engine` runs into the context's `statement_counter` cell."""
+
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _count_statement(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         cell = statement_counter.get()

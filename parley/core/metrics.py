@@ -168,6 +168,23 @@ LINK_PREVIEW_MESSAGES = Counter(
     "skipped_encrypted, skipped_held, skipped_disabled, skipped_gone, dropped)",
     ["result"],
 )
+DB_READS = Counter(
+    "parley_db_reads",
+    "Reads that may go to the read replica (history, search, analytics, export), by where "
+    "they went (target: replica, primary) and why (reason: fresh; own_write, lag, down, "
+    "replica_error, not_found); counted only with DATABASE_READ_URL",
+    ["target", "reason"],
+)
+DB_REPLICA_UP = Gauge(
+    "parley_db_replica_up",
+    "1 while the read replica answers its probes (0 also without DATABASE_READ_URL)",
+    multiprocess_mode="livemin",
+)
+DB_REPLICA_LAG = Gauge(
+    "parley_db_replica_lag_seconds",
+    "How far the read replica's replay is behind the primary, as of its last probe",
+    multiprocess_mode="livemax",
+)
 
 WORKER_UP = Gauge(
     "parley_worker_up",
@@ -191,6 +208,11 @@ NOTIFICATIONS_DROPPED = NOTIFICATION_MESSAGES.labels("dropped")
 NOTIFICATIONS_DELIVERED = NOTIFICATION_DELIVERIES.labels("delivered")
 NOTIFICATIONS_RETRIED = NOTIFICATION_DELIVERIES.labels("retried")
 NOTIFICATIONS_FAILED = NOTIFICATION_DELIVERIES.labels("failed")
+DB_READS_REPLICA = DB_READS.labels("replica", "fresh")
+DB_READ_PRIMARY_REASONS = ("own_write", "lag", "down", "replica_error", "not_found")
+_reads_on_primary = {
+    reason: DB_READS.labels("primary", reason) for reason in DB_READ_PRIMARY_REASONS
+}
 RATE_LIMITS = (
     "conversation",
     "user",
@@ -227,6 +249,11 @@ PREVIEW_OUTCOME = {name: LINK_PREVIEWS.labels(name) for name in PREVIEW_OUTCOMES
 PREVIEW_MESSAGE_RESULT = {
     name: LINK_PREVIEW_MESSAGES.labels(name) for name in PREVIEW_MESSAGE_RESULTS
 }
+
+
+def db_read_on_primary(reason: str) -> None:
+    """Count one replica-eligible read served by the primary, and why (DB_READ_PRIMARY_REASONS)."""
+    _reads_on_primary[reason].inc()
 
 
 def rate_limit_refused(limit: str) -> None:
@@ -272,6 +299,7 @@ CACHE_LAYERS = (
     "user-conversations",
     "sent",
     "preview",
+    "wrote",
 )
 
 _STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")

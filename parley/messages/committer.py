@@ -412,6 +412,11 @@ class Committer:
         log.warning("send %s failed: %s", pending.id, describe_error(error))
 
     async def _finish(self, batch: list[PendingSend], commit_seconds: float) -> None:
+        replica = self._db.replica
+        if replica is not None:
+            # Before any waiter (`?wait=true`) or event learns of the commit: from then on
+            # the senders read their messages from the primary until the replica has them.
+            await replica.wrote({p.row["sender_id"] for p in batch if p.result is not None})
         finished_at = time.perf_counter()
         for pending in batch:
             if pending.result is not None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from parley.accounts.dependencies import CurrentUser
+from parley.accounts.dependencies import CallerReads, CurrentUser
 from parley.core import metrics
 from parley.core.deps import ReadSessionDep, SessionDep
 from parley.core.idempotency import Answer, IdempotencyKey
@@ -91,21 +91,26 @@ async def send_message(body: MessageCreate, user: CurrentUser, wait: Wait = Fals
 async def list_messages(
     conversation_id: uuid.UUID,
     user: CurrentUser,
-    session: ReadSessionDep,
+    reads: CallerReads,
     limit: Limit = 50,
     before: Cursor = None,
     after: Cursor = None,
     after_seq: Annotated[int | None, Query(alias="afterSeq", ge=0, le=2**62)] = None,
 ) -> MessagePage:
     """A page of messages, newest first; `afterSeq` (or `after`) gives ascending catch-up."""
-    return await queries.list_messages(
-        session,
-        user_id=user.id,
-        conversation_id=conversation_id,
-        limit=limit,
-        before=before,
-        after=after,
-        after_seq=after_seq,
+    # Pages may come from a read replica; catch-up may not: an answer that stops short of
+    # what the client was not sent would look complete (docs/deployment.md, Read replicas).
+    read = reads.primary if after_seq is not None or after is not None else reads
+    return await read(
+        lambda session: queries.list_messages(
+            session,
+            user_id=user.id,
+            conversation_id=conversation_id,
+            limit=limit,
+            before=before,
+            after=after,
+            after_seq=after_seq,
+        )
     )
 
 
@@ -143,12 +148,14 @@ async def get_history(
 async def get_thread(
     message_id: uuid.UUID,
     user: CurrentUser,
-    session: ReadSessionDep,
+    reads: CallerReads,
     limit: Limit = 50,
     after: Cursor = None,
 ) -> ThreadPage:
-    return await queries.get_thread(
-        session, user_id=user.id, message_id=message_id, limit=limit, after=after
+    return await reads(
+        lambda session: queries.get_thread(
+            session, user_id=user.id, message_id=message_id, limit=limit, after=after
+        )
     )
 
 
@@ -217,30 +224,38 @@ async def report_message(
 
 @mentions_router.get("/mentions", response_model=MessagePage)
 async def list_mentions(
-    user: CurrentUser, session: ReadSessionDep, limit: Limit = 50, cursor: TimeCursor = None
+    user: CurrentUser, reads: CallerReads, limit: Limit = 50, cursor: TimeCursor = None
 ) -> MessagePage:
     """Messages that mention the caller, newest first, where the caller reads them now."""
-    return await tagged.list_mentions(session, user_id=user.id, limit=limit, cursor=cursor)
+    return await reads(
+        lambda session: tagged.list_mentions(session, user_id=user.id, limit=limit, cursor=cursor)
+    )
 
 
 @hashtags_router.get("", response_model=HashtagPage)
 async def list_hashtags(
     user: CurrentUser,
-    session: ReadSessionDep,
+    reads: CallerReads,
     prefix: Annotated[str, Query(max_length=101, description="`#` optional")] = "",
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> HashtagPage:
     """Tags in use where the caller reads, starting with `prefix`, most used first."""
-    return await tagged.list_hashtags(session, user_id=user.id, prefix=prefix, limit=limit)
+    return await reads(
+        lambda session: tagged.list_hashtags(session, user_id=user.id, prefix=prefix, limit=limit)
+    )
 
 
 @hashtags_router.get("/{tag}", response_model=MessagePage)
 async def list_tagged(
     tag: Annotated[str, Path(max_length=101, description="With or without `#`")],
     user: CurrentUser,
-    session: ReadSessionDep,
+    reads: CallerReads,
     limit: Limit = 50,
     cursor: TimeCursor = None,
 ) -> MessagePage:
     """Messages carrying the tag (any case), newest first, where the caller reads them."""
-    return await tagged.list_tagged(session, user_id=user.id, tag=tag, limit=limit, cursor=cursor)
+    return await reads(
+        lambda session: tagged.list_tagged(
+            session, user_id=user.id, tag=tag, limit=limit, cursor=cursor
+        )
+    )

@@ -14,9 +14,11 @@ import stat
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 from stream_zip import ZIP_64, AsyncMemberFile, async_stream_zip
 
 from parley.accounts import service as accounts
@@ -25,6 +27,7 @@ from parley.attachments.personal import Upload, count_uploads, upload_bytes, upl
 from parley.conversations.personal import conversations_page
 from parley.core import runtime
 from parley.core.db import utcnow
+from parley.core.replica import Read, ReadT
 from parley.messages import personal as messages
 
 PAGE = 500
@@ -36,10 +39,18 @@ OnItems = Callable[[int], Awaitable[None]]
 
 async def count_items(user_id: uuid.UUID) -> int:
     """What `on_items` will have counted once the archive is complete."""
-    async with runtime.current().db.reads() as session:
+
+    async def count(session: AsyncSession) -> int:
         written = await messages.count_written(session, user_id=user_id)
-        files = await count_uploads(session, uploader_id=user_id)
-    return written + files
+        return written + await count_uploads(session, uploader_id=user_id)
+
+    return await _read(user_id, count)
+
+
+async def _read(user_id: uuid.UUID, read: Read[ReadT]) -> ReadT:
+    """Each page on a short session of its own, on the read replica when it holds what the
+    user wrote (core/replica.py): an export is the user's own data."""
+    return await runtime.current().db.read_for(user_id, read)
 
 
 def export_archive(user_id: uuid.UUID, *, on_items: OnItems | None = None) -> AsyncIterable[bytes]:
@@ -80,17 +91,19 @@ def _member(name: str, now: datetime, chunks: AsyncIterable[bytes]) -> AsyncMemb
 
 
 async def _profile(user_id: uuid.UUID) -> AsyncIterator[bytes]:
-    async with runtime.current().db.reads() as session:
-        user = await accounts.get_user(session, user_id=user_id)
-        out = UserOut.model_validate(user)
+    async def profile(session: AsyncSession) -> UserOut:
+        return UserOut.model_validate(await accounts.get_user(session, user_id=user_id))
+
+    out = await _read(user_id, profile)
     yield json.dumps(_json(out), ensure_ascii=False, indent=2).encode()
 
 
 async def _conversations(user_id: uuid.UUID) -> AsyncIterator[bytes]:
     after: uuid.UUID | None = None
     while True:
-        async with runtime.current().db.reads() as session:
-            page = await conversations_page(session, user_id=user_id, after=after, limit=PAGE)
+        page = await _read(
+            user_id, partial(conversations_page, user_id=user_id, after=after, limit=PAGE)
+        )
         if not page:
             return
         yield b"".join(_line(_json(conversation)) for conversation in page)
@@ -100,23 +113,25 @@ async def _conversations(user_id: uuid.UUID) -> AsyncIterator[bytes]:
 async def _messages(user_id: uuid.UUID, on_items: OnItems) -> AsyncIterator[bytes]:
     after_conversation: uuid.UUID | None = None
     while True:
-        async with runtime.current().db.reads() as session:
-            conversations = await conversations_page(
-                session, user_id=user_id, after=after_conversation, limit=PAGE
-            )
+        conversations = await _read(
+            user_id,
+            partial(conversations_page, user_id=user_id, after=after_conversation, limit=PAGE),
+        )
         if not conversations:
             return
         for conversation in conversations:
             after_seq = 0
             while True:
-                async with runtime.current().db.reads() as session:
-                    page = await messages.sent_page(
-                        session,
+                page = await _read(
+                    user_id,
+                    partial(
+                        messages.sent_page,
                         user_id=user_id,
                         conversation_id=conversation.id,
                         after_seq=after_seq,
                         limit=PAGE,
-                    )
+                    ),
+                )
                 if not page:
                     break
                 yield b"".join(_line(_json(message, _NOT_EXPORTED)) for message in page)
@@ -133,8 +148,7 @@ Pager = Callable[..., Awaitable[list[tuple[uuid.UUID, dict[str, Any]]]]]
 async def _keyset(user_id: uuid.UUID, pager: Pager, on_items: OnItems) -> AsyncIterator[bytes]:
     after: uuid.UUID | None = None
     while True:
-        async with runtime.current().db.reads() as session:
-            page = await pager(session, user_id=user_id, after=after, limit=PAGE)
+        page = await _read(user_id, partial(pager, user_id=user_id, after=after, limit=PAGE))
         if not page:
             return
         yield b"".join(_line(value) for _id, value in page)
@@ -145,8 +159,9 @@ async def _keyset(user_id: uuid.UUID, pager: Pager, on_items: OnItems) -> AsyncI
 async def _uploads(user_id: uuid.UUID) -> AsyncIterator[Upload]:
     after: uuid.UUID | None = None
     while True:
-        async with runtime.current().db.reads() as session:
-            page = await uploads_page(session, uploader_id=user_id, after=after, limit=PAGE)
+        page = await _read(
+            user_id, partial(uploads_page, uploader_id=user_id, after=after, limit=PAGE)
+        )
         if not page:
             return
         for upload in page:

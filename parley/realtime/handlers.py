@@ -30,6 +30,7 @@ from parley.core.errors import (
     unexpected,
 )
 from parley.core.events import conversation_room, token_room, user_room
+from parley.core.replica import acting_user
 from parley.inbox import receipts
 from parley.inbox.schemas import DeliveredRequest
 from parley.messages import queries as messages
@@ -121,7 +122,10 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
         def register(handler: Callable[[str, uuid.UUID, Any], Awaitable[AckBody]]) -> None:
             async def run(sid: str, data: Any = None) -> AckBody:
                 try:
-                    return await handler(sid, await user_of(sid), data)
+                    user_id = await user_of(sid)
+                    # Its commits are this user's writes (read-your-writes, core/replica.py).
+                    acting_user.set(user_id)
+                    return await handler(sid, user_id, data)
                 except AppError as error:
                     return error_ack(error)
                 except Exception as error:

@@ -8,8 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from parley.accounts.dependencies import CurrentUser
-from parley.core.deps import ReadSessionDep
+from parley.accounts.dependencies import CallerReads, CurrentUser
 from parley.core.schemas import ClientTimestamp, error_responses
 from parley.search.queries import SearchFilters, search_messages
 from parley.search.schemas import SearchPage
@@ -29,7 +28,7 @@ _ERRORS = error_responses(
 @router.get("/search", response_model=SearchPage, responses=_ERRORS)
 async def search(
     user: CurrentUser,
-    session: ReadSessionDep,
+    reads: CallerReads,
     q: Annotated[str, Query(max_length=1000, description="Words to find (1-200 characters)")],
     conversation_id: Annotated[uuid.UUID | None, Query(alias="conversationId")] = None,
     sender_id: Annotated[uuid.UUID | None, Query(alias="senderId")] = None,
@@ -56,6 +55,8 @@ async def search(
         hashtag=hashtag,
         mention=mention,
     )
-    return await search_messages(
-        session, user_id=user.id, query=q, filters=filters, limit=limit, cursor=cursor
+    return await reads(
+        lambda session: search_messages(
+            session, user_id=user.id, query=q, filters=filters, limit=limit, cursor=cursor
+        )
     )

@@ -131,6 +131,15 @@ def test_postgres_without_jwt_secret_is_refused(tmp_path: Path) -> None:
     assert "JWT_SECRET" in result.stderr
 
 
+def test_read_replica_with_sqlite_is_refused(tmp_path: Path) -> None:
+    env = _env(tmp_path, DATABASE_READ_URL="postgresql://reader:secret@127.0.0.1:9/replica")
+    result = _serve(env)
+    assert result.returncode == 2, result.stderr
+    assert "DATABASE_READ_URL" in result.stderr
+    assert "PostgreSQL" in result.stderr
+    assert "secret" not in result.stderr  # the URL's password is never echoed
+
+
 def test_metrics_port_equal_to_the_api_port_is_refused(tmp_path: Path) -> None:
     port = free_port()
     result = subprocess.run(

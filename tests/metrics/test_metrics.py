@@ -34,6 +34,9 @@ EVERY_METRIC = {
     "parley_notifications_deliveries_total",
     "parley_notifications_delivery_seconds_count",
     "parley_notifications_backlog",
+    "parley_db_reads_total",
+    "parley_db_replica_up",
+    "parley_db_replica_lag_seconds",
 }
 
 

@@ -378,3 +378,55 @@ def test_web_client_build_defaults_to_web_dist_of_the_checkout(env: dict[str, st
 def test_web_dist_dir_names_another_build(env: dict[str, str], tmp_path: Path) -> None:
     chosen = load_settings({**env, "WEB_DIST_DIR": str(tmp_path / "client")})
     assert chosen.web_dist_dir == (tmp_path / "client").resolve()
+
+
+# --- read replica -----------------------------------------------------------------------------
+
+
+def _postgres(env: dict[str, str], **more: str) -> dict[str, str]:
+    return {
+        **env,
+        "DATABASE_URL": "postgresql://u@primary/db",
+        "JWT_SECRET": "k" * 32,
+        "ENCRYPTION_KEYS": new_key_spec(),
+        **more,
+    }
+
+
+def test_no_read_replica_by_default(env: dict[str, str]) -> None:
+    settings = load_settings(environ=_postgres(env))
+    assert settings.database_read_url is None
+    assert settings.database_read_max_lag_seconds == 1.0
+
+
+def test_read_replica_url_and_lag_bound_from_the_environment(env: dict[str, str]) -> None:
+    settings = load_settings(
+        environ=_postgres(
+            env, DATABASE_READ_URL="postgres://u@replica/db", DATABASE_READ_MAX_LAG="250ms"
+        )
+    )
+    assert settings.database_read_url == "postgresql+asyncpg://u@replica/db"
+    assert settings.database_read_max_lag_seconds == 0.25
+
+
+def test_read_replica_needs_a_postgresql_primary(env: dict[str, str]) -> None:
+    env["DATABASE_READ_URL"] = "postgresql://u:secret@replica/db"
+    with pytest.raises(ConfigError, match="DATABASE_READ_URL") as raised:
+        load_settings(environ=env)
+    assert "secret" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DATABASE_READ_URL", "sqlite:///replica.db"),
+        ("DATABASE_READ_URL", "mysql://u@replica/db"),
+        ("DATABASE_READ_MAX_LAG", "soon"),
+        ("DATABASE_READ_MAX_LAG", "0"),
+    ],
+)
+def test_bad_read_replica_settings_name_the_variable(
+    env: dict[str, str], variable: str, value: str
+) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        load_settings(environ=_postgres(env, **{variable: value}))
