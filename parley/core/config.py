@@ -275,6 +275,8 @@ class Settings:
     retention_interval_seconds: float = 3600.0
     password_hash_profile: str = "RFC_9106_LOW_MEMORY"
     web_dist_dir: Path = DEFAULT_WEB_DIST_DIR
+    shutdown_grace_seconds: float = 25.0
+    shutdown_reconnect_spread_seconds: float = 5.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -375,6 +377,21 @@ def _webhook(env: dict[str, str]) -> tuple[str | None, str | None]:
     return url, secret
 
 
+def _shutdown(env: dict[str, str]) -> tuple[float, float]:
+    """SHUTDOWN_GRACE and SHUTDOWN_RECONNECT_SPREAD: the spread is spent inside the grace
+    period (docs/deployment.md, Graceful shutdown), so it may take at most half of it."""
+    grace = parse_duration_seconds("SHUTDOWN_GRACE", env.get("SHUTDOWN_GRACE") or "25s")
+    spread = parse_duration_seconds(
+        "SHUTDOWN_RECONNECT_SPREAD", env.get("SHUTDOWN_RECONNECT_SPREAD") or "5s"
+    )
+    if spread > grace / 2:
+        raise ConfigError(
+            f"SHUTDOWN_RECONNECT_SPREAD={spread:g}s must be at most half of "
+            f"SHUTDOWN_GRACE={grace:g}s (the sockets are moved within the grace period)"
+        )
+    return grace, spread
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read and check the environment; raise `ConfigError` naming the first bad variable."""
     env = dict(os.environ if environ is None else environ)
@@ -409,6 +426,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         )
 
     notify_webhook_url, notify_webhook_secret = _webhook(env)
+
+    shutdown_grace, reconnect_spread = _shutdown(env)
 
     cors = tuple(
         origin.strip() for origin in (env.get("CORS_ORIGINS") or "").split(",") if origin.strip()
@@ -510,4 +529,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         password_hash_profile=_password_hash_profile(env.get("PASSWORD_HASH_PROFILE") or ""),
         web_dist_dir=Path(env.get("WEB_DIST_DIR") or DEFAULT_WEB_DIST_DIR).resolve(),
+        shutdown_grace_seconds=shutdown_grace,
+        shutdown_reconnect_spread_seconds=reconnect_spread,
     )

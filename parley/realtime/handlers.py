@@ -147,6 +147,11 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
             await _presence().socket_connected(user_id)
 
     async def admit(sid: str, environ: dict[str, Any], auth: Any) -> tuple[uuid.UUID, float]:
+        if runtime.current().draining:
+            # The instance is stopping (realtime/handover.py): the client tries another.
+            raise socketio.exceptions.ConnectionRefusedError(
+                "SERVICE_UNAVAILABLE: this server is shutting down"
+            )
         token = _token(environ, auth)
         if token is None:
             raise socketio.exceptions.ConnectionRefusedError(

@@ -29,3 +29,9 @@ class TypingEvent(ApiModel):
     conversation_id: uuid.UUID
     user_id: uuid.UUID
     is_typing: bool
+
+
+class ServerShutdownEvent(ApiModel):
+    """The instance is stopping: reconnect (elsewhere) after this many milliseconds."""
+
+    reconnect_after_ms: int = Field(ge=0)
