@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import Server, User
+from tests.support import Server, User, read_all
 
 SENDER_PAUSE = 0.01  # between one accepted send and the next: load, not a flood
 RATE_LIMIT = 10_000  # the conversation's messages per minute per member: out of the way
@@ -33,8 +33,9 @@ class Ledger:
         self.accepted[client_message_id] = message_id
         self.changed.set()
 
-    async def wait_for_accepted(self, count: int, timeout: float = 30) -> None:
-        async with asyncio.timeout(timeout):
+    async def wait_for_accepted(self, count: int) -> None:
+        """Until `count` sends have been accepted (within 30 s)."""
+        async with asyncio.timeout(30):
             while len(self.accepted) < count:
                 self.changed.clear()
                 await self.changed.wait()
@@ -57,7 +58,7 @@ async def http_sender(
         while not stop.is_set():
             client_message_id = str(uuid.uuid4())
             ledger.tried.add(client_message_id)
-            while True:
+            while not stop.is_set():  # once stopped, one refused or cut off is left unsent
                 try:
                     response = await http.post(
                         urls[index % len(urls)] + "/messages",
@@ -83,18 +84,23 @@ async def http_sender(
             await asyncio.sleep(SENDER_PAUSE)
 
 
-async def stop_all(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancel the senders; a sender that failed (an answer it did not expect) fails the test."""
-    for task in tasks:
+async def stop_all(tasks: list[asyncio.Task[None]], stop: asyncio.Event) -> None:
+    """Let the senders finish the send each has under way (its clientMessageId must be known
+    to the test: it may be stored), then stop; a sender that failed (an answer it did not
+    expect) fails the test."""
+    stop.set()
+    _, pending = await asyncio.wait(tasks, timeout=20)
+    for task in pending:
         task.cancel()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     failures = [
-        r
-        for r in results
-        if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
+        result
+        for result in results
+        if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError)
     ]
     if failures:
         raise failures[0]
+    assert not pending, "a sender did not finish its last send"
 
 
 def sigterm(server: Server) -> float:
@@ -103,12 +109,9 @@ def sigterm(server: Server) -> float:
     return time.monotonic()
 
 
-async def exited(server: Server, timeout: float) -> int:
-    """The process's exit status, once it has exited (within `timeout`)."""
-    async with asyncio.timeout(timeout):
-        while (status := server.process.poll()) is None:
-            await asyncio.sleep(0.05)
-    return status
+async def exited(server: Server, within: float) -> int:
+    """The process's exit status, once it has exited (within `within` seconds)."""
+    return await asyncio.to_thread(server.process.wait, within)
 
 
 def refused_for_shutdown(response: httpx.Response) -> bool:
@@ -119,3 +122,19 @@ def refused_for_shutdown(response: httpx.Response) -> bool:
         and body["details"].get("reason") == "SHUTTING_DOWN"
         and response.headers.get("Retry-After") == "1"
     )
+
+
+async def history_with(
+    http: httpx.AsyncClient, user: User, conversation_id: str, keys: set[str]
+) -> list[dict[str, Any]]:
+    """The conversation's messages in seq order, once those with `keys` (clientMessageIds)
+    are all there, or as they are after 10 s: a send acknowledged 202 is committed a moment
+    after its answer."""
+    deadline = time.monotonic() + 10
+    while True:
+        stored = await read_all(http, user, conversation_id)
+        if keys <= {message["clientMessageId"] for message in stored}:
+            return stored
+        if time.monotonic() > deadline:
+            return stored
+        await asyncio.sleep(0.1)

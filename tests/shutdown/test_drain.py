@@ -115,8 +115,7 @@ async def test_sends_accepted_before_sigterm_are_confirmed_before_the_sockets_go
         status = await exited(server, GRACE_SECONDS + 5)
         took = time.monotonic() - signalled
     finally:
-        stop.set()
-        await stop_all(tasks)
+        await stop_all(tasks, stop)
         for recorder in (watcher, sender):
             await recorder.close()
 
