@@ -93,4 +93,5 @@ async def _disconnect(server: socketio.AsyncServer, sids: list[str]) -> None:
             log.warning(
                 "graceful shutdown: a socket's disconnect failed",
                 extra={"error": type(result).__name__},
+                exc_info=result,
             )
