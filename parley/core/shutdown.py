@@ -82,10 +82,6 @@ class GracefulShutdown:
                 signal.signal(sig, handler)
         self._previous.clear()
 
-    @property
-    def started(self) -> bool:
-        return self._task is not None
-
     def _on_signal(self, sig: int, frame: FrameType | None) -> None:
         # A signal handler may run in the middle of the event loop's own code: it only
         # schedules (call_soon_threadsafe is safe there), the loop does the work.
