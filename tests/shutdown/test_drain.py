@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import socketio
@@ -187,3 +190,56 @@ async def test_a_stopping_server_spreads_its_sockets_reconnects_and_refuses_new_
     for number, hint in enumerate(hints):
         # Disconnected by the server no sooner than the delay it announced.
         assert cut_at[number] - hint["heardAt"] >= hint["reconnectAfterMs"] / 1000 - 0.05
+
+
+@pytest.fixture
+async def write_lock(storage: dict[str, str]) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """`take()` holds the database's write lock from outside the server until the test ends
+    (SQLite: an IMMEDIATE transaction on the file; PostgreSQL: the conversations table
+    locked), so the server's commits wait."""
+    release: list[Callable[[], Awaitable[None]]] = []
+
+    async def take() -> None:
+        if "DATABASE_URL" in storage:
+            connection = await asyncpg.connect(storage["DATABASE_URL"])
+            await connection.execute("BEGIN; LOCK TABLE conversations IN EXCLUSIVE MODE")
+            release.append(connection.close)
+        else:
+            database = sqlite3.connect(
+                Path(storage["PARLEY_DATA_DIR"]) / "parley.db", isolation_level=None
+            )
+            database.execute("BEGIN IMMEDIATE")
+
+            async def close() -> None:
+                database.close()
+
+            release.append(close)
+
+    yield take
+    for step in release:
+        await step()
+
+
+async def test_a_shutdown_whose_commits_hang_still_exits_within_the_grace_period(
+    storage: dict[str, str], servers: list[Server], write_lock: Callable[[], Awaitable[None]]
+) -> None:
+    grace = 4
+    server = start_server(storage, {"SHUTDOWN_GRACE": f"{grace}s"})
+    servers.append(server)
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        alice = await register(http, "alice")
+        conversation = (await create_conversation(http, alice, []))["id"]
+        await write_lock()
+        response = await http.post(
+            "/messages",
+            json={"conversationId": conversation, "content": "stuck"},
+            headers=alice.headers,
+        )
+        assert response.status_code == 202, response.text  # accepted; its commit waits
+
+    signalled = sigterm(server)
+    status = await exited(server, grace + 5)
+    took = time.monotonic() - signalled
+
+    assert status == 70  # the watchdog: the grace period ran out
+    assert grace - 0.5 <= took < grace + 2
