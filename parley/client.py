@@ -42,6 +42,11 @@ Healing (the rules the web client follows too: docs/api.md, "Client rules for he
 - Calls that create things (`create_conversation`, `add_participants`, `forward`) send an
   `Idempotency-Key` header, one fresh key per call, reused when the SDK retries it on another
   URL.
+- An instance that stops (a rolling deploy) says so: `server_shutdown {reconnectAfterMs}` on
+  the socket, after which the SDK keeps the socket until the delay has passed (the server
+  draws it per socket, so its clients do not all come back at once), then reconnects to the
+  next URL; a REST call it refuses with 503 `SERVICE_UNAVAILABLE` and `details.reason`
+  `SHUTTING_DOWN` is sent to the next URL at once (nothing of it was done).
 """
 
 from __future__ import annotations
@@ -73,6 +78,11 @@ MESSAGE_CONFIRMED = "message_confirmed"
 
 NEW_MESSAGE = "new_message"
 MESSAGE_FAILED = "message_failed"
+SERVER_SHUTDOWN = "server_shutdown"
+# `details.reason` of a 503 from an instance that is shutting down.
+SHUTTING_DOWN = "SHUTTING_DOWN"
+# The longest `reconnectAfterMs` the SDK waits for (a bound on a hint it cannot check).
+MAX_SHUTDOWN_DELAY = 60.0
 # The SDK's own event: an outbox entry failed for good (the handler gets the OutboxEntry).
 SEND_FAILED = "send_failed"
 
@@ -196,6 +206,8 @@ class ParleyClient:
         self._conversation_locks: dict[str, asyncio.Lock] = {}
         self._catching_up: set[str] = set()
         self._ever_connected = False
+        # After `server_shutdown`: when (event loop time) the next connect may go.
+        self._reconnect_at = 0.0
 
     # ------------------------------------------------------------------ REST
 
@@ -222,10 +234,17 @@ class ParleyClient:
                 continue
             if response.status_code >= 400:
                 body = response.json().get("error", {})
-                raise ParleyError(
+                refusal = ParleyError(
                     body.get("code", "ERROR"), body.get("message", ""), response.status_code
                 )
+                if (body.get("details") or {}).get("reason") == SHUTTING_DOWN:
+                    last_error = refusal  # refused before anything was done: the next URL
+                    self._url_index += 1
+                    continue
+                raise refusal
             return None if response.status_code == 204 else response.json()
+        if isinstance(last_error, ParleyError):
+            raise last_error
         raise ParleyError("UNREACHABLE", f"no instance answered: {last_error}")
 
     async def register(
@@ -505,6 +524,11 @@ class ParleyClient:
             for entry in self.outbox.values():
                 entry.in_flight = False  # its outcome may be lost with the connection
             await self._close_http(socket)
+            # The instance said it was stopping: not before the delay it gave this socket.
+            wait = self._reconnect_at - asyncio.get_running_loop().time()
+            self._reconnect_at = 0.0
+            if wait > 0 and not self._closing:
+                await asyncio.sleep(wait)
 
     def _new_socket(self) -> socketio.AsyncClient:
         # Reconnection is ours (URL rotation, jitter); python-socketio's own is off.
@@ -523,6 +547,8 @@ class ParleyClient:
                 # FAILED here: handed over as it came.
             elif event == MESSAGE_FAILED:
                 await self._failed(data.get("clientMessageId"), data.get("error") or {})
+            elif event == SERVER_SHUTDOWN:
+                self._move_after(socket, data)
             elif event == NEW_MESSAGE:
                 await self._on_new_message(data)
                 return  # handed over in seq order (or not at all, if seen already)
@@ -530,6 +556,23 @@ class ParleyClient:
 
         socket.on("*", any_event)
         return socket
+
+    def _move_after(self, socket: socketio.AsyncClient, data: Any) -> None:
+        """`server_shutdown`: keep this socket (it still brings messages) until the delay the
+        server drew for it, then leave it and connect to the next URL. The server cuts the
+        socket a moment after the delay anyway; the reconnect waits for the delay either way."""
+        raw = data.get("reconnectAfterMs") if isinstance(data, dict) else None
+        delay = min(MAX_SHUTDOWN_DELAY, max(0.0, float(raw) / 1000)) if raw else 0.0
+        self._reconnect_at = asyncio.get_running_loop().time() + delay
+        if len(self.urls) > 1:
+            self._url_index += 1  # REST goes there at once; the socket after the delay
+
+        async def leave() -> None:
+            await asyncio.sleep(delay)
+            if socket.connected:
+                await socket.disconnect()
+
+        self._spawn(leave(), "parley-sdk-moving")
 
     async def _emit_local(self, event: str, data: Any) -> None:
         for handler in self._handlers.get(event, []):

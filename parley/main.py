@@ -55,9 +55,10 @@ from parley.core.replica import Replica
 from parley.core.runtime import EventPublisher
 from parley.core.schemas import ApiModel
 from parley.core.security import install_password_profile
+from parley.core.shutdown import GracefulShutdown
 from parley.inbox.routes import router as inbox_router
 from parley.messages.changes import EditListeners
-from parley.messages.pipeline import make_committer
+from parley.messages.pipeline import drain_sends, make_committer
 from parley.messages.routes import hashtags_router, mentions_router
 from parley.messages.routes import router as messages_router
 from parley.messages.scheduled.dispatcher import ScheduledDispatcher
@@ -73,6 +74,7 @@ from parley.privacy.exports import ExportRunner
 from parley.privacy.routes import router as privacy_router
 from parley.ratelimit.service import RateLimiter
 from parley.realtime.asyncapi import router as asyncapi_router
+from parley.realtime.handover import DISCONNECT_SLACK_SECONDS, hand_over_sockets
 from parley.realtime.publish import SocketPublisher
 from parley.realtime.server import create_socket_server
 from parley.retention.job import RetentionJob
@@ -203,7 +205,15 @@ def create_app(settings: Settings | None = None) -> Any:
     configure_logging(settings.log_level)
     socket_server = create_socket_server(settings)
     publisher = SocketPublisher(socket_server)
-    api = create_api(settings, publisher, on_stop=publisher.stop)
+
+    async def hand_over(deadline: float) -> None:
+        await hand_over_sockets(
+            socket_server,
+            spread_seconds=settings.shutdown_reconnect_spread_seconds,
+            deadline=deadline,
+        )
+
+    api = create_api(settings, publisher, on_stop=publisher.stop, on_drain=hand_over)
     return socketio.ASGIApp(socket_server, other_asgi_app=api, socketio_path="socket.io")
 
 
@@ -212,8 +222,10 @@ def create_api(
     publisher: EventPublisher,
     on_start: Callable[[Redis | None, str], Awaitable[None]] | None = None,
     on_stop: Callable[[], Awaitable[None]] | None = None,
+    on_drain: Callable[[float], Awaitable[None]] | None = None,
 ) -> FastAPI:
-    """The HTTP API; the runtime (database, cache, committer) starts in its lifespan."""
+    """The HTTP API; the runtime (database, cache, committer) starts in its lifespan.
+    `on_drain(deadline)` is the graceful shutdown's last step (the sockets' handover)."""
     if settings.key_ring is not None:
         install_key_ring(settings.key_ring)
     install_password_profile(settings.password_hash_profile)
@@ -311,6 +323,24 @@ def create_api(
             )
         remove_pool_sampler = metrics.add_sampler(_pool_sampler(db))
         sampler = asyncio.create_task(metrics.sample_periodically(), name="parley-metrics")
+
+        async def drain(deadline: float) -> None:
+            """SIGTERM, before uvicorn's own shutdown (core/shutdown.py): no new sends or
+            sockets, every accepted send committed and confirmed, then the sockets told to
+            reconnect elsewhere (docs/deployment.md, Graceful shutdown)."""
+            await dispatcher.stop()  # its sends would be refused from here on
+            state.draining = True
+            spread = settings.shutdown_reconnect_spread_seconds
+            if not await drain_sends(deadline - spread - DISCONNECT_SLACK_SECONDS):
+                log.error(
+                    "graceful shutdown: accepted sends still unwritten",
+                    extra={"outstanding": committer.backpressure.outstanding},
+                )
+            if on_drain is not None:
+                await on_drain(deadline)
+
+        shutdown = GracefulShutdown(settings.shutdown_grace_seconds, drain)
+        shutdown.install()
         metrics.WORKER_UP.set(1)
         log.info(
             "parley started",
@@ -319,6 +349,7 @@ def create_api(
         try:
             yield
         finally:
+            shutdown.uninstall()
             sampler.cancel()
             remove_pool_sampler()
             if collector is not None:
@@ -409,7 +440,8 @@ def create_api(
         responses={503: {"model": HealthOut, "description": "A dependency is down"}},
     )
     async def health() -> JSONResponse:
-        """Liveness, and the status of each dependency (database; Redis when configured)."""
+        """Liveness, and the status of each dependency (database; Redis when configured);
+        503 `draining` once the graceful shutdown has begun."""
         state = runtime.current()
 
         async def _database() -> None:
@@ -425,7 +457,10 @@ def create_api(
 
             checks["redis"] = await _check("redis", _redis)
         healthy = all(check.status == "ok" for check in checks.values())
-        body = HealthOut(status="ok" if healthy else "degraded", checks=checks)
+        status = "ok" if healthy else "degraded"
+        if state.draining:  # shutting down: a load balancer's check takes it out of service
+            healthy, status = False, "draining"
+        body = HealthOut(status=status, checks=checks)
         return JSONResponse(
             body.model_dump(mode="json", by_alias=True, exclude_none=True),
             status_code=200 if healthy else 503,

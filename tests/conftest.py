@@ -130,6 +130,9 @@ def backend_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
         # Thousands of registrations and logins: argon2's real cost (about 0.1 s of CPU each)
         # was a fifth of the suite's time. tests/unit/test_login_timing keeps the default.
         PASSWORD_HASH_PROFILE="CHEAPEST",
+        # A server stopped with sockets still open hands them over within this (1 s more):
+        # the default, 5 s, would slow the teardown of every such test (tests/shutdown).
+        SHUTDOWN_RECONNECT_SPREAD="1s",
     )
     database = None
     prefix = None
@@ -161,9 +164,16 @@ def backend_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
 
 
 def start_server(
-    env: dict[str, str], extra_env: dict[str, str] | None = None, args: list[str] | None = None
+    env: dict[str, str],
+    extra_env: dict[str, str] | None = None,
+    args: list[str] | None = None,
+    *,
+    port: int | None = None,
 ) -> Server:
-    """`parley serve` (plus `args`, e.g. `--workers 2`) on a free port, once healthy."""
+    """`parley serve` (plus `args`, e.g. `--workers 2`) on a free port, or on `port` (a server
+    started again where it was), once healthy."""
+    if port is not None:
+        return _start_server(env, extra_env, args, port)
     for _attempt in range(3):
         try:
             return _start_server(env, extra_env, args)
@@ -205,9 +215,12 @@ _server_logs: list[str] = []
 
 
 def _start_server(
-    env: dict[str, str], extra_env: dict[str, str] | None, args: list[str] | None
+    env: dict[str, str],
+    extra_env: dict[str, str] | None,
+    args: list[str] | None,
+    port: int | None = None,
 ) -> Server:
-    port = free_port()
+    port = port or free_port()
     log_fd, log_path = tempfile.mkstemp(prefix="parley-server-", suffix=".log")
     _server_logs.append(log_path)
     with os.fdopen(log_fd, "wb") as log_file:

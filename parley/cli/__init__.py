@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import shutil
 import sys
@@ -126,6 +127,10 @@ def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
         # Longer than clients' and load balancers' idle keep-alive (httpx 5 s, nginx 60 s), so
         # the server never closes a connection a client is about to reuse.
         timeout_keep_alive=75,
+        # The whole graceful shutdown fits in SHUTDOWN_GRACE: the app's drain runs first and
+        # sets this to what it left (core/shutdown.py); this value bounds the requests in
+        # flight when uvicorn shuts down without it.
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
     )
 
 

@@ -279,6 +279,8 @@ class Settings:
     # (core/replica.py), used while it is at most `database_read_max_lag_seconds` behind.
     database_read_url: str | None = None
     database_read_max_lag_seconds: float = 1.0
+    shutdown_grace_seconds: float = 25.0
+    shutdown_reconnect_spread_seconds: float = 5.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -402,6 +404,21 @@ def _read_url(env: dict[str, str], database_url: str) -> str | None:
     return url
 
 
+def _shutdown(env: dict[str, str]) -> tuple[float, float]:
+    """SHUTDOWN_GRACE and SHUTDOWN_RECONNECT_SPREAD: the spread is spent inside the grace
+    period (docs/deployment.md, Graceful shutdown), so it may take at most half of it."""
+    grace = parse_duration_seconds("SHUTDOWN_GRACE", env.get("SHUTDOWN_GRACE") or "25s")
+    spread = parse_duration_seconds(
+        "SHUTDOWN_RECONNECT_SPREAD", env.get("SHUTDOWN_RECONNECT_SPREAD") or "5s"
+    )
+    if spread > grace / 2:
+        raise ConfigError(
+            f"SHUTDOWN_RECONNECT_SPREAD={spread:g}s must be at most half of "
+            f"SHUTDOWN_GRACE={grace:g}s (the sockets are moved within the grace period)"
+        )
+    return grace, spread
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read and check the environment; raise `ConfigError` naming the first bad variable."""
     env = dict(os.environ if environ is None else environ)
@@ -436,6 +453,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         )
 
     notify_webhook_url, notify_webhook_secret = _webhook(env)
+
+    shutdown_grace, reconnect_spread = _shutdown(env)
 
     cors = tuple(
         origin.strip() for origin in (env.get("CORS_ORIGINS") or "").split(",") if origin.strip()
@@ -541,4 +560,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         database_read_max_lag_seconds=parse_duration_seconds(
             "DATABASE_READ_MAX_LAG", env.get("DATABASE_READ_MAX_LAG") or "1s"
         ),
+        shutdown_grace_seconds=shutdown_grace,
+        shutdown_reconnect_spread_seconds=reconnect_spread,
     )

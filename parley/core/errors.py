@@ -291,6 +291,23 @@ class ServiceUnavailable(AppError):
     default_message = "A service Parley depends on is unavailable: try again shortly"
 
 
+# How soon a client refused by a stopping instance should try again (elsewhere).
+SHUTDOWN_RETRY_AFTER_SECONDS = 1
+
+
+class ShuttingDown(ServiceUnavailable):
+    """A new send (or socket) reaches an instance that began its graceful shutdown. The code
+    stays SERVICE_UNAVAILABLE, which every client already resends after Retry-After;
+    `details.reason` SHUTTING_DOWN tells one that knows other instances to go to them."""
+
+    default_message = "This server is shutting down: send it again (to another server)"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message, retryAfterSeconds=SHUTDOWN_RETRY_AFTER_SECONDS, reason="SHUTTING_DOWN"
+        )
+
+
 class EncryptionNotEnabled(AppError):
     """`encrypted: true` where the conversation's `endToEndEncryption` setting is off."""
 

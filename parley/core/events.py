@@ -45,6 +45,7 @@ class EventName(StrEnum):
     RATE_LIMIT_EXCEEDED = "rate_limit.exceeded"
     MODERATION_FLAGGED = "moderation.flagged"
     SESSION_REVOKED = "session_revoked"
+    SERVER_SHUTDOWN = "server_shutdown"
 
 
 log = logging.getLogger(__name__)

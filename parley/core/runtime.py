@@ -72,6 +72,9 @@ class Runtime:
     cache: Cache
     publisher: EventPublisher
     redis: Redis | None = None
+    # Set when the graceful shutdown begins (core/shutdown.py): from then on new sends and
+    # socket connects are refused, so that what was accepted drains.
+    draining: bool = False
     _components: dict[type, object] = field(default_factory=dict)
 
     def register(self, component: object) -> None:

@@ -120,6 +120,12 @@ class Backpressure:
         return len(self._outstanding)
 
     @property
+    def idle(self) -> bool:
+        """Nothing accepted is left to commit and announce, and no room is held by a send
+        still passing the gate (the graceful shutdown waits for this)."""
+        return not self._outstanding and self._reserved == 0
+
+    @property
     def drain_rate(self) -> float | None:
         """Messages per second of the pipeline's slower stage, recent batches weighted most;
         None until a batch has drained."""

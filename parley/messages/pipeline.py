@@ -8,6 +8,7 @@ answers the sender (pending now, or committed with `wait`), and after each commi
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parley.conversations import access
 from parley.core import metrics, runtime
 from parley.core.db import statement_counter
-from parley.core.errors import ServiceUnavailable
+from parley.core.errors import ServiceUnavailable, ShuttingDown
 from parley.core.events import conversation_room, emit, emit_after_commit, user_room
 from parley.messages.backpressure import Backpressure, PipelineFigures, Room
 from parley.messages.committer import Committer, MessageRow, PendingSend, could_not_store
@@ -77,12 +78,40 @@ async def room_to_send() -> AsyncIterator[Room]:
     """Backpressure before the ack: room for one new send in the pipeline, given at once when
     it is idle or its estimated lag is within `SEND_BACKLOG_BUDGET`, else after a wait; 503
     with Retry-After past `SEND_ADMISSION_WAIT`. Pass the room to `submit`; a send that ends
-    otherwise inside the block (refused by the gate, a retry answered) gives it back."""
+    otherwise inside the block (refused by the gate, a retry answered) gives it back.
+
+    Once the graceful shutdown has begun no room is given (503 SERVICE_UNAVAILABLE, reason
+    SHUTTING_DOWN): checked again after the wait, with no await before the caller holds the
+    room, so from the moment the flag is set what is accepted can only drain (`drain_sends`).
+    """
+    state = runtime.current()
+    if state.draining:
+        raise ShuttingDown()
     room = await committer().backpressure.wait_for_room()
     try:
+        if state.draining:
+            raise ShuttingDown()
         yield room
     finally:
         room.release()
+
+
+DRAIN_POLL_SECONDS = 0.01
+
+
+async def drain_sends(deadline: float) -> bool:
+    """Wait (until `deadline`, event loop time) for every accepted send to be committed and
+    announced (`message_confirmed` or `message_failed` emitted), and for the sends holding
+    room to be accepted or refused. True when nothing is left; call it once `draining` is
+    set, so nothing new arrives. Polls: it runs once, at shutdown, and keeps the send path
+    free of any signalling for it."""
+    backpressure = committer().backpressure
+    loop = asyncio.get_running_loop()
+    while not backpressure.idle:
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(DRAIN_POLL_SECONDS)
+    return True
 
 
 def pipeline_figures() -> PipelineFigures:

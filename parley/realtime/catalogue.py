@@ -30,6 +30,7 @@ from parley.realtime.schemas import (
     ReadAck,
     ScheduledSendAck,
     SendAck,
+    ServerShutdownEvent,
     SyncAck,
     SyncRequest,
     TypingEvent,
@@ -39,6 +40,14 @@ USER_TYPING = Event(
     EventName.USER_TYPING,
     TypingEvent,
     "Someone started or stopped typing; to the conversation's room but the typist's sockets.",
+)
+
+SERVER_SHUTDOWN = Event(
+    EventName.SERVER_SHUTDOWN,
+    ServerShutdownEvent,
+    "The instance is stopping (graceful shutdown): to each of its sockets, with a delay drawn "
+    "per socket; reconnect, to another instance when there is one, once it has passed. The "
+    "server disconnects the socket a moment later.",
 )
 
 ENTRIES: tuple[Event[Any], ...] = (
@@ -60,6 +69,7 @@ ENTRIES: tuple[Event[Any], ...] = (
     ratelimit.RATE_LIMIT_EXCEEDED,
     USER_TYPING,
     accounts.SESSION_REVOKED,
+    SERVER_SHUTDOWN,
 )
 
 CATALOGUE: dict[EventName, Event[Any]] = {entry.name: entry for entry in ENTRIES}

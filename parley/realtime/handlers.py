@@ -100,7 +100,10 @@ CONCURRENT_ADMISSIONS = 64  # sockets being admitted (or let go) at once, see `c
 
 
 def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
-    connected: set[str] = set()
+    # Each connected socket's user: the disconnect handler must not read it from the
+    # session, which is gone once the transport has closed (a client that leaves at once on
+    # a server disconnect closes it while the handler waits).
+    connected: dict[str, uuid.UUID] = {}
     admission = Admission(server, settings)
     admission.install()
 
@@ -161,11 +164,16 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
                 # The transport closed (or timed out) while the socket was being admitted.
                 await admission.refused(sid)
                 raise socketio.exceptions.ConnectionRefusedError("UNAUTHORIZED: transport closed")
-            connected.add(sid)
+            connected[sid] = user_id
             metrics.SOCKETS_CONNECTED.inc()
             await _presence().socket_connected(user_id)
 
     async def admit(sid: str, environ: dict[str, Any], auth: Any) -> tuple[uuid.UUID, float]:
+        if runtime.current().draining:
+            # The instance is stopping (realtime/handover.py): the client tries another.
+            raise socketio.exceptions.ConnectionRefusedError(
+                "SERVICE_UNAVAILABLE: this server is shutting down"
+            )
         token = _token(environ, auth)
         if token is None:
             raise socketio.exceptions.ConnectionRefusedError(
@@ -196,12 +204,11 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
     async def disconnect(sid: str, *_reason: Any) -> None:
         async with leaving:
             await admission.left(sid)
-            if sid not in connected:
+            user_id = connected.pop(sid, None)
+            if user_id is None:
                 return
-            connected.discard(sid)
             metrics.SOCKETS_CONNECTED.dec()
-            session = await server.get_session(sid)
-            await _presence().socket_disconnected(uuid.UUID(session["userId"]))
+            await _presence().socket_disconnected(user_id)
 
     server.on("connect", connect)
     server.on("disconnect", disconnect)

@@ -71,3 +71,9 @@ class ErrorAck(BaseModel):
 
     ok: Literal[False]
     error: ErrorInfo
+
+
+class ServerShutdownEvent(ApiModel):
+    """The instance is stopping: reconnect (elsewhere) after this many milliseconds."""
+
+    reconnect_after_ms: int = Field(ge=0)

@@ -430,3 +430,22 @@ def test_bad_read_replica_settings_name_the_variable(
 ) -> None:
     with pytest.raises(ConfigError, match=variable):
         load_settings(environ=_postgres(env, **{variable: value}))
+
+
+def test_shutdown_grace_defaults_below_kubernetes_30_seconds(env: dict[str, str]) -> None:
+    settings = load_settings(env)
+    assert settings.shutdown_grace_seconds == 25
+    assert settings.shutdown_reconnect_spread_seconds == 5
+    chosen = load_settings({**env, "SHUTDOWN_GRACE": "50s", "SHUTDOWN_RECONNECT_SPREAD": "20"})
+    assert (chosen.shutdown_grace_seconds, chosen.shutdown_reconnect_spread_seconds) == (50, 20)
+
+
+@pytest.mark.parametrize("value", ["0", "soon", "-1s"])
+def test_a_bad_shutdown_grace_is_refused(env: dict[str, str], value: str) -> None:
+    with pytest.raises(ConfigError, match="SHUTDOWN_GRACE"):
+        load_settings({**env, "SHUTDOWN_GRACE": value})
+
+
+def test_a_reconnect_spread_over_half_the_grace_period_is_refused(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="SHUTDOWN_RECONNECT_SPREAD"):
+        load_settings({**env, "SHUTDOWN_GRACE": "10s", "SHUTDOWN_RECONNECT_SPREAD": "6s"})

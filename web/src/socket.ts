@@ -28,6 +28,8 @@ export interface ServerEvents {
   participant_added: (payload: { conversationId: string; participant: Participant }) => void;
   participant_removed: (payload: { conversationId: string; participant: Participant }) => void;
   session_revoked: (payload: { reason: string }) => void;
+  /** The instance is stopping: reconnect once this delay (drawn per socket) has passed. */
+  server_shutdown: (payload: { reconnectAfterMs: number }) => void;
   reaction_added: (payload: ReactionEvent) => void;
   reaction_removed: (payload: ReactionEvent) => void;
   message_read_receipt: (payload: ReadReceiptEvent) => void;

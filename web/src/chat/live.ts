@@ -26,6 +26,8 @@ export function openSocket(token: string, endSession: EndSession): void {
   const connection = connectSocket(token);
   setCurrentSocket(connection);
   let connectedBefore = false;
+  // After `server_shutdown`: when (Date.now()) to reconnect; 0 when no instance is stopping.
+  let reconnectAt = 0;
   update(() => ({ connection: "connecting" }));
 
   connection.on("connect", () => {
@@ -41,7 +43,15 @@ export function openSocket(token: string, endSession: EndSession): void {
     update(() => ({ connection: "offline" }));
     // The server closed it (a token that expired or was revoked, among others): ask the API
     // whether the session still holds; a 401 there ends it, otherwise reconnect.
-    if (reason === "io server disconnect") {
+    if (reason === "io server disconnect" && reconnectAt > 0) {
+      // The instance is stopping (`server_shutdown`): back once our delay has passed, through
+      // the page's origin to another instance.
+      const wait = Math.max(0, reconnectAt - Date.now());
+      reconnectAt = 0;
+      window.setTimeout(() => {
+        if (currentSocket() === connection) connection.connect();
+      }, wait);
+    } else if (reason === "io server disconnect") {
       void api.me().then(
         () => connection.connect(),
         () => {},
@@ -51,6 +61,17 @@ export function openSocket(token: string, endSession: EndSession): void {
   connection.on("connect_error", (error) => {
     if (isSessionRefusal(error)) endSession(SESSION_ENDED);
     else update(() => ({ connection: "offline" }));
+  });
+  connection.on("server_shutdown", ({ reconnectAfterMs }) => {
+    // Keep the socket (it still brings messages) until the delay the server drew for it, so
+    // a rolling deploy does not bring every client back at once; then leave and come back.
+    reconnectAt = Date.now() + reconnectAfterMs;
+    window.setTimeout(() => {
+      if (currentSocket() !== connection || !connection.connected || reconnectAt === 0) return;
+      reconnectAt = 0;
+      connection.disconnect();
+      connection.connect();
+    }, reconnectAfterMs);
   });
   connection.on("session_revoked", ({ reason }) => {
     endSession(
