@@ -11,6 +11,7 @@ import ast
 import copy
 import importlib
 import json
+import signal
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from parley.core.config import load_settings
 from parley.core.events import Event, EventName
 from parley.realtime.catalogue import CLIENT_ENTRIES
 from parley.realtime.server import create_socket_server
+from tests.conftest import start_server
 from tests.realtime.sockets import Connect, Recorder
 from tests.scheduled.helpers import LEAD_SECONDS, at, schedule
 from tests.support import (
@@ -416,5 +418,25 @@ async def test_every_event_and_ack_of_a_conversation_fits_the_document(
     assert await check.until(revoked, "session_revoked") == {"reason": "LOGGED_OUT"}
 
     check.rest(sockets)
-    assert check.seen == _operations(document, "send")
+    # server_shutdown: only a stopping instance sends it (the test below).
+    assert check.seen == _operations(document, "send") - {"server_shutdown"}
     assert check.acknowledged == _operations(document, "receive")
+
+
+async def test_server_shutdown_fits_the_document(
+    document: dict[str, Any], client: httpx.AsyncClient, backend_env: dict[str, str]
+) -> None:
+    """The one event only an instance that is stopping sends (graceful shutdown)."""
+    check = Validator(document)
+    user = await register(client, "leaving")
+    stopping = start_server(backend_env)
+    recorder = Recorder()
+    try:
+        await recorder.client.connect(
+            stopping.url, auth={"token": user.token}, transports=["websocket"]
+        )
+        stopping.process.send_signal(signal.SIGTERM)
+        await check.until(recorder, "server_shutdown")
+    finally:
+        await recorder.close()
+        stopping.stop()
