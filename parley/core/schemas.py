@@ -5,8 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+
+from parley.core.errors import ErrorCode
 
 
 def iso_z(value: datetime) -> str:
@@ -97,13 +106,30 @@ class Page(ApiModel, Generic[ItemT]):
 
 
 class ErrorInfo(BaseModel):
-    code: str
-    message: str
-    details: dict[str, Any]
+    code: ErrorCode = Field(description="Public, never renamed: tell errors apart by it")
+    message: str = Field(description="A sentence for people; may change, do not parse it")
+    details: dict[str, Any] = Field(
+        description="Named data of this error (e.g. `errors` for VALIDATION_ERROR, `scope` "
+        "and `retryAfterSeconds` for RATE_LIMITED); `{}` when it has none"
+    )
 
 
 class ErrorOut(BaseModel):
     """Every error's body (docs/api.md, Errors): `{"error": {code, message, details}}`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": "CONVERSATION_NOT_FOUND",
+                        "message": "Conversation not found",
+                        "details": {},
+                    }
+                }
+            ]
+        }
+    )
 
     error: ErrorInfo
 
