@@ -262,6 +262,13 @@ def build_document(app: FastAPI) -> dict[str, Any]:
     for item in document.get("webhooks", {}).values():
         for method in _METHODS:
             if method in item:
+                # The receiver's answers: FastAPI's `{detail}` 422 is not one of them.
+                responses = item[method].get("responses", {})
+                if (
+                    responses.get("422", {}).get("content", {}).get(JSON, {}).get("schema")
+                    == _FASTAPI_422
+                ):
+                    del responses["422"]
                 _document_examples(item[method], components)
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
