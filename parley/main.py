@@ -26,7 +26,7 @@ from parley import __doc__ as parley_doc
 from parley.accounts.routes import router as accounts_router
 from parley.accounts.throttle import AuthThrottle
 from parley.analytics.routes import router as analytics_router
-from parley.apidocs.document import install_document
+from parley.apidocs.document import allowed_methods, install_document
 from parley.apidocs.pages import docs_router
 from parley.attachments.actions.cleanup import OrphanSweeper
 from parley.attachments.routes import router as attachments_router
@@ -142,12 +142,17 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         mapped: AppError
         if error.status_code == 404:
             mapped = RouteNotFound()
         elif error.status_code == 405:
             mapped = MethodNotAllowed()
+            # Starlette names only the first route's methods; GET and PATCH
+            # /conversations/{id} live in two routers.
+            allowed = allowed_methods(request.app.openapi(), request.url.path)
+            if allowed:
+                error.headers = {**(error.headers or {}), "Allow": ", ".join(allowed)}
         elif error.status_code == 413:
             mapped = PayloadTooLarge()
         elif error.status_code in (401, 403):

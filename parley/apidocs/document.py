@@ -9,6 +9,7 @@ and 2xx JSON response an example (the model's own, else one made from its schema
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -273,6 +274,17 @@ def build_document(app: FastAPI) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
     return document
+
+
+def allowed_methods(document: dict[str, Any], path: str) -> list[str]:
+    """The methods the document lists for the operation paths that match `path` (a 405's
+    `Allow`)."""
+    methods: set[str] = set()
+    for template, item in document.get("paths", {}).items():
+        pattern = "^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            methods |= {method.upper() for method in _METHODS if method in item}
+    return sorted(methods)
 
 
 def install_document(app: FastAPI) -> None:

@@ -148,7 +148,7 @@ ROUTE_ERRORS: dict[str, tuple[E, ...]] = {
         E.ATTACHMENT_UNREADABLE,
     ),
     # moderation, audit
-    "GET /moderation/queue": (E.PERMISSION_DENIED,),
+    "GET /moderation/queue": (E.PERMISSION_DENIED, E.CONVERSATION_NOT_FOUND),
     "POST /moderation/queue/{item_id}/decision": (
         E.MODERATION_ITEM_NOT_FOUND,
         E.ALREADY_DECIDED,

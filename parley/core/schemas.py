@@ -8,6 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -41,9 +42,21 @@ def _within_range(value: datetime) -> datetime:
     return utc
 
 
-# A timestamp from a client: within [1970, 2100) once converted to UTC (naive means UTC).
+def _iso_8601(value: Any) -> Any:
+    # pydantic would read a number (or a numeric string, as every query parameter is) as
+    # seconds since 1970: the contract's timestamps are ISO 8601 only.
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
+    ):
+        raise ValueError("must be an ISO 8601 timestamp, e.g. 2026-12-04T12:00:00Z")
+    return value
+
+
+# A timestamp from a client: ISO 8601, within [1970, 2100) once converted to UTC (naive means
+# UTC).
 ClientTimestamp = Annotated[
     datetime,
+    BeforeValidator(_iso_8601),
     AfterValidator(_within_range),
     PlainSerializer(iso_z, return_type=str, when_used="json"),
 ]

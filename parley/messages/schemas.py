@@ -80,8 +80,13 @@ class MessageEdit(InputModel):
     content: str
 
 
+# 1-32 characters, none of them a space or a control character (the rule the reaction action
+# applies), written in the schema so clients and generated tests know it.
+EMOJI_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f]+$"
+
+
 class ReactionCreate(InputModel):
-    emoji: str = Field(min_length=1, max_length=32)
+    emoji: str = Field(min_length=1, max_length=32, pattern=EMOJI_PATTERN)
 
 
 class ForwardRequest(InputModel):
