@@ -29,7 +29,8 @@ _SEND = (
     E.SCHEDULED_AT_INVALID,
     E.COMMIT_FAILED,
 )
-_MESSAGE = (E.MESSAGE_NOT_FOUND,)
+# A message of the caller's own still on its way to the commit answers MESSAGE_PENDING.
+_MESSAGE = (E.MESSAGE_NOT_FOUND, E.MESSAGE_PENDING)
 _CONVERSATION = (E.CONVERSATION_NOT_FOUND,)
 _PARTICIPANT = (E.CONVERSATION_NOT_FOUND, E.PARTICIPANT_NOT_FOUND, E.PERMISSION_DENIED)
 
@@ -110,7 +111,7 @@ ROUTE_ERRORS: dict[str, tuple[E, ...]] = {
     ),
     "POST /messages/{message_id}/report": (
         *_MESSAGE,
-        E.MESSAGE_PENDING,
+        E.PERMISSION_DENIED,
         E.MESSAGE_DELETED,
         E.CONFLICT,
         E.RATE_LIMITED,

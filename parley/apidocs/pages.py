@@ -56,6 +56,7 @@ _SWAGGER_INIT = """window.ui = SwaggerUIBundle({
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
   layout: "BaseLayout",
   deepLinking: true,
+  validatorUrl: null,
   showExtensions: true,
   persistAuthorization: true
 });

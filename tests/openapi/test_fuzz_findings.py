@@ -70,3 +70,14 @@ async def test_an_emoji_with_a_control_character_is_refused_on_delete_too(
         f"/messages/{uuid.uuid4()}/reactions/a%C2%84b", headers=alice.headers
     )
     assert_error(response, 422, "VALIDATION_ERROR")
+
+
+def test_errors_found_by_fuzzing_are_documented(document: dict[str, Any]) -> None:
+    found = {
+        ("GET /messages/{message_id}/history", "409", "MESSAGE_PENDING"),
+        ("POST /messages/{message_id}/report", "403", "PERMISSION_DENIED"),
+        ("GET /moderation/queue", "404", "CONVERSATION_NOT_FOUND"),
+    }
+    for key, status, code in found:
+        examples = operations(document)[key]["responses"][status]["content"]["application/json"]
+        assert code in examples["examples"], (key, status, code)
