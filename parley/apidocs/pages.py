@@ -71,6 +71,8 @@ _SWAGGER_PAGE = """<!doctype html>
 <link rel="stylesheet" href="%(assets)s/swagger-ui.css">
 </head>
 <body>
+<noscript>This page needs JavaScript; the document itself is at
+<a href="%(openapi_url)s">%(openapi_url)s</a>.</noscript>
 <div id="swagger-ui"></div>
 <script src="%(assets)s/swagger-ui-bundle.js"></script>
 <script src="%(assets)s/swagger-init.js"></script>

@@ -9,7 +9,12 @@ import httpx
 import pytest
 
 _ASSET = re.compile(r'(?:src|href)="([^"]+)"')
-_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
+_TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".png": "image/png",
+    ".json": "application/json",
+}
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
