@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from openapi_spec_validator import validate
+
 from tests.conftest import ROOT
 from tests.openapi.conftest import operations, schema_errors
 
@@ -55,6 +57,10 @@ def _by_template(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def _codes(response: dict[str, Any]) -> set[str]:
     examples = response.get("content", {}).get("application/json", {}).get("examples", {})
     return {example["value"]["error"]["code"] for example in examples.values()}
+
+
+def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
+    validate(document)  # OpenAPI 3.1's own schema (openapi-spec-validator, a dev package)
 
 
 def test_the_parser_reads_the_attachment_tables() -> None:
