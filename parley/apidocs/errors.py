@@ -41,7 +41,7 @@ ROUTE_ERRORS: dict[str, tuple[E, ...]] = {
     "POST /auth/logout": (),
     "POST /auth/refresh": (),
     "POST /auth/logout-all": (),
-    "POST /users/me/password": (E.INVALID_CREDENTIALS,),
+    "POST /users/me/password": (E.INVALID_CREDENTIALS, E.RATE_LIMITED),
     "GET /users/me": (),
     "GET /users": (),
     # conversations
@@ -116,7 +116,7 @@ ROUTE_ERRORS: dict[str, tuple[E, ...]] = {
         E.CONFLICT,
         E.RATE_LIMITED,
     ),
-    "GET /messages/search": (),
+    "GET /messages/search": (E.CONVERSATION_NOT_FOUND,),
     "GET /users/me/mentions": (),
     "GET /hashtags": (),
     "GET /hashtags/{tag}": (),
@@ -161,7 +161,7 @@ ROUTE_ERRORS: dict[str, tuple[E, ...]] = {
     "POST /users/me/export": (E.RATE_LIMITED,),
     "GET /users/me/export/{export_id}": (E.EXPORT_NOT_FOUND, E.EXPORT_NOT_READY),
     "GET /users/me/export/{export_id}/download": (E.EXPORT_NOT_FOUND, E.EXPORT_NOT_READY),
-    "DELETE /users/me": (E.INVALID_CREDENTIALS, E.OWNER_MUST_TRANSFER),
+    "DELETE /users/me": (E.INVALID_CREDENTIALS, E.OWNER_MUST_TRANSFER, E.RATE_LIMITED),
     # operations
     "GET /health": (),
     "GET /metrics": (E.UNAUTHORIZED,),
