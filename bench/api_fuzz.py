@@ -109,7 +109,8 @@ def main() -> None:
             "--output-truncate",
             "true",
         ]
-        result = subprocess.run(command, cwd=ROOT, check=False)
+        # Its cache (.schemathesis/) goes beside the reports.
+        result = subprocess.run(command, cwd=OUT, check=False)
         print(f"schemathesis exit code {result.returncode}; reports in {OUT}")
     finally:
         stop_server(process, cleanup)
