@@ -15,7 +15,7 @@ WEB_BUILT := web/dist/.build-stamp
 WEB_SOURCES := $(shell find web/src web/scripts -type f 2>/dev/null) web/index.html \
 	web/vite.config.ts web/tsconfig.json web/package.json
 
-.PHONY: install run migrate test test-deps test-sqlite test-postgres lint format bench bench-connections bench-chaos bench-w1 bench-w2 services clean
+.PHONY: install run migrate test test-deps test-sqlite test-postgres lint format bench bench-connections bench-chaos bench-w1 bench-w2 bench-api-fuzz services clean
 
 install: $(STAMP) $(WEB_BUILT)
 
@@ -137,5 +137,18 @@ bench-w1: install services $(BENCH_NODE)/node_modules/.installed-stamp
 bench-w2: install services
 	$(BIN)/python -m bench.w2 $(W2_ARGS)
 
+# Schemathesis over /openapi.json (issue 15), `--checks all` for API_FUZZ_SECONDS (300) on
+# PostgreSQL + Redis; in its own venv (pinned by bench/schemathesis.lock: its pytest plugin stays
+# out of the suite's). Findings: docs/benchmarks.md, API fuzzing. API_FUZZ_ARGS="--backend sqlite".
+API_FUZZ_SECONDS ?= 300
+SCHEMATHESIS_VENV := .venv-schemathesis
+$(SCHEMATHESIS_VENV)/.installed-stamp: bench/schemathesis.lock
+	test -x $(SCHEMATHESIS_VENV)/bin/python || $(PYTHON) -m venv $(SCHEMATHESIS_VENV)
+	$(SCHEMATHESIS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/schemathesis.lock
+	touch $@
+
+bench-api-fuzz: install services $(SCHEMATHESIS_VENV)/.installed-stamp
+	$(BIN)/python -m bench.api_fuzz --seconds $(API_FUZZ_SECONDS) $(API_FUZZ_ARGS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info web/node_modules web/dist
+	rm -rf $(VENV) $(SCHEMATHESIS_VENV) build *.egg-info web/node_modules web/dist

@@ -26,6 +26,8 @@ from parley import __doc__ as parley_doc
 from parley.accounts.routes import router as accounts_router
 from parley.accounts.throttle import AuthThrottle
 from parley.analytics.routes import router as analytics_router
+from parley.apidocs.document import allowed_methods, install_document
+from parley.apidocs.pages import docs_router
 from parley.attachments.actions.cleanup import OrphanSweeper
 from parley.attachments.routes import router as attachments_router
 from parley.attachments.store import AttachmentStore
@@ -144,12 +146,17 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         mapped: AppError
         if error.status_code == 404:
             mapped = RouteNotFound()
         elif error.status_code == 405:
             mapped = MethodNotAllowed()
+            # Starlette names only the first route's methods; GET and PATCH
+            # /conversations/{id} live in two routers.
+            allowed = allowed_methods(request.app.openapi(), request.url.path)
+            if allowed:
+                error.headers = {**(error.headers or {}), "Allow": ", ".join(allowed)}
         elif error.status_code == 413:
             mapped = PayloadTooLarge()
         elif error.status_code in (401, 403):
@@ -380,7 +387,11 @@ def create_api(
         version="0.1.0",
         description=(parley_doc or "") + " See docs/api.md for conventions and errors.",
         lifespan=lifespan,
+        # Served by parley/apidocs from installed assets (no CDN), with the real errors.
+        docs_url=None,
+        redoc_url=None,
     )
+    install_document(app)
     _install_error_handlers(app)
     if settings.cors_origins:
         app.add_middleware(
@@ -427,6 +438,7 @@ def create_api(
     app.include_router(attachments_router)
     app.include_router(privacy_router)
     app.include_router(asyncapi_router)  # the Socket.IO events, AsyncAPI 3
+    app.include_router(docs_router(app.title, app.openapi_url or "/openapi.json"))
     # Last: the client's page and assets take only paths no API route has.
     app.include_router(web_router(settings.web_dist_dir))
 

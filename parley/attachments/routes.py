@@ -18,6 +18,8 @@ from parley.core.schemas import error_responses
 
 router = APIRouter(prefix="/attachments", tags=["attachments"])
 
+_FILE = {"type": "string", "format": "binary"}
+
 _UPLOAD_BODY = {
     "requestBody": {
         "required": True,
@@ -73,8 +75,12 @@ async def upload(request: Request, user: CurrentUser, session: SessionDep) -> At
     "/{attachment_id}",
     response_class=StreamingResponse,
     responses={
-        200: {"description": "The file", "content": {"application/octet-stream": {}}},
-        206: {"description": "Range: the bytes asked for, with Content-Range"},
+        # The sniffed type of each file (image/png, application/pdf, ...): any type.
+        200: {"description": "The file", "content": {"*/*": {"schema": _FILE}}},
+        206: {
+            "description": "Range: the bytes asked for, with Content-Range",
+            "content": {"*/*": {"schema": _FILE}},
+        },
         304: {"description": "If-None-Match matched the ETag"},
         **error_responses(
             {

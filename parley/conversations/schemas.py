@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from parley.accounts.schemas import UserOut
 from parley.conversations.permissions import (
@@ -83,9 +84,10 @@ class ConversationUpdate(InputModel):
     name: str | None = Field(default=None, min_length=1, max_length=128)
     description: str | None = Field(default=None, max_length=2000)
     settings: ConversationSettingsPatch | None = None
+    # Optional, but never null (documented without `null`; refused by the action).
     status: (
         Literal[ConversationStatus.ACTIVE, ConversationStatus.ARCHIVED, ConversationStatus.MUTED]
-        | None
+        | SkipJsonSchema[None]
     ) = None
     rate_limit: int | None = Field(default=None, ge=1, le=10000)
 

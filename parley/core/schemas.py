@@ -5,8 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+
+from parley.core.errors import ErrorCode
 
 
 def iso_z(value: datetime) -> str:
@@ -32,9 +42,21 @@ def _within_range(value: datetime) -> datetime:
     return utc
 
 
-# A timestamp from a client: within [1970, 2100) once converted to UTC (naive means UTC).
+def _iso_8601(value: Any) -> Any:
+    # pydantic would read a number (or a numeric string, as every query parameter is) as
+    # seconds since 1970: the contract's timestamps are ISO 8601 only.
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
+    ):
+        raise ValueError("must be an ISO 8601 timestamp, e.g. 2026-12-04T12:00:00Z")
+    return value
+
+
+# A timestamp from a client: ISO 8601, within [1970, 2100) once converted to UTC (naive means
+# UTC).
 ClientTimestamp = Annotated[
     datetime,
+    BeforeValidator(_iso_8601),
     AfterValidator(_within_range),
     PlainSerializer(iso_z, return_type=str, when_used="json"),
 ]
@@ -97,13 +119,30 @@ class Page(ApiModel, Generic[ItemT]):
 
 
 class ErrorInfo(BaseModel):
-    code: str
-    message: str
-    details: dict[str, Any]
+    code: ErrorCode = Field(description="Public, never renamed: tell errors apart by it")
+    message: str = Field(description="A sentence for people; may change, do not parse it")
+    details: dict[str, Any] = Field(
+        description="Named data of this error (e.g. `errors` for VALIDATION_ERROR, `scope` "
+        "and `retryAfterSeconds` for RATE_LIMITED); `{}` when it has none"
+    )
 
 
 class ErrorOut(BaseModel):
     """Every error's body (docs/api.md, Errors): `{"error": {code, message, details}}`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": "CONVERSATION_NOT_FOUND",
+                        "message": "Conversation not found",
+                        "details": {},
+                    }
+                }
+            ]
+        }
+    )
 
     error: ErrorInfo
 

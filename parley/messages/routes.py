@@ -23,6 +23,7 @@ from parley.messages.actions.send import send_message as send
 from parley.messages.scheduled.actions import schedule_message
 from parley.messages.scheduled.schemas import ScheduledMessageOut
 from parley.messages.schemas import (
+    EMOJI_PATTERN,
     ForwardRequest,
     ForwardResult,
     HashtagPage,
@@ -168,7 +169,10 @@ async def add_reaction(
 
 @router.delete("/{message_id}/reactions/{emoji}", response_model=ReactionOut)
 async def remove_reaction(
-    message_id: uuid.UUID, emoji: str, user: CurrentUser, session: SessionDep
+    message_id: uuid.UUID,
+    emoji: Annotated[str, Path(min_length=1, max_length=32, pattern=EMOJI_PATTERN)],
+    user: CurrentUser,
+    session: SessionDep,
 ) -> ReactionOut:
     return await unreact(session, user_id=user.id, message_id=message_id, emoji=emoji)
 

@@ -6,7 +6,7 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, WithJsonSchema
+from pydantic import ConfigDict, Field, WithJsonSchema
 
 from parley.core.schemas import ApiModel, ClientTimestamp, InputModel, Timestamp
 from parley.screening.schemas import ReportReason
@@ -43,6 +43,18 @@ FILE_TYPES = frozenset({MessageType.IMAGE, MessageType.VIDEO, MessageType.AUDIO,
 
 
 class MessageCreate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "conversationId": "0b7f6c1e-3d2a-4f8b-9c5e-1a2b3c4d5e6f",
+                    "content": "Hello @bob, the #release is out",
+                    "clientMessageId": "c-7d41b2",
+                }
+            ]
+        }
+    )
+
     conversation_id: uuid.UUID
     content: str | None = Field(default=None, description="Up to MAX_MESSAGE_LENGTH characters")
     type: MessageType | None = Field(
@@ -68,8 +80,13 @@ class MessageEdit(InputModel):
     content: str
 
 
+# 1-32 characters, none of them a space or a control character (the rule the reaction action
+# applies), written in the schema so clients and generated tests know it.
+EMOJI_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f]+$"
+
+
 class ReactionCreate(InputModel):
-    emoji: str = Field(min_length=1, max_length=32)
+    emoji: str = Field(min_length=1, max_length=32, pattern=EMOJI_PATTERN)
 
 
 class ForwardRequest(InputModel):
