@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import math
 import os
 import shutil
@@ -22,6 +23,7 @@ from pathlib import Path
 import uvicorn
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import make_url
 
 from parley.analytics import figures as analytics_figures
 from parley.analytics import queries as analytics_queries
@@ -46,7 +48,27 @@ def run_migrations(settings: Settings, revision: str = "head") -> None:
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
     config.attributes["database_url"] = settings.database_url
     config.attributes["key_ring"] = settings.key_ring
-    command.upgrade(config, revision)
+    with _one_migration_at_a_time(settings):
+        command.upgrade(config, revision)
+
+
+@contextmanager
+def _one_migration_at_a_time(settings: Settings) -> Iterator[None]:
+    """On SQLite, processes migrating one file (two servers, or `parley migrate` beside a
+    server, started at once) take turns on a lock file beside it: SQLite runs DDL outside
+    the migration's transaction, so both found the file empty and the second failed half-way.
+    The later one then finds the schema at head. PostgreSQL takes an advisory lock instead
+    (migrations/env.py)."""
+    database = make_url(settings.database_url).database if settings.is_sqlite else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _serve(args: argparse.Namespace) -> None:

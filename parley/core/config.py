@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parley.core.crypto import KeyRing, KeyRingError, embedded_keys, parse_keys
+from parley.core.files import create_once
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
 # Fractions are for the short settings (batch windows, timeouts): `1.5h` is more likely a typo
@@ -305,12 +306,7 @@ def _jwt_secret(env: dict[str, str], data_dir: Path, embedded: bool) -> str:
     secret_file = data_dir / "jwt_secret"
     if secret_file.exists():
         return secret_file.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
-    descriptor = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(secret)
-    return secret
+    return create_once(secret_file, secrets.token_urlsafe(48))
 
 
 def _key_ring(env: dict[str, str], data_dir: Path, embedded: bool) -> KeyRing:

@@ -27,6 +27,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from parley.core.files import create_once
+
 TEXT_PREFIX = "pe1:"
 NONCE_BYTES = 12
 TAG_BYTES = 16
@@ -160,15 +162,7 @@ def embedded_keys(data_dir: Path) -> str:
     key_file = data_dir / KEY_FILE_NAME
     if key_file.exists():
         return key_file.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    spec = new_key_spec()
-    try:
-        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first
-        return key_file.read_text().strip()
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(spec)
-    return spec
+    return create_once(key_file, new_key_spec())
 
 
 _ring: KeyRing | None = None

@@ -217,3 +217,32 @@ def test_tokens_survive_restart_on_same_data_dir(
         os.unlink(second.log_path)
     assert me.status_code == 200, me.text
     assert me.json()["id"] == user_id
+
+
+# --- several processes starting at once on one embedded data directory --------------------
+
+
+def test_processes_migrating_a_fresh_file_at_once_all_succeed(tmp_path: Path) -> None:
+    """Two `parley serve` (or `parley migrate` beside a server) started together on a new
+    SQLite file: they take turns (the later finds the schema at head), and share one
+    generated JWT secret and encryption key. Each round used to fail one of the two."""
+    for round_number in range(3):
+        data_dir = tmp_path / f"round-{round_number}"
+        env = _env(data_dir)
+        processes = [
+            subprocess.Popen(
+                [PARLEY, "migrate"],
+                env=env,
+                cwd=ROOT,
+                text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(2)
+        ]
+        for process in processes:
+            _out, err = process.communicate(timeout=TIMEOUT)
+            assert process.returncode == 0, err
+        assert _run(["migrate"], env).returncode == 0  # and at head: nothing left to do
+        assert len((data_dir / "jwt_secret").read_text().strip()) >= 32
+        assert [p.name for p in data_dir.iterdir() if p.name.startswith(".")] == []
