@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
+from parley.core.page_headers import page_headers
 from parley.web.build import asset_file, content_type, index_file
 
 # Paths the client routes itself (web/src/router.ts); none of them is an API path. A
@@ -19,26 +20,13 @@ CLIENT_ROUTES = ("/", "/login", "/signup", "/c/{conversation_id:uuid}")
 
 # No inline script or style runs; the socket connects to this origin (ws: and wss: for the
 # websocket transport, which 'self' does not cover in every browser).
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob:",
-        "connect-src 'self' ws: wss:",
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
-        "object-src 'none'",
-        "form-action 'self'",
-    ]
+PAGE_HEADERS = page_headers(
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    "connect-src 'self' ws: wss:",
 )
-
-PAGE_HEADERS = {
-    "Cache-Control": "no-cache",
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
 
 # Asset names carry a hash of their content (Vite), so a name never changes meaning.
 ASSET_HEADERS = {
