@@ -15,15 +15,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from parley import __doc__ as parley_doc
 from parley.accounts.routes import router as accounts_router
+from parley.accounts.service import restore_revocations
 from parley.accounts.throttle import AuthThrottle
 from parley.analytics.routes import router as analytics_router
 from parley.apidocs.document import allowed_methods, install_document
@@ -34,7 +31,7 @@ from parley.attachments.store import AttachmentStore
 from parley.audit.routes import router as audit_router
 from parley.conversations.routes import router as conversations_router
 from parley.core import metrics, runtime
-from parley.core.cache import MemoryCache, RedisCache
+from parley.core.cache import open_caches
 from parley.core.collector import freeze_startup_objects, keep_long_lived_objects_frozen
 from parley.core.config import Settings, load_settings
 from parley.core.crypto import install_key_ring
@@ -52,7 +49,7 @@ from parley.core.errors import (
 )
 from parley.core.logging import configure_logging
 from parley.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from parley.core.redis_pool import WaitingConnectionPool, count_round_trips
+from parley.core.redis_pool import open_client
 from parley.core.replica import Replica
 from parley.core.runtime import EventPublisher
 from parley.core.schemas import ApiModel
@@ -85,11 +82,6 @@ from parley.search.routes import router as search_router
 from parley.web.routes import web_router
 
 log = logging.getLogger("parley")
-
-# How long a request waits for a free Redis connection when the pool is busy.
-REDIS_POOL_WAIT_SECONDS = 5
-# A pooled Redis connection idle for longer than this is PINGed before its next command.
-REDIS_HEALTH_CHECK_SECONDS = 10
 
 # JSON bodies: a message of MAX_MESSAGE_LENGTH characters is at most 4 bytes each, plus fields.
 MAX_JSON_BODY_BYTES = 1024 * 1024
@@ -243,34 +235,42 @@ def create_api(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings)
         redis = (
-            # Bursts (thousands of sockets connecting at once) wait for a free connection
-            # instead of failing with "Too many connections".
-            Redis.from_pool(
-                WaitingConnectionPool.from_url(
-                    settings.redis_url,
-                    password=settings.redis_password,
-                    max_connections=settings.redis_pool_size,
-                    timeout=REDIS_POOL_WAIT_SECONDS,
-                    # A connection that died while idle (a Redis restart) is checked with a
-                    # PING before use and, like any dropped connection, reopened and retried.
-                    health_check_interval=REDIS_HEALTH_CHECK_SECONDS,
-                    retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1),
-                    retry_on_error=[RedisConnectionError, RedisTimeoutError],
-                )
+            open_client(
+                settings.redis_url,
+                password=settings.redis_password,
+                max_connections=settings.redis_pool_size,
+                client="app",
             )
             if settings.redis_url
             else None
         )
-        if redis is not None:
-            count_round_trips(redis.connection_pool, "app")
-        cache = RedisCache(redis, settings.redis_key_prefix) if redis else MemoryCache()
+        cache_redis = (
+            open_client(
+                settings.redis_cache_url,
+                password=settings.redis_password,
+                max_connections=settings.redis_pool_size,
+                client="cache",
+            )
+            if settings.redis_cache_url
+            else None
+        )
+        cache, store = open_caches(settings, redis, cache_redis)
         state = runtime.Runtime(
-            settings=settings, db=db, cache=cache, publisher=publisher, redis=redis
+            settings=settings,
+            db=db,
+            cache=cache,
+            store=store,
+            publisher=publisher,
+            redis=redis,
+            cache_redis=cache_redis,
         )
         runtime.install(state)
+        if not store.shared:  # an in-process deny-list: read back what a restart emptied
+            async with db.unit_of_work() as session:
+                await restore_revocations(session)
         replica: Replica | None = None
         if settings.database_read_url is not None:
-            replica = Replica(settings, db.engine, cache, count_statements)
+            replica = Replica(settings, db.engine, store, count_statements)
             await replica.start()
             db.attach_replica(replica)
         state.register(RateLimiter(settings, redis))
@@ -378,8 +378,9 @@ def create_api(
             if replica is not None:
                 await replica.stop()
             await db.dispose()
-            if redis is not None:
-                await redis.aclose()
+            for client in (redis, cache_redis):
+                if client is not None:
+                    await client.aclose()
             metrics.worker_exiting()
 
     app = FastAPI(
@@ -468,6 +469,13 @@ def create_api(
                 await redis.ping()
 
             checks["redis"] = await _check("redis", _redis)
+        if state.cache_redis is not None:
+            cache_redis = state.cache_redis
+
+            async def _redis_cache() -> None:
+                await cache_redis.ping()
+
+            checks["redisCache"] = await _check("redisCache", _redis_cache)
         healthy = all(check.status == "ok" for check in checks.values())
         status = "ok" if healthy else "degraded"
         if state.draining:  # shutting down: a load balancer's check takes it out of service

@@ -42,3 +42,16 @@ class User(Base):
             postgresql_ops={"display_name_lower": "text_pattern_ops"},
         ),
     )
+
+
+class RevokedToken(Base):
+    """A revoked token's id (`jti`) until the token expires. Written only when the deny-list
+    lives in process memory (no Redis): the record a restart reads it back from
+    (accounts/service.py, `restore_revocations`). No user id: it identifies no one."""
+
+    __tablename__ = "revoked_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_revoked_tokens_expires", "expires_at"),)

@@ -9,13 +9,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.accounts.events import SESSION_REVOKED
-from parley.accounts.models import User
+from parley.accounts.models import RevokedToken, User
 from parley.accounts.schemas import (
     RevocationReason,
     SessionRevokedEvent,
@@ -259,21 +260,43 @@ async def _revoke(session: AsyncSession, token: TokenClaims, *, reason: Revocati
     need on SQLite's one writer)."""
     if token.token_id is None:
         return  # issued before tokens carried an id: it can only expire
-    cache = runtime.current().cache
+    store = runtime.current().store  # never evicted: a revoked token must stay revoked
     ttl = max(1, math.ceil(token.expires_at - time.time()))
     # Set only if absent (SET NX in Redis): of two requests revoking the same token at once
     # (two refreshes racing), exactly one goes on, so a token is rotated once.
-    added = await cache.add(_revoked_key(token.token_id), True, ttl)
+    added = await store.add(_revoked_key(token.token_id), True, ttl)
     if added is None:
         raise ServiceUnavailable("The token could not be revoked: try again")
     if not added:
         raise InvalidToken("The token was revoked: log in again")
+    if not store.shared:
+        # In process memory only: the database keeps it for the next start, committed with
+        # the request's audit entry.
+        session.add(
+            RevokedToken(
+                token_id=token.token_id,
+                expires_at=datetime.fromtimestamp(token.expires_at, UTC),
+            )
+        )
     emit_after_commit(
         session,
         SESSION_REVOKED,
         SessionRevokedEvent(reason=reason),
         rooms=[token_room(token.token_id)],
     )
+
+
+async def restore_revocations(session: AsyncSession) -> int:
+    """Put the revoked tokens that have not expired back into an in-process deny-list (at
+    start, embedded mode), and forget those that have; returns how many were restored."""
+    store = runtime.current().store
+    now = utcnow()
+    await session.execute(delete(RevokedToken).where(RevokedToken.expires_at <= now))
+    rows = (await session.execute(select(RevokedToken.token_id, RevokedToken.expires_at))).all()
+    for token_id, expires_at in rows:
+        ttl = max(1, math.ceil((expires_at - now).total_seconds()))
+        await store.set(_revoked_key(token_id), True, ttl)
+    return len(rows)
 
 
 async def _raise_generation(
@@ -344,9 +367,15 @@ async def get_public_user_cached(
     rt = runtime.current()
     if token is None or token.token_id is None:
         cached = await rt.cache.get(_user_cache_key(user_id))
-    else:
+    elif rt.store is rt.cache:  # one Redis (the usual case): one round trip for both
         cached, revoked = await rt.cache.get_many(
             [_user_cache_key(user_id), _revoked_key(token.token_id)]
+        )
+        if revoked is not None:
+            raise InvalidToken("The token was revoked: log in again")
+    else:
+        cached, revoked = await asyncio.gather(
+            rt.cache.get(_user_cache_key(user_id)), rt.store.get(_revoked_key(token.token_id))
         )
         if revoked is not None:
             raise InvalidToken("The token was revoked: log in again")

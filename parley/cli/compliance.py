@@ -19,7 +19,7 @@ from parley.attachments.store import AttachmentStore
 from parley.audit.queries import stream_entries
 from parley.cli.settings import settings_or_exit
 from parley.core import runtime
-from parley.core.cache import MemoryCache, RedisCache
+from parley.core.cache import open_caches
 from parley.core.db import Database, utcnow
 from parley.core.errors import AppError
 from parley.privacy.erase import erase_user
@@ -133,9 +133,21 @@ def _users_erase(args: argparse.Namespace) -> None:
             if settings.redis_url
             else None
         )
-        cache = RedisCache(redis, settings.redis_key_prefix) if redis else MemoryCache()
+        # The user's cached entries live in REDIS_CACHE_URL's Redis when it is set.
+        cache_redis = (
+            Redis.from_url(settings.redis_cache_url, password=settings.redis_password)
+            if settings.redis_cache_url
+            else None
+        )
+        cache, store = open_caches(settings, redis, cache_redis)
         state = runtime.Runtime(
-            settings=settings, db=db, cache=cache, publisher=_NoSockets(), redis=redis
+            settings=settings,
+            db=db,
+            cache=cache,
+            store=store,
+            publisher=_NoSockets(),
+            redis=redis,
+            cache_redis=cache_redis,
         )
         runtime.install(state)
         attachments = await AttachmentStore.open(settings)
@@ -147,8 +159,9 @@ def _users_erase(args: argparse.Namespace) -> None:
         finally:
             await attachments.stop()
             await db.dispose()
-            if redis is not None:
-                await redis.aclose()
+            for client in (redis, cache_redis):
+                if client is not None:
+                    await client.aclose()
 
     try:
         asyncio.run(erase())

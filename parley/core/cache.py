@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from redis.asyncio import Redis
@@ -21,6 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.core import metrics, runtime
 from parley.core.db import after_commit
+
+if TYPE_CHECKING:
+    from parley.core.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +50,19 @@ class CacheStats:
         return self.hits / total if total else 0.0
 
 
+# An unbounded MemoryCache drops its expired entries once it holds this many (then twice the
+# live count): expired revoked tokens do not pile up.
+_STORE_SWEEP_FLOOR = 10_000
+
+
 class MemoryCache:
     """In-process cache for the single-instance embedded mode."""
 
-    def __init__(self, max_entries: int = 100_000) -> None:
+    def __init__(self, max_entries: int | None = 100_000) -> None:
+        """`max_entries` None: entries leave only when they expire (a store, not a cache)."""
         self._entries: dict[str, tuple[float, Any]] = {}
         self._max_entries = max_entries
+        self._next_sweep = _STORE_SWEEP_FLOOR
         self.stats = CacheStats("memory")
 
     async def get(self, key: str) -> Any | None:
@@ -69,8 +79,10 @@ class MemoryCache:
         return [await self.get(key) for key in keys]
 
     async def set(self, key: str, value: Any, ttl_seconds: int) -> None:
-        if len(self._entries) >= self._max_entries:
-            self._evict()
+        if self._max_entries is not None and len(self._entries) >= self._max_entries:
+            self._evict(self._max_entries)
+        elif self._max_entries is None and len(self._entries) >= self._next_sweep:
+            self._evict(None)
         self._entries[key] = (time.monotonic() + ttl_seconds, value)
 
     async def add(self, key: str, value: Any, ttl_seconds: int) -> bool | None:
@@ -92,14 +104,17 @@ class MemoryCache:
         for key in keys:
             self._entries.pop(key, None)
 
-    def _evict(self) -> None:
+    def _evict(self, max_entries: int | None) -> None:
         now = time.monotonic()
         expired = [key for key, (deadline, _) in self._entries.items() if deadline < now]
         for key in expired:
             del self._entries[key]
-        if len(self._entries) >= self._max_entries:
+        if max_entries is None:
+            # Unbounded: sweep again when the live entries have doubled (amortized O(1)).
+            self._next_sweep = max(_STORE_SWEEP_FLOOR, 2 * len(self._entries))
+        elif len(self._entries) >= max_entries:
             # Dicts keep insertion order: drop the oldest tenth.
-            for key in list(self._entries)[: self._max_entries // 10]:
+            for key in list(self._entries)[: max_entries // 10]:
                 del self._entries[key]
 
 
@@ -231,6 +246,26 @@ class RedisCache:
                 if self._dirty.get(key) == generation:
                     del self._dirty[key]
             log.warning("cache invalidation landed", extra={"keys": len(pending)})
+
+
+def open_caches(
+    settings: Settings, redis: Redis | None, cache_redis: Redis | None
+) -> tuple[MemoryCache | RedisCache, MemoryCache | RedisCache]:
+    """The cache (entries rebuilt from the database: may be evicted) and the store (entries
+    nothing else holds, such as revoked tokens: must not be), as `runtime.Runtime` takes them.
+
+    With REDIS_CACHE_URL the cache lives in that Redis (allkeys-lru is fine there) and the
+    store in REDIS_URL's (noeviction); with one Redis both are one object, so the token check
+    stays one MGET. In process, the store is a second map that never evicts by count: the
+    cache's bound must not drop a revoked token (docs/deployment.md, Redis configuration).
+    The store keeps the `cache:` key names: a deployment adding REDIS_CACHE_URL keeps its
+    revoked tokens where they are."""
+    if redis is None:
+        return MemoryCache(), MemoryCache(max_entries=None)
+    store = RedisCache(redis, settings.redis_key_prefix)
+    if cache_redis is None:
+        return store, store
+    return RedisCache(cache_redis, settings.redis_key_prefix), store
 
 
 def invalidate_after_commit(session: AsyncSession, *keys: str) -> None:

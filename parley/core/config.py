@@ -216,6 +216,9 @@ class Settings:
     data_dir: Path
     database_url: str
     redis_url: str | None
+    # An optional second Redis for the pure cache keys (docs/deployment.md, Redis
+    # configuration): it may evict (allkeys-lru), REDIS_URL's keys must not.
+    redis_cache_url: str | None
     redis_password: str | None
     redis_key_prefix: str
     jwt_secret: str
@@ -431,6 +434,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     redis_url = env.get("REDIS_URL") or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"REDIS_URL={redis_url!r} must start with redis://, rediss:// or unix://")
+    redis_cache_url = env.get("REDIS_CACHE_URL") or None
+    if redis_cache_url and not redis_cache_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(
+            f"REDIS_CACHE_URL={redis_cache_url!r} must start with redis://, rediss:// or unix://"
+        )
+    if redis_cache_url and not redis_url:
+        raise ConfigError("REDIS_CACHE_URL needs REDIS_URL (the Redis whose keys must stay)")
 
     log_level = (env.get("LOG_LEVEL") or "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -460,6 +470,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         database_url=database_url,
         redis_url=redis_url,
+        redis_cache_url=redis_cache_url,
         redis_password=env.get("REDIS_PASSWORD") or None,
         redis_key_prefix=env.get("REDIS_KEY_PREFIX") or "parley:",
         jwt_secret=_jwt_secret(env, data_dir, embedded),

@@ -12,12 +12,20 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from redis.asyncio import ConnectionPool
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from parley.core import metrics
+
+# How long a request waits for a free Redis connection when the pool is busy.
+POOL_WAIT_SECONDS = 5
+# A pooled Redis connection idle for longer than this is PINGed before its next command.
+HEALTH_CHECK_SECONDS = 10
 
 
 class WaitingConnectionPool(ConnectionPool):
@@ -73,3 +81,25 @@ def counting_connection_class(
 def count_round_trips(pool: ConnectionPool, client: str) -> None:
     """Make the connections `pool` opens from now on count their round trips."""
     pool.connection_class = counting_connection_class(pool.connection_class, client)
+
+
+def open_client(url: str, *, password: str | None, max_connections: int, client: str) -> Redis:
+    """A Redis client on a waiting pool whose round trips count as `client` in /metrics.
+
+    Bursts (thousands of sockets connecting at once) wait for a free connection instead of
+    failing with "Too many connections". A connection that died while idle (a Redis restart)
+    is checked with a PING before use and, like any dropped connection, reopened and retried.
+    """
+    redis = Redis.from_pool(
+        WaitingConnectionPool.from_url(
+            url,
+            password=password,
+            max_connections=max_connections,
+            timeout=POOL_WAIT_SECONDS,
+            health_check_interval=HEALTH_CHECK_SECONDS,
+            retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
+    )
+    count_round_trips(redis.connection_pool, client)
+    return redis

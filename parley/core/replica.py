@@ -80,7 +80,7 @@ _REPLICA_FAILURES = (DBAPIError, PoolTimeout, OSError, TimeoutError)
 
 
 class WriteRecords(Protocol):
-    """Where other instances' write records are found: the cache (core/cache.py)."""
+    """Where other instances' write records are found: the store (core/cache.py, never evicted)."""
 
     async def get(self, key: str) -> Any | None: ...
 

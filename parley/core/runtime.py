@@ -69,9 +69,14 @@ class ComponentMissing(RuntimeError):
 class Runtime:
     settings: Settings
     db: Database
+    # Entries rebuilt from the database on a miss: may be evicted (REDIS_CACHE_URL's Redis).
     cache: Cache
+    # Entries nothing else holds (revoked tokens, read-your-writes records): must not be
+    # evicted. The same object as `cache` when there is one Redis (or none).
+    store: Cache
     publisher: EventPublisher
     redis: Redis | None = None
+    cache_redis: Redis | None = None  # REDIS_CACHE_URL's client, when set
     # Set when the graceful shutdown begins (core/shutdown.py): from then on new sends and
     # socket connects are refused, so that what was accepted drains.
     draining: bool = False

@@ -5,7 +5,7 @@ audited. (The first logout tests are in tests/security/test_socket_limits.py.)""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -13,7 +13,7 @@ import httpx
 import pytest
 import socketio
 
-from tests.conftest import BACKEND, start_server
+from tests.conftest import BACKEND, own_storage, start_server
 from tests.realtime.sockets import TIMEOUT, Recorder
 from tests.support import PASSWORD, Server, User, assert_error, register
 
@@ -296,3 +296,44 @@ async def test_openapi_shows_the_session_endpoints_with_their_errors(
     document = (await client.get("/openapi.json")).json()
     responses = document["paths"][path]["post"]["responses"]
     assert statuses <= set(responses), responses
+
+
+@pytest.fixture
+def own_env(backend_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    with own_storage(backend_env, "revocations") as env:
+        yield env
+
+
+async def test_a_restart_keeps_logged_out_and_refreshed_tokens_revoked(
+    own_env: dict[str, str],
+) -> None:
+    """The deny-list outlives the process: in Redis with PostgreSQL, in the database on the
+    embedded default (where it was only in memory, and a restart revived the tokens)."""
+    server = start_server(own_env)
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            user = await register(client, "restart_revoked")
+            logged_out = user.headers
+            login = await client.post(
+                "/auth/login", json={"username": user.username, "password": PASSWORD}
+            )
+            refreshed = {"Authorization": f"Bearer {login.json()['accessToken']}"}
+            response = await client.post("/auth/refresh", headers=refreshed)
+            assert response.status_code == 200, response.text
+            current = {"Authorization": f"Bearer {response.json()['accessToken']}"}
+            response = await client.post("/auth/logout", headers=logged_out)
+            assert response.status_code == 204, response.text
+    finally:
+        server.stop()
+
+    server = start_server(own_env)
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            for headers in (logged_out, refreshed):
+                assert_error(await client.get("/users/me", headers=headers), 401, "INVALID_TOKEN")
+                assert_error(
+                    await client.post("/auth/refresh", headers=headers), 401, "INVALID_TOKEN"
+                )
+            assert (await client.get("/users/me", headers=current)).status_code == 200
+    finally:
+        server.stop()

@@ -250,6 +250,7 @@ def test_the_configmap_holds_valid_values_and_no_secret() -> None:
     assert not {"DATABASE_URL", "JWT_SECRET", "ENCRYPTION_KEYS", "REDIS_PASSWORD"} & set(config)
     settings = load_settings({**config, **valid_secrets()})
     assert settings.redis_url == config["REDIS_URL"]
+    assert settings.redis_cache_url == config["REDIS_CACHE_URL"]
     assert settings.metrics_port == int(config["METRICS_PORT"])
     assert settings.trusted_proxies == (config["TRUSTED_PROXIES"],)
     # The pod's writable places: /tmp and the data directory, both emptyDir mounts.
@@ -368,10 +369,11 @@ def test_kustomize_applies_every_manifest_but_the_examples_and_the_job() -> None
 
 def test_compose_migrates_once_then_starts_the_instances_behind_nginx() -> None:
     services = compose()["services"]
-    assert {"postgres", "redis", "migrate", "parley", "nginx"} <= set(services)
+    assert {"postgres", "redis", "redis-cache", "migrate", "parley", "nginx"} <= set(services)
     parley = services["parley"]
     assert parley["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert parley["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert parley["depends_on"]["redis-cache"]["condition"] == "service_healthy"
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["migrate"]["restart"] == "no"
     assert "replicas" in parley["deploy"]
@@ -386,11 +388,16 @@ def test_compose_migrates_once_then_starts_the_instances_behind_nginx() -> None:
     # The instances believe X-Forwarded-For from nginx, and from nothing else.
     address = nginx["networks"]["default"]["ipv4_address"]
     assert parley["environment"]["TRUSTED_PROXIES"] == address
-    # Redis runs with the repository's redis.conf.
-    redis = services["redis"]
-    assert "./redis.conf:/usr/local/etc/redis/redis.conf:ro" in redis["volumes"]
-    assert redis["command"][-1] == "/usr/local/etc/redis/redis.conf"
-    for volume in [*redis["volumes"], *nginx["volumes"]]:
+    # The state Redis (REDIS_URL) never evicts; the cache Redis (REDIS_CACHE_URL) has the
+    # specification's redis.conf.
+    redis, cache = services["redis"], services["redis-cache"]
+    assert "./redis-state.conf:/usr/local/etc/redis/redis.conf:ro" in redis["volumes"]
+    assert "./redis.conf:/usr/local/etc/redis/redis.conf:ro" in cache["volumes"]
+    for service in (redis, cache):
+        assert service["command"][-1] == "/usr/local/etc/redis/redis.conf"
+    assert parley["environment"]["REDIS_URL"].startswith("redis://redis:")
+    assert parley["environment"]["REDIS_CACHE_URL"].startswith("redis://redis-cache:")
+    for volume in [*redis["volumes"], *cache["volumes"], *nginx["volumes"]]:
         source = volume.split(":")[0]
         if source.startswith("./"):
             assert (DEPLOY / source).is_file(), source
@@ -449,15 +456,40 @@ def test_nginx_accepts_the_compose_config() -> None:
 
 
 @pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
-def test_redis_runs_with_the_specifications_settings() -> None:
-    """deploy/redis.conf in a real redis-server (on a free port and a scratch directory)."""
+@pytest.mark.parametrize(
+    ("conf", "expected"),
+    [
+        # The cache Redis: the specification's settings.
+        (
+            "redis.conf",
+            {
+                "maxmemory": str(2 * 1024**3),
+                "maxmemory-policy": "allkeys-lru",
+                "appendonly": "no",
+            },
+        ),
+        # The state Redis: never evicts, loses at most a second on a restart.
+        (
+            "redis-state.conf",
+            {
+                "maxmemory": str(1024**3),
+                "maxmemory-policy": "noeviction",
+                "appendonly": "yes",
+                "appendfsync": "everysec",
+            },
+        ),
+    ],
+)
+def test_redis_runs_with_the_repositorys_settings(conf: str, expected: dict[str, str]) -> None:
+    """deploy/redis.conf and redis-state.conf in a real redis-server (on a free port and a
+    scratch directory)."""
     assert REDIS_SERVER is not None
     port = free_port()
     directory = tempfile.mkdtemp(prefix="parley-redis-conf-")
     process = subprocess.Popen(
         [
             REDIS_SERVER,
-            str(DEPLOY / "redis.conf"),
+            str(DEPLOY / conf),
             *("--port", str(port), "--bind", "127.0.0.1", "--dir", directory),
         ],
         stdout=subprocess.PIPE,
@@ -481,8 +513,8 @@ def test_redis_runs_with_the_specifications_settings() -> None:
             assert process.poll() is None, process.communicate()[0]
             assert time.monotonic() < deadline, "redis-server did not start"
             time.sleep(0.05)
-        assert config("maxmemory") == str(2 * 1024**3)
-        assert config("maxmemory-policy") == "allkeys-lru"
+        for name, value in expected.items():
+            assert config(name) == value, name
         assert config("tcp-keepalive") == "300"
         assert config("timeout") == "0"
         assert config("save") == "900 1 300 10 60 10000"

@@ -203,6 +203,8 @@ def test_postgres_url_is_normalized(env: dict[str, str]) -> None:
         ("JWT_EXPIRES_IN", "soon"),
         ("DATABASE_URL", "mysql://x/y"),
         ("REDIS_URL", "http://x"),
+        ("REDIS_CACHE_URL", "http://x"),
+        ("REDIS_CACHE_URL", "redis://cache:6379/0"),  # without REDIS_URL
         ("WS_MAX_CONNECTIONS", "0"),
         ("RATE_LIMIT_MESSAGES", "-1"),
         ("LOG_LEVEL", "LOUD"),
