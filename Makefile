@@ -15,7 +15,7 @@ WEB_BUILT := web/dist/.build-stamp
 WEB_SOURCES := $(shell find web/src web/scripts -type f 2>/dev/null) web/index.html \
 	web/vite.config.ts web/tsconfig.json web/package.json
 
-.PHONY: install run migrate test test-deps test-sqlite test-postgres lint format bench bench-connections bench-chaos bench-w1 bench-w2 bench-api-fuzz services clean
+.PHONY: install run migrate test test-deps test-sqlite test-postgres lint format bench bench-connections bench-chaos bench-w1 bench-w2 bench-api-fuzz bench-saturation services clean
 
 install: $(STAMP) $(WEB_BUILT)
 
@@ -129,6 +129,11 @@ $(BENCH_NODE)/node_modules/.installed-stamp: $(BENCH_NODE)/package-lock.json
 
 bench-w1: install services $(BENCH_NODE)/node_modules/.installed-stamp
 	$(BIN)/python -m bench.w1 $(W1_ARGS)
+
+# Where PostgreSQL writes (the committer alone, 1 and 2 processes) and Redis pub/sub (PUBLISH
+# to 1-64 subscribers) saturate: docs/scaling.md's table.
+bench-saturation: install services
+	$(BIN)/python -m bench.saturation
 
 # W2 (issue 11): 10,000 sockets (2,000 users) in 2,000 conversations of 2 to 50 members, sends
 # open loop at rising rates, 1 % of the sockets reconnecting per step; per-step latencies, server
