@@ -86,7 +86,8 @@ def with_search_text(row: dict[str, object], *, content: str | None, encrypted: 
 async def write_vector(
     session: AsyncSession, *, message_id: uuid.UUID, content: str | None, encrypted: bool
 ) -> None:
-    """After an edit: the vector of the new text (PostgreSQL only; SQLite's triggers do it)."""
+    """After a change of text (an edit, an erasure's rewritten mention): the vector of the new
+    text (PostgreSQL only; SQLite's triggers do it)."""
     if session.get_bind().dialect.name != "postgresql":
         return
     messages = table_clause("messages", column("id", Uuid), column(VECTOR_COLUMN, TSVECTOR))
