@@ -8,7 +8,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy import event, pool, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from parley.core.config import ConfigError, load_settings
 from parley.core.crypto import KeyRing, install_key_ring
@@ -40,13 +40,21 @@ def _install_key_ring() -> None:
 
 
 def _run(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
         # The search index is built by the database from messages.content (0008), not modelled.
         include_object=is_search_object,
+        # SQLite's DDL is transactional once SQLAlchemy begins the transactions (_sqlite_ddl_
+        # in_transactions). One transaction per migration there: a start killed part-way
+        # keeps the migrations it finished and the next one resumes after them, so a first
+        # start that is killed again and again (a container's start-up deadline) still gets
+        # to head. PostgreSQL keeps one transaction for all: its advisory lock lasts as long.
+        transactional_ddl=True,
+        transaction_per_migration=sqlite,
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
@@ -56,13 +64,39 @@ def _run(connection: Connection) -> None:
         context.run_migrations()
 
 
+def _sqlite_ddl_in_transactions(engine: AsyncEngine) -> None:
+    """Python's sqlite3 (under aiosqlite) begins a transaction only before INSERT, UPDATE or
+    DELETE, so each CREATE or ALTER of a migration committed on its own: a process killed
+    part-way left tables of a migration that alembic_version did not record, and every later
+    start failed ("table ... already exists"). SQLAlchemy's recipe: the driver in autocommit,
+    and BEGIN sent here, so a migration's DDL commits with its alembic_version row or not
+    at all. The app's engines do the same (parley/core/db.py)."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        # Batch mode copies a table, drops the old one and renames the copy: with foreign
+        # keys enforced, dropping a referenced table would fail or cascade. Off is SQLite's
+        # default, said here because no PRAGMA can change it inside the transaction.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=OFF")
+        # The app's wait for the write lock: a server beside it may be writing.
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+        # The search index's view and triggers call parley_decrypt (migration 0013).
+        register_sqlite_functions(dbapi_connection)
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Connection) -> None:
+        # The write lock from the start, as the app's writer takes it: a deferred transaction
+        # that read alembic_version and then writes fails at once if a server wrote between.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 async def _run_online() -> None:
     engine = create_async_engine(_url(), poolclass=pool.NullPool)
     if engine.dialect.name == "sqlite":
-        # The search index's view and triggers call parley_decrypt (migration 0013).
-        @event.listens_for(engine.sync_engine, "connect")
-        def _functions(dbapi_connection: Any, _record: Any) -> None:
-            register_sqlite_functions(dbapi_connection)
+        _sqlite_ddl_in_transactions(engine)
 
     async with engine.connect() as connection:
         await connection.run_sync(_run)

@@ -55,9 +55,11 @@ def run_migrations(settings: Settings, revision: str = "head") -> None:
 @contextmanager
 def _one_migration_at_a_time(settings: Settings) -> Iterator[None]:
     """On SQLite, processes migrating one file (two servers, or `parley migrate` beside a
-    server, started at once) take turns on a lock file beside it: SQLite runs DDL outside
-    the migration's transaction, so both found the file empty and the second failed half-way.
-    The later one then finds the schema at head. PostgreSQL takes an advisory lock instead
+    server, started at once) take turns on a lock file beside it. Each migration is its own
+    transaction there (migrations/env.py) and a process reads the revision only once: without
+    turns, a second process taking the write lock between two of the first one's migrations
+    would apply the same ones again and fail (or give up waiting behind a long one). The later
+    one then finds the schema at head. PostgreSQL takes an advisory lock instead
     (migrations/env.py)."""
     database = make_url(settings.database_url).database if settings.is_sqlite else None
     if not database or database == ":memory:":
