@@ -27,7 +27,8 @@ from redis.asyncio import Redis
 from parley.cli import build_parser
 from parley.core.config import ConfigError, load_settings
 from parley.core.crypto import new_key_spec
-from tests.conftest import BACKEND, ROOT, free_port
+from tests.conftest import BACKEND, ROOT
+from tests.ports import free_port
 from tests.realtime.sockets import Connect
 from tests.support import Server, create_conversation, register, send
 
