@@ -84,6 +84,12 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def answers(url: str) -> bool:
+    """A `Ready` for servers without a health check: any HTTP answer at all."""
+    httpx.get(url, timeout=1)
+    return True
+
+
 def serve_on_free_port(
     name: str,
     launch: Launch,
