@@ -195,6 +195,27 @@ def start_server(
     )
 
 
+def with_redis_prefix(env: dict[str, str], name: str) -> dict[str, str]:
+    """`env` with a Redis key prefix `name` under the run's (PostgreSQL+Redis), so a server of
+    a module's own keeps its rate-limit counts, caches and fan-out apart from the others'."""
+    if "REDIS_KEY_PREFIX" not in env:
+        return dict(env)
+    return {**env, "REDIS_KEY_PREFIX": f"{env['REDIS_KEY_PREFIX']}{name}:"}
+
+
+@contextmanager
+def own_server(
+    env: dict[str, str], name: str, extra_env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """A server of a module's own (its settings in `extra_env`) on the run's database, with
+    Redis key prefix `name` (with_redis_prefix); stopped afterwards."""
+    running = start_server(with_redis_prefix(env, name), extra_env)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
 # Every server's log, removed when the run ends unless a test failed (PARLEY_TEST_KEEP_LOGS=1
 # keeps them always).
 _server_logs: list[str] = []
