@@ -9,9 +9,11 @@ from __future__ import annotations
 import ast
 import fnmatch
 import json
+import os
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -220,7 +222,9 @@ def test_the_healthcheck_passes_against_a_healthy_server(server: Server) -> None
 
 
 def test_the_healthcheck_fails_when_nothing_answers() -> None:
-    assert healthcheck(free_port()).returncode != 0
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))  # bound, not listening: no other process can answer there
+        assert healthcheck(int(held.getsockname()[1])).returncode != 0
 
 
 # ---------------------------------------------------------------- settings in the manifests
@@ -478,7 +482,9 @@ def test_redis_runs_with_the_specifications_settings() -> None:
             lines = result.stdout.splitlines()
             return lines[1] if len(lines) == 2 else ""
 
-        while not config("port"):
+        # Its own directory tells ours from another worker's redis-server that took the port
+        # first (ours then exits).
+        while config("dir") != os.path.realpath(directory):
             assert process.poll() is None, process.communicate()[0]
             assert time.monotonic() < deadline, "redis-server did not start"
             time.sleep(0.05)
