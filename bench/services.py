@@ -47,6 +47,21 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        """Start it; the first time on another free port if a stranger took this one between
+        free_port() and the bind (test workers run side by side). Started again (after a
+        kill), it must get its port back: the servers using it know only that one."""
+        first = self.process is None
+        for _attempt in range(3):
+            if self._start_once():
+                return
+            if not first:
+                break
+            self.port = free_port()
+        raise RuntimeError(f"private redis-server could not listen on port {self.port}")
+
+    def _start_once(self) -> bool:
+        """Whether our redis-server serves on self.port (told apart from a stranger there by
+        its directory)."""
         persistence = (
             ["--appendonly", "yes", "--appendfsync", "always"]
             if self._persistent
@@ -71,13 +86,15 @@ class PrivateRedis:
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
-                if self.client().ping():
-                    return
+                if self.client().config_get("dir").get("dir") == os.path.realpath(self.dir):
+                    return True
+                break  # a stranger answers on our port: ours cannot bind it
             except redis.ConnectionError:
                 time.sleep(0.05)
-        raise RuntimeError("private redis-server did not start")
+        self.kill()
+        return False
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

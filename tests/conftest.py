@@ -8,20 +8,20 @@ import asyncio
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
 
 from parley.core.crypto import new_key_spec
+from tests import ports
+from tests.ports import serve_on_free_port
 from tests.realtime.sockets import Connect, Recorder
 from tests.support import Server, User, register
 
@@ -35,12 +35,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # `make test VENV=... PYTHON=...` for another Python version).
 BIN = Path(sys.executable).parent
 PARLEY = str(BIN / "parley") if (BIN / "parley").exists() else "parley"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _postgres(sql: str) -> None:
@@ -169,93 +163,62 @@ def start_server(
     args: list[str] | None = None,
     *,
     port: int | None = None,
+    port_variables: tuple[str, ...] = (),
 ) -> Server:
     """`parley serve` (plus `args`, e.g. `--workers 2`) on a free port, or on `port` (a server
-    started again where it was), once healthy."""
-    if port is not None:
-        return _start_server(env, extra_env, args, port)
-    for _attempt in range(3):
-        try:
-            return _start_server(env, extra_env, args)
-        except PortTaken:
-            continue  # another test worker bound the port between free_port() and serve
-    return _start_server(env, extra_env, args)
+    started again where it was), once healthy and listening there itself (tests/ports.py).
+    Each of `port_variables` (e.g. METRICS_PORT) is set to another free port, chosen again
+    whenever the API's is (`parley serve` exits if one is taken); `Server.ports` has them."""
+    chosen: dict[str, int] = {}
+
+    def launch(api_port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
+        chosen.clear()
+        chosen.update((name, ports.free_port()) for name in port_variables)
+        given = {name: str(value) for name, value in chosen.items()}
+        return subprocess.Popen(
+            [PARLEY, "serve", "--host", "127.0.0.1", "--port", str(api_port), *(args or [])],
+            env={**env, **(extra_env or {}), **given},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+
+    started = serve_on_free_port(
+        "parley-server",
+        launch,
+        lambda url: httpx.get(url + "/health", timeout=1).status_code == 200,
+        port=port,
+    )
+    _server_logs.append(started.log_path)
+    return Server(
+        url=started.url, process=started.process, log_path=started.log_path, ports=dict(chosen)
+    )
 
 
-class PortTaken(RuntimeError):
-    pass
+def with_redis_prefix(env: dict[str, str], name: str) -> dict[str, str]:
+    """`env` with a Redis key prefix `name` under the run's (PostgreSQL+Redis), so a server of
+    a module's own keeps its rate-limit counts, caches and fan-out apart from the others'."""
+    if "REDIS_KEY_PREFIX" not in env:
+        return dict(env)
+    return {**env, "REDIS_KEY_PREFIX": f"{env['REDIS_KEY_PREFIX']}{name}:"}
 
 
-def _listens_on(pid: int, port: int) -> bool:
-    """Whether process `pid` holds the socket listening on `port` (uvicorn's parent binds it,
-    also with --workers), read from /proc as `ss -ltnp` would."""
-    listening = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            local, state, inode = fields[1], fields[3], fields[9]
-            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
-                listening.add(f"socket:[{inode}]")
+@contextmanager
+def own_server(
+    env: dict[str, str], name: str, extra_env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """A server of a module's own (its settings in `extra_env`) on the run's database, with
+    Redis key prefix `name` (with_redis_prefix); stopped afterwards."""
+    running = start_server(with_redis_prefix(env, name), extra_env)
     try:
-        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
-    except FileNotFoundError:
-        return False
-    for descriptor in descriptors:
-        try:
-            if os.readlink(descriptor) in listening:
-                return True
-        except OSError:
-            continue
-    return False
+        yield running
+    finally:
+        running.stop()
 
 
 # Every server's log, removed when the run ends unless a test failed (PARLEY_TEST_KEEP_LOGS=1
 # keeps them always).
 _server_logs: list[str] = []
-
-
-def _start_server(
-    env: dict[str, str],
-    extra_env: dict[str, str] | None,
-    args: list[str] | None,
-    port: int | None = None,
-) -> Server:
-    port = port or free_port()
-    log_fd, log_path = tempfile.mkstemp(prefix="parley-server-", suffix=".log")
-    _server_logs.append(log_path)
-    with os.fdopen(log_fd, "wb") as log_file:
-        process = subprocess.Popen(
-            [PARLEY, "serve", "--host", "127.0.0.1", "--port", str(port), *(args or [])],
-            env={**env, **(extra_env or {})},
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = Path(log_path).read_text()[-3000:]
-            if "address already in use" in output.lower():
-                raise PortTaken(output)
-            raise RuntimeError(f"parley serve exited: {output}")
-        try:
-            healthy = httpx.get(url + "/health", timeout=1).status_code == 200
-        except httpx.TransportError:
-            healthy = False
-        if healthy:
-            if _listens_on(process.pid, port):
-                return Server(url=url, process=process, log_path=log_path)
-            # Another test worker's server took the port first and answered our health check:
-            # ours will fail to bind, and tests would otherwise run against a stranger's
-            # server until it stops (seen in CI as connection errors mid-test).
-            Server(url=url, process=process, log_path=log_path).stop()
-            raise PortTaken(f"port {port} is served by another process")
-        time.sleep(0.1)
-    # SIGTERM first: with --workers, uvicorn's parent stops its workers (a SIGKILL would
-    # leave them running).
-    Server(url=url, process=process, log_path=log_path).stop()
-    raise RuntimeError(f"parley serve did not become healthy: {Path(log_path).read_text()}")
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import secrets
 import sqlite3
 import subprocess
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ class Server:
     url: str
     process: subprocess.Popen[bytes]
     log_path: str
+    # Other ports it serves, by setting (start_server's port_variables).
+    ports: dict[str, int] = field(default_factory=dict)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -9,7 +9,6 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import BIN, free_port, start_server
+from tests.conftest import BIN, start_server
+from tests.ports import answers, serve_on_free_port
 from tests.support import Server, User, register
 
 MAX_FILE_SIZE = 12 * 1024 * 1024  # over one S3 part (8 MiB): the 413 aborts a multipart upload
@@ -55,25 +55,16 @@ class S3Endpoint:
 @pytest.fixture(scope="session")
 def s3() -> Iterator[S3Endpoint]:
     """moto's S3 server on a free loopback port, with a fresh bucket; stopped afterwards."""
-    port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="moto-", suffix=".log", delete=False)  # noqa: SIM115
     command = [str(MOTO_SERVER)] if MOTO_SERVER.exists() else ["moto_server"]
-    process = subprocess.Popen(
-        [*command, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    moto = serve_on_free_port(
+        "moto",
+        lambda port, log: subprocess.Popen(
+            [*command, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+        ),
+        answers,
+        timeout=30,
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"moto_server exited: {Path(log.name).read_text()[-2000:]}")
-        try:
-            httpx.get(url, timeout=1)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("moto_server did not start") from None
-            time.sleep(0.1)
+    url = moto.url
     bucket = f"parley-{secrets.token_hex(4)}"
     endpoint = S3Endpoint(
         url=url,
@@ -88,13 +79,8 @@ def s3() -> Iterator[S3Endpoint]:
     )
     endpoint.client().create_bucket(Bucket=bucket)
     yield endpoint
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    os.unlink(log.name)
+    moto.stop()
+    os.unlink(moto.log_path)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import PARLEY, ROOT, start_server
+from tests.conftest import PARLEY, ROOT, own_server
 from tests.support import (
     PASSWORD,
     Server,
@@ -248,14 +248,9 @@ async def test_the_database_refuses_to_change_or_delete_entries(
 @pytest.fixture(scope="module")
 def proxied_server(backend_env: dict[str, str]) -> Iterator[Server]:
     """A server behind a trusted proxy (127.0.0.1), with a small per-account login limit."""
-    env = dict(backend_env)
-    if "REDIS_KEY_PREFIX" in env:
-        env["REDIS_KEY_PREFIX"] += "audit-proxied:"
-    running = start_server(
-        env, {"TRUSTED_PROXIES": "127.0.0.1", "AUTH_RATE_LIMIT_PER_ACCOUNT": "2"}
-    )
-    yield running
-    running.stop()
+    settings = {"TRUSTED_PROXIES": "127.0.0.1", "AUTH_RATE_LIMIT_PER_ACCOUNT": "2"}
+    with own_server(backend_env, "audit-proxied", settings) as running:
+        yield running
 
 
 async def test_logins_behind_a_trusted_proxy_record_the_forwarded_address(

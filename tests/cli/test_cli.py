@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import PARLEY, ROOT, free_port, start_server
+from tests.conftest import PARLEY, ROOT, start_server
+from tests.ports import free_port
 from tests.support import PASSWORD, unique_name
 
 TIMEOUT = 120

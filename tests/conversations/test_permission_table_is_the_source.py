@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from parley.conversations import permissions
 from parley.conversations.permissions import Action, ParticipantStatus, Role
 from parley.core.config import load_settings
 from parley.main import create_app
-from tests.conftest import BACKEND, free_port
+from tests.conftest import BACKEND
 from tests.support import (
     User,
     assert_error,
@@ -65,11 +66,12 @@ async def local(local_env: dict[str, str]) -> AsyncIterator[Local]:
     handlers, level = root.handlers[:], root.level
     app = create_app(settings)
     root.handlers[:], root.level = handlers, level  # the app's JSON logging is not the test's
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    serving = asyncio.create_task(server.serve())
+    # Bound here on port 0, then served: the port is ours (none chosen first and bound later).
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = int(listener.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:
         if serving.done():
             serving.result()  # raises why it stopped
@@ -83,6 +85,7 @@ async def local(local_env: dict[str, str]) -> AsyncIterator[Local]:
     finally:
         server.should_exit = True
         await serving
+        listener.close()
 
 
 async def _group(local: Local) -> str:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import ast
 import fnmatch
 import json
+import os
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +29,8 @@ from redis.asyncio import Redis
 from parley.cli import build_parser
 from parley.core.config import ConfigError, load_settings
 from parley.core.crypto import new_key_spec
-from tests.conftest import BACKEND, ROOT, free_port
+from tests.conftest import BACKEND, ROOT
+from tests.ports import free_port
 from tests.realtime.sockets import Connect
 from tests.support import Server, create_conversation, register, send
 
@@ -219,7 +222,9 @@ def test_the_healthcheck_passes_against_a_healthy_server(server: Server) -> None
 
 
 def test_the_healthcheck_fails_when_nothing_answers() -> None:
-    assert healthcheck(free_port()).returncode != 0
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))  # bound, not listening: no other process can answer there
+        assert healthcheck(int(held.getsockname()[1])).returncode != 0
 
 
 # ---------------------------------------------------------------- settings in the manifests
@@ -509,7 +514,9 @@ def test_redis_runs_with_the_repositorys_settings(conf: str, expected: dict[str,
             lines = result.stdout.splitlines()
             return lines[1] if len(lines) == 2 else ""
 
-        while not config("port"):
+        # Its own directory tells ours from another worker's redis-server that took the port
+        # first (ours then exits).
+        while config("dir") != os.path.realpath(directory):
             assert process.poll() is None, process.communicate()[0]
             assert time.monotonic() < deadline, "redis-server did not start"
             time.sleep(0.05)
@@ -527,8 +534,11 @@ def test_redis_runs_with_the_repositorys_settings(conf: str, expected: dict[str,
 # ---------------------------------------------------------------- keys and eviction
 
 # The keys that carry no TTL (docs/deployment.md, Redis configuration): volatile-lru would
-# never evict them, allkeys-lru would; every other key expires by itself.
-WITHOUT_TTL = re.compile(r"presence:[0-9a-f-]{36}|presence:online|instances|notify:due")
+# never evict them, allkeys-lru would; every other key expires by itself. The run's prefix
+# also holds the keys of modules' own servers, under a name of their own (with_redis_prefix).
+WITHOUT_TTL = re.compile(
+    r"(?:[a-z-]+:)?(?:presence:[0-9a-f-]{36}|presence:online|instances|notify:due)"
+)
 
 
 @pytest.mark.skipif(BACKEND != "postgres", reason="the keys are Redis's (PostgreSQL backend)")

@@ -7,16 +7,15 @@ import asyncio
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 import socketio
 
-from bench.services import free_port
 from tests.conftest import BACKEND, BIN, ROOT, start_server
 from tests.faults.services import PrivateRedis
+from tests.ports import answers, serve_on_free_port
 from tests.realtime.sockets import TIMEOUT, Recorder
 from tests.support import Server, create_conversation, register, send
 
@@ -102,28 +101,24 @@ async def test_instances_reach_each_other_through_a_redis_that_wants_a_password(
 
 @pytest.fixture
 def fanout_app(private_redis: PrivateRedis) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [UVICORN, "tests.faults.fanout_app:app", "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, "FANOUT_REDIS_URL": private_redis.url},
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    app = serve_on_free_port(
+        "fanout-app",
+        lambda port, log: subprocess.Popen(
+            [UVICORN, "tests.faults.fanout_app:app", "--host", "127.0.0.1", "--port", str(port)],
+            env={**os.environ, "FANOUT_REDIS_URL": private_redis.url},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        ),
+        lambda url: answers(url + "/socket.io/?EIO=4&transport=polling"),
+        timeout=30,
     )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None and time.monotonic() < deadline, "app did not start"
-            try:
-                httpx.get(url + "/socket.io/?EIO=4&transport=polling", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        yield url
+        yield app.url
     finally:
-        process.kill()
-        process.wait()
+        app.process.kill()
+        app.process.wait()
+        os.unlink(app.log_path)
 
 
 async def test_emits_reach_local_sockets_in_order_while_redis_is_frozen(

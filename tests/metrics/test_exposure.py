@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import BACKEND, free_port, start_server
+from tests.conftest import BACKEND, start_server
 from tests.metrics.support import Samples, scrape, until, value
 from tests.support import Server, assert_error, create_conversation, register, send
 
@@ -39,12 +39,12 @@ async def test_token_gate_refuses_scrapes_without_the_token(token_server: Server
 
 @pytest.fixture(scope="module")
 def port_server(backend_env: dict[str, str]) -> Iterator[tuple[Server, int]]:
-    port = free_port()
     running = start_server(
         backend_env,
-        {"METRICS_PORT": str(port), "METRICS_HOST": "127.0.0.1", "METRICS_TOKEN": TOKEN},
+        {"METRICS_HOST": "127.0.0.1", "METRICS_TOKEN": TOKEN},
+        port_variables=("METRICS_PORT",),
     )
-    yield running, port
+    yield running, running.ports["METRICS_PORT"]
     running.stop()
 
 

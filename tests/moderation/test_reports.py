@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import start_server
+from tests.conftest import own_server
 from tests.realtime.sockets import Connect
 from tests.support import (
     Server,
@@ -297,12 +297,8 @@ async def test_reviewers_below_the_sender_do_not_decide_a_report(
 @pytest.fixture(scope="module")
 def reports_server(backend_env: dict[str, str]) -> Iterator[Server]:
     """A server allowing 2 reports per user per hour (its own Redis key prefix)."""
-    env = dict(backend_env)
-    if "REDIS_KEY_PREFIX" in env:
-        env["REDIS_KEY_PREFIX"] = env["REDIS_KEY_PREFIX"] + "reports:"
-    running = start_server(env, {"RATE_LIMIT_REPORTS_PER_HOUR": "2"})
-    yield running
-    running.stop()
+    with own_server(backend_env, "reports", {"RATE_LIMIT_REPORTS_PER_HOUR": "2"}) as running:
+        yield running
 
 
 @pytest.fixture

@@ -15,8 +15,6 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.conftest import free_port
-
 SECRET = "notification-secret-for-the-tests"
 TOLERANCE_SECONDS = 300
 TIMEOUT = 15.0
@@ -81,9 +79,9 @@ async def start_receiver() -> tuple[Receiver, web.AppRunner]:
     app.router.add_post("/hook", receiver.handle)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    receiver.url = f"http://127.0.0.1:{port}/hook"
+    await web.TCPSite(runner, "127.0.0.1", 0).start()  # port 0: the one bound is ours
+    host, port = runner.addresses[0][:2]
+    receiver.url = f"http://{host}:{port}/hook"
     return receiver, runner
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import start_server
+from tests.conftest import start_server, with_redis_prefix
 from tests.metrics.support import Samples, scrape, until, value
 from tests.previews.pages import PageServer, serving
 from tests.realtime.sockets import Recorder, open_socket
@@ -31,10 +31,8 @@ OUTCOMES = "parley_link_previews_total"
 RESULTS = "parley_link_preview_messages_total"
 
 
-def _server(backend_env: dict[str, str], suffix: str, extra: dict[str, str]) -> Server:
-    env = dict(backend_env)
-    if "REDIS_KEY_PREFIX" in env:
-        env["REDIS_KEY_PREFIX"] = env["REDIS_KEY_PREFIX"] + suffix
+def _server(backend_env: dict[str, str], name: str, extra: dict[str, str]) -> Server:
+    env = with_redis_prefix(backend_env, name)
     return start_server(env, {"PREVIEW_TIMEOUT": PREVIEW_TIMEOUT, **extra})
 
 
@@ -49,7 +47,7 @@ def _stop(running: Server) -> None:
 # send other tests' scheduled messages to its own sockets instead of the session server's.
 @pytest.fixture(scope="package")
 def open_server(backend_env: dict[str, str]) -> Iterator[Server]:
-    running = _server(backend_env, "previews-open:", {"PREVIEW_ALLOW_PRIVATE": "true"})
+    running = _server(backend_env, "previews-open", {"PREVIEW_ALLOW_PRIVATE": "true"})
     yield running
     _stop(running)
 
@@ -58,7 +56,7 @@ def open_server(backend_env: dict[str, str]) -> Iterator[Server]:
 def second_open_server(backend_env: dict[str, str]) -> Iterator[Server]:
     """Another instance like `open_server`, on the same Redis key prefix (PostgreSQL + Redis
     only): they share the preview cache."""
-    running = _server(backend_env, "previews-open:", {"PREVIEW_ALLOW_PRIVATE": "true"})
+    running = _server(backend_env, "previews-open", {"PREVIEW_ALLOW_PRIVATE": "true"})
     yield running
     _stop(running)
 
@@ -67,7 +65,7 @@ def second_open_server(backend_env: dict[str, str]) -> Iterator[Server]:
 def guarded_server(backend_env: dict[str, str]) -> Iterator[Server]:
     running = _server(
         backend_env,
-        "previews-guarded:",
+        "previews-guarded",
         {"PREVIEW_ALLOW_PRIVATE": "false", "PREVIEW_ALLOW_NETWORKS": "127.0.0.2/32"},
     )
     yield running

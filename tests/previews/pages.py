@@ -141,12 +141,6 @@ def _app(server: PageServer) -> web.Application:
     return app
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def has_ipv6_loopback() -> bool:
     try:
         with socket.socket(socket.AF_INET6) as sock:
@@ -158,12 +152,24 @@ def has_ipv6_loopback() -> bool:
 
 @contextlib.asynccontextmanager
 async def serving() -> AsyncIterator[PageServer]:
-    server = PageServer(port=_free_port())
-    runner = web.AppRunner(_app(server), handle_signals=False, shutdown_timeout=0.5)
-    await runner.setup()
-    hosts = ["127.0.0.1", "127.0.0.2"] + (["::1"] if has_ipv6_loopback() else [])
-    for host in hosts:
-        await web.TCPSite(runner, host, server.port).start()
+    hosts = ["127.0.0.2"] + (["::1"] if has_ipv6_loopback() else [])
+    for _attempt in range(3):
+        server = PageServer(port=0)
+        runner = web.AppRunner(_app(server), handle_signals=False, shutdown_timeout=0.5)
+        await runner.setup()
+        # Port 0 on the first address: the port bound is ours. The same port on the others
+        # may have been taken meanwhile by another test worker: then all again on another.
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        server.port = runner.addresses[0][1]
+        try:
+            for host in hosts:
+                await web.TCPSite(runner, host, server.port).start()
+        except OSError:
+            await runner.cleanup()
+            continue
+        break
+    else:
+        raise RuntimeError("no port free on every loopback address")
     try:
         yield server
     finally:

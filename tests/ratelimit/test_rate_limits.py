@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import BACKEND, start_server
+from tests.conftest import BACKEND, own_server, start_server
 from tests.realtime.sockets import Connect, Recorder
 from tests.support import (
     Server,
@@ -150,12 +150,9 @@ async def test_lowering_the_conversation_limit_applies_to_the_next_send(
 @pytest.fixture(scope="module")
 def limited_server(backend_env: dict[str, str]) -> Iterator[Server]:
     """A server with small limits from the environment (its own Redis key prefix)."""
-    env = dict(backend_env)
-    if "REDIS_KEY_PREFIX" in env:
-        env["REDIS_KEY_PREFIX"] = env["REDIS_KEY_PREFIX"] + "limited:"
-    running = start_server(env, {"RATE_LIMIT_MESSAGES": "3", "RATE_LIMIT_MESSAGES_PER_HOUR": "5"})
-    yield running
-    running.stop()
+    limits = {"RATE_LIMIT_MESSAGES": "3", "RATE_LIMIT_MESSAGES_PER_HOUR": "5"}
+    with own_server(backend_env, "limited", limits) as running:
+        yield running
 
 
 @pytest.fixture

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
 
-from tests.conftest import BACKEND, ROOT, free_port, start_server
+from tests.conftest import BACKEND, ROOT, start_server
+from tests.ports import serve_on_free_port
 from tests.realtime.sockets import Recorder
 from tests.support import create_conversation, register, send
 
@@ -26,16 +28,12 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 def balanced(backend_env: dict[str, str]) -> Iterator[str]:
     """nginx on a free port in front of two fresh instances; yields its URL."""
     first, second = start_server(backend_env), start_server(backend_env)
-    port = free_port()
     site = (ROOT / "deploy" / "nginx" / "parley.conf").read_text()
-    site = (
-        site.replace("127.0.0.1:8001", first.url.removeprefix("http://"))
-        .replace("127.0.0.1:8002", second.url.removeprefix("http://"))
-        .replace("listen 127.0.0.1:8080", f"listen 127.0.0.1:{port}")
+    site = site.replace("127.0.0.1:8001", first.url.removeprefix("http://")).replace(
+        "127.0.0.1:8002", second.url.removeprefix("http://")
     )
     prefix = Path(tempfile.mkdtemp(prefix="parley-nginx-"))
     (prefix / "logs").mkdir()
-    (prefix / "parley.conf").write_text(site)
     (prefix / "nginx.conf").write_text(
         "worker_processes 1;\npid nginx.pid;\nerror_log logs/error.log;\n"
         "events { worker_connections 1024; }\n"
@@ -44,23 +42,26 @@ def balanced(backend_env: dict[str, str]) -> Iterator[str]:
         "  include parley.conf;\n}\n"
     )
     (prefix / "tmp").mkdir()
-    nginx = subprocess.Popen(
-        [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"]
+
+    def launch(port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
+        listen = f"listen 127.0.0.1:{port}"
+        (prefix / "parley.conf").write_text(site.replace("listen 127.0.0.1:8080", listen))
+        return subprocess.Popen(
+            [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    nginx = serve_on_free_port(
+        "nginx",
+        launch,
+        lambda url: httpx.get(url + "/health", timeout=1).status_code == 200,
+        timeout=20,
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert nginx.poll() is None, (prefix / "logs" / "error.log").read_text()
-        assert time.monotonic() < deadline, "nginx did not start"
-        time.sleep(0.1)
+    url = nginx.url
     yield url
-    nginx.terminate()
-    nginx.wait(timeout=10)
+    nginx.stop()
+    os.unlink(nginx.log_path)
     first.stop()
     second.stop()
     shutil.rmtree(prefix, ignore_errors=True)

@@ -19,7 +19,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.conftest import BACKEND, _drop_redis_prefix, free_port, start_server
+from tests.conftest import BACKEND, _drop_redis_prefix, start_server
+from tests.ports import free_port
 from tests.support import Server
 
 PG_BIN = Path(os.environ.get("PARLEY_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.attachments.helpers import uploaded
-from tests.conftest import PARLEY, ROOT, start_server
+from tests.conftest import PARLEY, ROOT, start_server, with_redis_prefix
 from tests.support import (
     User,
     assert_error,
@@ -338,9 +338,7 @@ async def test_the_server_runs_retention_in_the_background(
     assert (await set_retention(client, alice, cid, 1)).status_code == 200
     message = await send(client, alice, cid, "old")
     await age(backend_env, [message["id"]], 2)
-    env = dict(backend_env)
-    if "REDIS_KEY_PREFIX" in env:
-        env["REDIS_KEY_PREFIX"] += "retention-job:"
+    env = with_redis_prefix(backend_env, "retention-job")
     job_server = start_server(env, {"RETENTION_INTERVAL": "1s"})
     try:
         deadline = asyncio.get_running_loop().time() + 30

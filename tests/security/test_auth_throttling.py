@@ -16,43 +16,30 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import start_server
+from tests.conftest import own_server
 from tests.support import PASSWORD, Server, User, assert_error, unique_name
 
 PER_ACCOUNT = 3
 PER_ADDRESS = 6
 
 
-def _own_prefix(env: dict[str, str], name: str) -> dict[str, str]:
-    """A separate Redis key prefix, so these counters start from zero."""
-    env = dict(env)
-    if "REDIS_KEY_PREFIX" in env:
-        env["REDIS_KEY_PREFIX"] = env["REDIS_KEY_PREFIX"] + name + ":"
-    return env
-
-
 @pytest.fixture(scope="module")
 def proxied_server(backend_env: dict[str, str]) -> Iterator[Server]:
-    running = start_server(
-        _own_prefix(backend_env, "auth-proxied"),
-        {
-            "AUTH_RATE_LIMIT_PER_ACCOUNT": str(PER_ACCOUNT),
-            "AUTH_RATE_LIMIT_PER_ADDRESS": str(PER_ADDRESS),
-            "TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8",
-        },
-    )
-    yield running
-    running.stop()
+    # Redis key prefixes of their own: these counters start from zero.
+    settings = {
+        "AUTH_RATE_LIMIT_PER_ACCOUNT": str(PER_ACCOUNT),
+        "AUTH_RATE_LIMIT_PER_ADDRESS": str(PER_ADDRESS),
+        "TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8",
+    }
+    with own_server(backend_env, "auth-proxied", settings) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def direct_server(backend_env: dict[str, str]) -> Iterator[Server]:
-    running = start_server(
-        _own_prefix(backend_env, "auth-direct"),
-        {"AUTH_RATE_LIMIT_PER_ADDRESS": str(PER_ADDRESS)},
-    )
-    yield running
-    running.stop()
+    settings = {"AUTH_RATE_LIMIT_PER_ADDRESS": str(PER_ADDRESS)}
+    with own_server(backend_env, "auth-direct", settings) as running:
+        yield running
 
 
 @pytest.fixture

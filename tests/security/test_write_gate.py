@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.conftest import start_server
+from tests.conftest import own_server
 from tests.realtime.sockets import Recorder
 from tests.support import (
     Server,
@@ -212,12 +212,8 @@ LIMITS = {
 @pytest.fixture(scope="module")
 def limited_server(backend_env: dict[str, str]) -> Iterator[Server]:
     """A server with small write limits (its own Redis key prefix)."""
-    env = dict(backend_env)
-    if "REDIS_KEY_PREFIX" in env:
-        env["REDIS_KEY_PREFIX"] = env["REDIS_KEY_PREFIX"] + "gate:"
-    running = start_server(env, LIMITS)
-    yield running
-    running.stop()
+    with own_server(backend_env, "gate", LIMITS) as running:
+        yield running
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from parley.client import OutboxEntry, ParleyClient
-from tests.conftest import BACKEND, free_port, start_server
+from tests.conftest import BACKEND, start_server
 from tests.shutdown.load import (
     RATE_LIMIT,
     SENDER_PAUSE,
@@ -47,11 +47,10 @@ class Instances:
 
     def __init__(self, env: dict[str, str]) -> None:
         self._env = {**env, **SETTINGS}
-        self.ports = [free_port(), free_port()]
         with concurrent.futures.ThreadPoolExecutor() as pool:
-            self.running = list(
-                pool.map(lambda port: start_server(self._env, port=port), self.ports)
-            )
+            self.running = list(pool.map(lambda _: start_server(self._env), range(2)))
+        # Each is started again on the port it first got (on a free one, and its own).
+        self.ports = [int(server.url.rsplit(":", 1)[1]) for server in self.running]
 
     @property
     def urls(self) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, start_server
+from tests.conftest import ROOT, own_server
 from tests.support import Server
 
 BROWSER_TESTS = ROOT / "tests" / "browser"
@@ -28,12 +28,8 @@ def browser_server(backend_env: dict[str, str]) -> Iterator[Server]:
     """A server like the session's, but with PREVIEW_ALLOW_PRIVATE=true: link previews reach
     the pages mentions.test.mjs serves on 127.0.0.1 (the SSRF guard refuses loopback
     otherwise). Its own Redis key prefix, so its preview cache and fan-out stay apart."""
-    env = dict(backend_env)
-    if "REDIS_KEY_PREFIX" in env:
-        env["REDIS_KEY_PREFIX"] += "browser:"
-    running = start_server(env, {"PREVIEW_ALLOW_PRIVATE": "true"})
-    yield running
-    running.stop()
+    with own_server(backend_env, "browser", {"PREVIEW_ALLOW_PRIVATE": "true"}) as running:
+        yield running
 
 
 @pytest.mark.parametrize(
