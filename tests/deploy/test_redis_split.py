@@ -18,7 +18,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from tests.conftest import BACKEND, free_port, own_storage, start_server
+from tests.conftest import BACKEND, own_storage, start_server
+from tests.ports import free_port
 from tests.support import (
     PASSWORD,
     assert_error,
