@@ -16,6 +16,7 @@ import {
   person,
   png,
   sharedBrowser,
+  twoInConversation,
 } from "./harness.mjs";
 
 const browser = sharedBrowser();
@@ -67,11 +68,7 @@ async function loaded(page, image) {
 }
 
 test("an upload shows progress and the image; the other sees it live", async () => {
-  const alice = await person(browser.current, "Alice");
-  const bob = await person(browser.current, "Bob");
-  const conversation = await createConversation(alice.user, [bob.user]);
-  await openConversation(alice.page, conversation);
-  await openConversation(bob.page, conversation);
+  const { alice, bob, conversation, close } = await twoInConversation(browser.current);
 
   const hold = await holdUploads(alice.page);
   await alice.page.locator('input[type="file"]').setInputFiles({
@@ -126,18 +123,11 @@ test("an upload shows progress and the image; the other sees it live", async () 
   await dialog.waitFor({ state: "detached" });
   assert.equal(await opener.evaluate((element) => element === document.activeElement), true);
 
-  alice.console.assertClean();
-  bob.console.assertClean();
-  await alice.context.close();
-  await bob.context.close();
+  await close();
 });
 
 test("a pasted image and a dropped file go out in one message, with its text", async () => {
-  const alice = await person(browser.current, "Alice");
-  const bob = await person(browser.current, "Bob");
-  const conversation = await createConversation(alice.user, [bob.user]);
-  await openConversation(alice.page, conversation);
-  await openConversation(bob.page, conversation);
+  const { alice, bob, conversation, close } = await twoInConversation(browser.current);
 
   // A paste of an image, as the clipboard gives it.
   await composer(alice.page).evaluate((box, bytes) => {
@@ -189,18 +179,11 @@ test("a pasted image and a dropped file go out in one message, with its text", a
     ["pasted.png", "notes.txt"],
   );
 
-  alice.console.assertClean();
-  bob.console.assertClean();
-  await alice.context.close();
-  await bob.context.close();
+  await close();
 });
 
 test("a refused send keeps its image, also after a reload, and Retry sends it", async () => {
-  const alice = await person(browser.current, "Alice");
-  const bob = await person(browser.current, "Bob");
-  const conversation = await createConversation(alice.user, [bob.user]);
-  await openConversation(alice.page, conversation);
-  await openConversation(bob.page, conversation);
+  const { alice, bob, conversation, close } = await twoInConversation(browser.current);
   await alice.page.locator('input[type="file"]').setInputFiles({
     name: "kept.png",
     mimeType: "image/png",
@@ -237,10 +220,7 @@ test("a refused send keeps its image, also after a reload, and Retry sends it", 
     ["kept.png"],
   );
 
-  alice.console.assertClean();
-  bob.console.assertClean();
-  await alice.context.close();
-  await bob.context.close();
+  await close();
 });
 
 test("a refused upload says why; Cancel stops an upload", async () => {

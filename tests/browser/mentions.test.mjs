@@ -15,6 +15,7 @@ import {
   person,
   registerUser,
   sharedBrowser,
+  twoInConversation,
 } from "./harness.mjs";
 
 const browser = sharedBrowser();
@@ -54,12 +55,11 @@ async function activeIndex(page) {
 }
 
 test("@ suggests members, picked with the keyboard; the one named sees it as theirs", async () => {
-  const alice = await person(browser.current, "Alice");
-  const bob = await person(browser.current, "Bob", { colorScheme: "dark" });
   const bobcat = await registerUser("Bobcat");
-  const conversation = await createConversation(alice.user, [bob.user, bobcat]);
-  await openConversation(alice.page, conversation);
-  await openConversation(bob.page, conversation);
+  const { alice, bob, close } = await twoInConversation(browser.current, {
+    bobTab: { colorScheme: "dark" },
+    members: [bobcat],
+  });
 
   const box = composer(alice.page);
   await box.pressSequentially("Hi @bo");
@@ -147,10 +147,7 @@ test("@ suggests members, picked with the keyboard; the one named sees it as the
   await confirmed(messageItem(bob.page, "Ready for #launch with")).waitFor();
   assert.equal(await hisBox.inputValue(), "");
 
-  alice.console.assertClean();
-  bob.console.assertClean();
-  await alice.context.close();
-  await bob.context.close();
+  await close();
 });
 
 test("what is typed right after a pick goes after the inserted name", async () => {
@@ -188,11 +185,7 @@ test("what is typed right after a pick goes after the inserted name", async () =
 });
 
 test("a link is clickable; its preview card, text only, once the server fetched it", async () => {
-  const alice = await person(browser.current, "Alice");
-  const bob = await person(browser.current, "Bob");
-  const conversation = await createConversation(alice.user, [bob.user]);
-  await openConversation(alice.page, conversation);
-  await openConversation(bob.page, conversation);
+  const { alice, bob, close } = await twoInConversation(browser.current);
 
   const url = `http://127.0.0.1:${pages.address().port}/launch`;
   await composer(alice.page).fill(`The plan: ${url}.`);
@@ -223,8 +216,5 @@ test("a link is clickable; its preview card, text only, once the server fetched 
   await messageItem(alice.page, "The plan:").locator(".link-preview").waitFor();
   await assertAccessible(bob.page, "a message with a link preview");
 
-  alice.console.assertClean();
-  bob.console.assertClean();
-  await alice.context.close();
-  await bob.context.close();
+  await close();
 });
