@@ -1,7 +1,8 @@
 // Attachments: a picked image uploads with a progress bar (the upload held to see it), is sent,
 // and shows as a loaded thumbnail to both people, live; a pasted image and a dropped file go
 // out together; a refused send keeps its files through a reload and Retry sends them; a refused
-// upload says why in words; Cancel stops an upload.
+// upload says why in words; Cancel stops an upload. The full image opens in a dialog, also
+// from a thread, whose Escape closes the dialog only.
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
@@ -15,7 +16,10 @@ import {
   openConversation,
   person,
   png,
+  registerUser,
   sharedBrowser,
+  twoInConversation,
+  upload,
 } from "./harness.mjs";
 
 const browser = sharedBrowser();
@@ -67,11 +71,7 @@ async function loaded(page, image) {
 }
 
 test("an upload shows progress and the image; the other sees it live", async () => {
-  const alice = await person(browser.current, "Alice");
-  const bob = await person(browser.current, "Bob");
-  const conversation = await createConversation(alice.user, [bob.user]);
-  await openConversation(alice.page, conversation);
-  await openConversation(bob.page, conversation);
+  const { alice, bob, conversation, close } = await twoInConversation(browser.current);
 
   const hold = await holdUploads(alice.page);
   await alice.page.locator('input[type="file"]').setInputFiles({
@@ -126,18 +126,43 @@ test("an upload shows progress and the image; the other sees it live", async () 
   await dialog.waitFor({ state: "detached" });
   assert.equal(await opener.evaluate((element) => element === document.activeElement), true);
 
+  await close();
+});
+
+test("an image opened in a thread: Escape closes its dialog, not the thread", async () => {
+  const bob = await registerUser("Bob");
+  const alice = await person(browser.current, "Alice");
+  const conversation = await createConversation(bob, [alice.user]);
+  const picture = await upload(bob, "plan.png", png(320, 180));
+  await api("POST", "/messages?wait=true", {
+    token: bob.token,
+    body: { conversationId: conversation.id, type: "IMAGE", attachments: [picture.id] },
+  });
+  await openConversation(alice.page, conversation);
+
+  // The message's item (its attachments' list has an item with the image too).
+  const root = imageMessage(alice.page, "plan.png").first();
+  await root.hover();
+  await root.getByRole("button", { name: "Reply in thread" }).click();
+  const panel = alice.page.getByRole("complementary", { name: "Thread" });
+  const opener = panel.getByRole("button", { name: "Open image plan.png" });
+  await opener.click();
+  const dialog = alice.page.getByRole("dialog", { name: "plan.png" });
+  await loaded(alice.page, dialog.getByRole("img", { name: "plan.png" }));
+  await alice.page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "detached" });
+  // The thread would have closed in the same render as the dialog.
+  assert.equal(await panel.isVisible(), true, "the thread is still open");
+  assert.equal(await opener.evaluate((element) => element === document.activeElement), true);
+  await alice.page.keyboard.press("Escape");
+  await panel.waitFor({ state: "detached" });
+
   alice.console.assertClean();
-  bob.console.assertClean();
   await alice.context.close();
-  await bob.context.close();
 });
 
 test("a pasted image and a dropped file go out in one message, with its text", async () => {
-  const alice = await person(browser.current, "Alice");
-  const bob = await person(browser.current, "Bob");
-  const conversation = await createConversation(alice.user, [bob.user]);
-  await openConversation(alice.page, conversation);
-  await openConversation(bob.page, conversation);
+  const { alice, bob, conversation, close } = await twoInConversation(browser.current);
 
   // A paste of an image, as the clipboard gives it.
   await composer(alice.page).evaluate((box, bytes) => {
@@ -189,18 +214,11 @@ test("a pasted image and a dropped file go out in one message, with its text", a
     ["pasted.png", "notes.txt"],
   );
 
-  alice.console.assertClean();
-  bob.console.assertClean();
-  await alice.context.close();
-  await bob.context.close();
+  await close();
 });
 
 test("a refused send keeps its image, also after a reload, and Retry sends it", async () => {
-  const alice = await person(browser.current, "Alice");
-  const bob = await person(browser.current, "Bob");
-  const conversation = await createConversation(alice.user, [bob.user]);
-  await openConversation(alice.page, conversation);
-  await openConversation(bob.page, conversation);
+  const { alice, bob, conversation, close } = await twoInConversation(browser.current);
   await alice.page.locator('input[type="file"]').setInputFiles({
     name: "kept.png",
     mimeType: "image/png",
@@ -237,10 +255,7 @@ test("a refused send keeps its image, also after a reload, and Retry sends it", 
     ["kept.png"],
   );
 
-  alice.console.assertClean();
-  bob.console.assertClean();
-  await alice.context.close();
-  await bob.context.close();
+  await close();
 });
 
 test("a refused upload says why; Cancel stops an upload", async () => {

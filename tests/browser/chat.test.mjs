@@ -16,6 +16,7 @@ import {
   sharedBrowser,
   confirmed,
   socketHold,
+  twoInConversation,
 } from "./harness.mjs";
 
 const browser = sharedBrowser();
@@ -61,11 +62,7 @@ test("pending before the server confirms, then sent; the other sees it live; nev
 });
 
 test("a refused send shows Retry, and Retry sends it", async () => {
-  const alice = await person(browser.current, "Alice");
-  const bob = await person(browser.current, "Bob");
-  const conversation = await createConversation(alice.user, [bob.user]);
-  await openConversation(alice.page, conversation);
-  await openConversation(bob.page, conversation);
+  const { alice, bob, conversation, close } = await twoInConversation(browser.current);
 
   // An archived conversation refuses sends (409 CONVERSATION_READ_ONLY).
   const path = `/conversations/${conversation.id}`;
@@ -82,10 +79,7 @@ test("a refused send shows Retry, and Retry sends it", async () => {
   assert.equal(await messageItem(alice.page, "Sent after a retry").count(), 1);
   assert.equal(await messageItem(bob.page, "Sent after a retry").count(), 1);
 
-  alice.console.assertClean();
-  bob.console.assertClean();
-  await alice.context.close();
-  await bob.context.close();
+  await close();
 });
 
 test("a reload keeps the history", async () => {
@@ -106,11 +100,7 @@ test("a reload keeps the history", async () => {
 });
 
 test("offline and back: what the other sent meanwhile arrives, once, in order", async () => {
-  const alice = await person(browser.current, "Alice");
-  const bob = await person(browser.current, "Bob");
-  const conversation = await createConversation(alice.user, [bob.user]);
-  await openConversation(alice.page, conversation);
-  await openConversation(bob.page, conversation);
+  const { alice, bob, close } = await twoInConversation(browser.current);
   await send(alice.page, "Before Bob drops");
   await messageItem(bob.page, "Before Bob drops").waitFor();
 
@@ -132,8 +122,5 @@ test("offline and back: what the other sent meanwhile arrives, once, in order", 
   const shown = await history.locator(".content").allTextContents();
   assert.deepEqual(shown, ["Before Bob drops", ...missed]);
 
-  alice.console.assertClean();
-  bob.console.assertClean();
-  await alice.context.close();
-  await bob.context.close();
+  await close();
 });

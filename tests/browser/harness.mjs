@@ -117,6 +117,31 @@ export async function person(browser, name, options) {
 }
 
 /**
+ * The usual cast: Alice and Bob (`bobTab`: his tab's options), each signed in in a tab of
+ * their own, in a group conversation of Alice's with Bob (and `members`, accounts without a
+ * tab), open in both tabs. `close()` ends the test: it asserts that neither page logged an
+ * error, then closes both tabs.
+ */
+export async function twoInConversation(browser, { bobTab, members = [] } = {}) {
+  const alice = await person(browser, "Alice");
+  const bob = await person(browser, "Bob", bobTab);
+  const conversation = await createConversation(alice.user, [bob.user, ...members]);
+  await openConversation(alice.page, conversation);
+  await openConversation(bob.page, conversation);
+  return {
+    alice,
+    bob,
+    conversation,
+    async close() {
+      alice.console.assertClean();
+      bob.console.assertClean();
+      await alice.context.close();
+      await bob.context.close();
+    },
+  };
+}
+
+/**
  * Every console error and uncaught exception of a page. `expect(pattern, during)` lets errors
  * matching `pattern` happen while `during` runs and asserts at least one did (a deliberate
  * wrong password's 401); `tolerate(pattern, during)` lets them happen without requiring one

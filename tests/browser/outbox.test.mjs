@@ -17,6 +17,7 @@ import {
   registerUser,
   send,
   sharedBrowser,
+  twoInConversation,
 } from "./harness.mjs";
 
 const browser = sharedBrowser();
@@ -121,11 +122,7 @@ test("a pending send survives a reload and is sent once when the socket is back"
 });
 
 test("sent while offline: both arrive in order, once each, for both people", async () => {
-  const alice = await person(browser.current, "Alice");
-  const bob = await person(browser.current, "Bob");
-  const conversation = await createConversation(alice.user, [bob.user]);
-  await openConversation(alice.page, conversation);
-  await openConversation(bob.page, conversation);
+  const { alice, bob, conversation, close } = await twoInConversation(browser.current);
   await send(alice.page, "Before the drop");
   await messageItem(bob.page, "Before the drop").waitFor();
 
@@ -156,10 +153,7 @@ test("sent while offline: both arrive in order, once each, for both people", asy
     expected,
   );
 
-  alice.console.assertClean();
-  bob.console.assertClean();
-  await alice.context.close();
-  await bob.context.close();
+  await close();
 });
 
 test("a refused send stays failed across a reload until Discard", async () => {

@@ -15,16 +15,13 @@ import {
   registerUser,
   send,
   sharedBrowser,
+  twoInConversation,
 } from "./harness.mjs";
 
 const browser = sharedBrowser();
 
 test("typing, Seen by, and reactions, as the other person sees them", async () => {
-  const alice = await person(browser.current, "Alice");
-  const bob = await person(browser.current, "Bob");
-  const conversation = await createConversation(alice.user, [bob.user]);
-  await openConversation(alice.page, conversation);
-  await openConversation(bob.page, conversation);
+  const { alice, bob, conversation, close } = await twoInConversation(browser.current);
 
   // Alice types: Bob is told, and told again that she stopped once she sends.
   const typing = bob.page.locator(".typing");
@@ -58,18 +55,11 @@ test("typing, Seen by, and reactions, as the other person sees them", async () =
   await theirs.getByRole("button", { name: new RegExp(`^${emoji} 2`) }).click();
   await mine.getByRole("button", { name: new RegExp(`^${emoji} 1: Alice$`) }).waitFor();
 
-  alice.console.assertClean();
-  bob.console.assertClean();
-  await alice.context.close();
-  await bob.context.close();
+  await close();
 });
 
 test("a reply in a thread: the side panel, the count under the root, Escape closes", async () => {
-  const alice = await person(browser.current, "Alice");
-  const bob = await person(browser.current, "Bob");
-  const conversation = await createConversation(alice.user, [bob.user]);
-  await openConversation(alice.page, conversation);
-  await openConversation(bob.page, conversation);
+  const { alice, bob, close } = await twoInConversation(browser.current);
   await send(alice.page, "Lunch options?");
   const root = messageItem(bob.page, "Lunch options?");
   await root.waitFor();
@@ -94,10 +84,7 @@ test("a reply in a thread: the side panel, the count under the root, Escape clos
   await alice.page.keyboard.press("Escape");
   await alicesPanel.waitFor({ state: "detached" });
 
-  alice.console.assertClean();
-  bob.console.assertClean();
-  await alice.context.close();
-  await bob.context.close();
+  await close();
 });
 
 test("New conversation finds a person by name and opens a direct conversation", async () => {

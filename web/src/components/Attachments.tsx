@@ -2,7 +2,7 @@
 // of the size the server read from the image (nothing moves when it arrives), opened full size
 // in a dialog; other files as a row that downloads them. Both are fetched with the token into
 // blob URLs (chat/uploads.ts caches them per id).
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import type { Attachment } from "../api/types";
 import {
   acquireAttachment,
@@ -12,6 +12,7 @@ import {
   releaseAttachment,
   saveAttachment,
 } from "../chat";
+import { Dialog } from "./Dialog";
 
 /** The largest side of a thumbnail, in CSS pixels (narrower on a phone: max-width). */
 const THUMBNAIL_PX = 240;
@@ -145,41 +146,10 @@ interface DialogProps {
   onClose: () => void;
 }
 
-/** The full image in a modal dialog: Escape or Close closes it, focus goes back. Its own
- * dialog rather than Dialog's: Escape must not also close a thread panel behind it. */
+/** The full image in a modal dialog (Dialog's: Escape or Close closes it, focus goes back). */
 function ImageDialog({ attachment, url, onClose }: DialogProps) {
-  const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog === null) return;
-    const opener = document.activeElement as HTMLElement | null;
-    dialog.showModal();
-    return () => {
-      dialog.close();
-      opener?.focus();
-    };
-  }, []);
   return (
-    <dialog
-      ref={ref}
-      class="dialog image-dialog"
-      aria-label={attachment.name}
-      onCancel={(event) => {
-        event.preventDefault();
-        onClose();
-      }}
-      onKeyDown={(event) => {
-        if (event.key === "Escape") event.stopPropagation();
-      }}
-      // Closed by the browser itself (a second Escape it does not let the page cancel).
-      onClose={onClose}
-    >
-      <header class="dialog-header">
-        <h2>{attachment.name}</h2>
-        <button type="button" class="close" aria-label="Close" onClick={onClose}>
-          ×
-        </button>
-      </header>
+    <Dialog title={attachment.name} onClose={onClose} class="image-dialog">
       <img class="attachment-full" src={url} alt={attachment.name} />
       <p class="image-dialog-actions">
         <span>{formatSize(attachment.size)}</span>
@@ -187,6 +157,6 @@ function ImageDialog({ attachment, url, onClose }: DialogProps) {
           Download
         </button>
       </p>
-    </dialog>
+    </Dialog>
   );
 }

@@ -35,7 +35,6 @@ export function useAutocomplete(
   // Escape closes the list for the token being typed (where it starts), until another.
   const [dismissedAt, setDismissedAt] = useState<number | null>(null);
   const input = useRef<HTMLTextAreaElement | null>(null);
-  const caretAfter = useRef<number | null>(null);
 
   const kind = trigger?.kind;
   const wanted = trigger?.query;
@@ -69,14 +68,6 @@ export function useAutocomplete(
     // The trigger's position moves with every key; what to ask only with these.
   }, [conversationId, kind, wanted]);
 
-  // After an insertion: the caret goes after what was inserted (the new value moved it).
-  useEffect(() => {
-    if (caretAfter.current !== null && input.current !== null) {
-      input.current.setSelectionRange(caretAfter.current, caretAfter.current);
-      caretAfter.current = null;
-    }
-  }, [text]);
-
   // Only while the text still holds what was typed (a send empties it, for one).
   const typed =
     trigger !== null &&
@@ -97,7 +88,14 @@ export function useAutocomplete(
     const chosen = items[index];
     if (trigger === null || chosen === undefined) return;
     const next = insertAt(text, trigger, chosen.value);
-    caretAfter.current = next.caret;
+    // The box and its caret change here, at once: a key typed before the next render (or
+    // the next frame) then goes after the insertion. Putting the caret back from an effect
+    // once rendered moved it behind what was typed in between ("#" then "l" read "l#").
+    const box = input.current;
+    if (box !== null) {
+      box.value = next.text;
+      box.setSelectionRange(next.caret, next.caret);
+    }
     setText(next.text);
     setTrigger(null);
     setItems([]);

@@ -5,13 +5,18 @@ interface Props {
   title: string;
   onClose: () => void;
   children: ComponentChildren;
+  /** Classes beside `dialog` (a dialog's own look). */
+  class?: string;
 }
 
 /** A modal dialog on the browser's own `<dialog>`: focus moves in and is kept there, Escape
- * closes it, and focus goes back to what opened it. */
-export function Dialog({ title, onClose, children }: Props) {
+ * closes it (and only it: not a thread panel behind it), and focus goes back to what opened
+ * it. */
+export function Dialog({ title, onClose, children, class: look }: Props) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useRef(`dialog-${Math.random().toString(36).slice(2)}`).current;
+  // Set once the owner has closed it (unmounted): the `close` event that follows is ours.
+  const closed = useRef(false);
 
   useEffect(() => {
     const dialog = ref.current;
@@ -19,6 +24,7 @@ export function Dialog({ title, onClose, children }: Props) {
     const opener = document.activeElement as HTMLElement | null;
     dialog.showModal();
     return () => {
+      closed.current = true;
       dialog.close();
       opener?.focus();
     };
@@ -27,12 +33,20 @@ export function Dialog({ title, onClose, children }: Props) {
   return (
     <dialog
       ref={ref}
-      class="dialog"
+      class={look === undefined ? "dialog" : `dialog ${look}`}
       aria-labelledby={titleId}
       onCancel={(event) => {
         // Escape: closed by the owner, so that its state follows.
         event.preventDefault();
         onClose();
+      }}
+      // The thread panel closes on an Escape that reaches the document.
+      onKeyDown={(event) => {
+        if (event.key === "Escape") event.stopPropagation();
+      }}
+      // Closed by the browser itself (a second Escape it does not let the page cancel).
+      onClose={() => {
+        if (!closed.current) onClose();
       }}
     >
       <header class="dialog-header">
