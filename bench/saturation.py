@@ -139,11 +139,14 @@ async def _wave(
     seconds = time.perf_counter() - started
     failed = [item for item in pending if item.result is None]
     if failed:
-        raise RuntimeError(f"{len(failed)} of a wave were not stored")
+        reasons = {repr(item.failure) for item in failed}
+        raise RuntimeError(f"{len(failed)} of a wave were not stored: {reasons}")
     return seconds
 
 
-async def committer_worker(url: str, batch_sizes: list[int], waves: int, index: int) -> None:
+async def committer_worker(
+    url: str, batch_sizes: list[int], waves: int, messages_per_size: int
+) -> None:
     """One process's committer, fed waves of B messages: prints a line per B (parsed by the
     parent)."""
     settings = load_settings(
@@ -170,8 +173,8 @@ async def committer_worker(url: str, batch_sizes: list[int], waves: int, index: 
                 [
                     {
                         "id": user_id,
-                        "username": f"s{index}x{number}",
-                        "username_lower": f"s{index}x{number}",
+                        "username": f"s{os.getpid()}x{number}",
+                        "username_lower": f"s{os.getpid()}x{number}",
                         "display_name": "Sender",
                         "display_name_lower": "sender",
                         "password_hash": "x",
@@ -195,10 +198,11 @@ async def committer_worker(url: str, batch_sizes: list[int], waves: int, index: 
                 times: list[float] = []
                 wal_before, pg_before = await _wal_lsn(probe), postgres_cpu()
                 own_before, started = time.process_time(), time.perf_counter()
-                for wave in range(waves):
+                # Enough messages per size for /proc's 10 ms CPU ticks to resolve per message.
+                for wave in range(max(waves, messages_per_size // size)):
                     times.append(await _wave(committer, senders, conversations, size, wave))
                 elapsed = time.perf_counter() - started
-                messages = size * waves
+                messages = size * len(times)
                 print(
                     "RESULT",
                     size,
@@ -230,7 +234,9 @@ async def _drop(name: str) -> None:
         await admin.close()
 
 
-def postgres_part(batch_sizes: list[int], waves: int, committers: list[int]) -> None:
+def postgres_part(
+    batch_sizes: list[int], waves: int, messages_per_size: int, committers: list[int]
+) -> None:
     name = f"parley_bench_sat_{os.getpid()}"
     url = f"{POSTGRES}/{name}"
     asyncio.run(_create(name))
@@ -254,6 +260,8 @@ def postgres_part(batch_sizes: list[int], waves: int, committers: list[int]) -> 
                         ",".join(map(str, batch_sizes)),
                         "--waves",
                         str(waves),
+                        "--messages-per-size",
+                        str(messages_per_size),
                     ],
                     stdout=subprocess.PIPE,
                     text=True,
@@ -271,8 +279,9 @@ def postgres_part(batch_sizes: list[int], waves: int, committers: list[int]) -> 
                         fields = line.split()[1:]
                         rows.setdefault(int(fields[0]), []).append(fields)
             print(
-                f"\n{count} committer process(es) at once, {waves} waves of B messages each "
-                "(one batch per wave), PostgreSQL and Redis shared:"
+                f"\n{count} committer process(es) at once, waves of B messages (one batch per "
+                f"wave; at least {waves} waves and {messages_per_size:,} messages per B and "
+                "process), PostgreSQL and Redis shared:"
             )
             print(
                 "| B | msgs/s (all) | batch commit p50 | PostgreSQL CPU / msg | "
@@ -397,7 +406,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--part", choices=["postgres", "redis", "both"], default="both")
     parser.add_argument("--batch-sizes", default="1,10,50,200,512")
-    parser.add_argument("--waves", type=int, default=40, help="batches per batch size")
+    parser.add_argument("--waves", type=int, default=20, help="at least, per batch size")
+    parser.add_argument("--messages-per-size", type=int, default=4000)
     parser.add_argument("--committers", default="1,2", help="processes at once, per run")
     parser.add_argument("--subscribers", default="1,4,16,64")
     parser.add_argument("--publishes", type=int, default=300_000)
@@ -408,10 +418,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker is not None:
         url = args.url.replace("postgresql://", "postgresql+asyncpg://", 1)
-        asyncio.run(committer_worker(url, _ints(args.batch_sizes), args.waves, args.worker))
+        asyncio.run(
+            committer_worker(url, _ints(args.batch_sizes), args.waves, args.messages_per_size)
+        )
         return
     if args.part in ("postgres", "both"):
-        postgres_part(_ints(args.batch_sizes), args.waves, _ints(args.committers))
+        postgres_part(
+            _ints(args.batch_sizes), args.waves, args.messages_per_size, _ints(args.committers)
+        )
     if args.part in ("redis", "both"):
         redis_part(_ints(args.subscribers), args.publishes, args.payload_bytes, args.client_cpu)
 
