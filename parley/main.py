@@ -216,6 +216,18 @@ def create_app(settings: Settings | None = None) -> Any:
     return socketio.ASGIApp(socket_server, other_asgi_app=api, socketio_path="socket.io")
 
 
+def _redis_client(settings: Settings, url: str | None, client: str) -> Redis | None:
+    """A pooled client for `url` (None when unset), its round trips counted as `client`."""
+    if url is None:
+        return None
+    return open_client(
+        url,
+        password=settings.redis_password,
+        max_connections=settings.redis_pool_size,
+        client=client,
+    )
+
+
 def create_api(
     settings: Settings,
     publisher: EventPublisher,
@@ -234,26 +246,8 @@ def create_api(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings)
-        redis = (
-            open_client(
-                settings.redis_url,
-                password=settings.redis_password,
-                max_connections=settings.redis_pool_size,
-                client="app",
-            )
-            if settings.redis_url
-            else None
-        )
-        cache_redis = (
-            open_client(
-                settings.redis_cache_url,
-                password=settings.redis_password,
-                max_connections=settings.redis_pool_size,
-                client="cache",
-            )
-            if settings.redis_cache_url
-            else None
-        )
+        redis = _redis_client(settings, settings.redis_url, "app")
+        cache_redis = _redis_client(settings, settings.redis_cache_url, "cache")
         cache, store = open_caches(settings, redis, cache_redis)
         state = runtime.Runtime(
             settings=settings,
