@@ -149,6 +149,7 @@ async def committer_worker(
 ) -> None:
     """One process's committer, fed waves of B messages: prints a line per B (parsed by the
     parent)."""
+    data_dir = tempfile.mkdtemp(prefix="parley-bench-sat-")
     settings = load_settings(
         {
             "DATABASE_URL": url,
@@ -156,12 +157,33 @@ async def committer_worker(
             "REDIS_KEY_PREFIX": f"parley-bench-sat-{os.getpid()}:",
             "JWT_SECRET": "x" * 40,
             "ENCRYPTION_KEYS": KEYS,
-            "PARLEY_DATA_DIR": tempfile.mkdtemp(prefix="parley-bench-sat-"),
+            "PARLEY_DATA_DIR": data_dir,
             "LOG_LEVEL": "WARNING",
             "LINK_PREVIEWS": "false",
         }
     )
     app = create_api(settings, _NoSockets())
+    try:
+        await _run_waves(app, url, batch_sizes, waves, messages_per_size)
+    finally:
+        _drop_prefix(settings.redis_key_prefix)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _drop_prefix(prefix: str) -> None:
+    """The run's Redis keys (the idempotency ledger keeps a week otherwise)."""
+    client = Redis.from_url(REDIS)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+    finally:
+        client.close()
+
+
+async def _run_waves(
+    app: Any, url: str, batch_sizes: list[int], waves: int, messages_per_size: int
+) -> None:
     async with app.router.lifespan_context(app):
         state = runtime.current()
         committer = state.component(Committer)
