@@ -78,8 +78,8 @@ def _workers(server: Server) -> set[int]:
     for child in children:
         try:
             command = Path(f"/proc/{child}/cmdline").read_bytes()
-        except FileNotFoundError:
-            continue
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it exited between the listing and this read (the killed worker)
         if b"spawn_main" in command:
             workers.add(int(child))
     return workers
