@@ -240,18 +240,11 @@ async def _run_waves(
             await probe.close()
 
 
-async def _create(name: str) -> None:
+async def _admin(statement: str) -> None:
+    """One statement on the maintenance database (CREATE or DROP of the run's database)."""
     admin = await asyncpg.connect(POSTGRES + "/postgres")
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-
-
-async def _drop(name: str) -> None:
-    admin = await asyncpg.connect(POSTGRES + "/postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(statement)
     finally:
         await admin.close()
 
@@ -261,7 +254,7 @@ def postgres_part(
 ) -> None:
     name = f"parley_bench_sat_{os.getpid()}"
     url = f"{POSTGRES}/{name}"
-    asyncio.run(_create(name))
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     try:
         run_migrations(
             load_settings({"DATABASE_URL": url, "JWT_SECRET": "x" * 40, "ENCRYPTION_KEYS": KEYS})
@@ -324,7 +317,7 @@ def postgres_part(
                     f"| {own * 1000:.3f} ms | {wal:,.0f} B |"
                 )
     finally:
-        asyncio.run(_drop(name))
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def describe_postgres(url: str) -> str:
