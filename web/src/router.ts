@@ -1,6 +1,6 @@
 // Client-side routes, on the History API. The server answers index.html for exactly these
 // paths (parley/web/routes.py, CLIENT_ROUTES): keep the two lists the same.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 
 export type Route =
   | { name: "home" }
@@ -26,15 +26,18 @@ export function navigate(path: string, options: { replace?: boolean } = {}): voi
 }
 
 export function useRoute(): Route {
-  const [route, setRoute] = useState(() => parseRoute(location.pathname));
+  const [path, setPath] = useState(() => location.pathname);
   useEffect(() => {
-    const listener = () => setRoute(parseRoute(location.pathname));
+    const listener = () => setPath(location.pathname);
     listeners.add(listener);
     window.addEventListener("popstate", listener);
+    // A navigation between this render and this effect (which runs after the browser
+    // paints) called no listener: read the path now (the same path renders nothing anew).
+    listener();
     return () => {
       listeners.delete(listener);
       window.removeEventListener("popstate", listener);
     };
   }, []);
-  return route;
+  return useMemo(() => parseRoute(path), [path]);
 }

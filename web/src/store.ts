@@ -76,6 +76,9 @@ export function useStore<T>(select: (current: State) => T): T {
       if (latest.current.select(state) !== latest.current.value) rerender(undefined);
     };
     listeners.add(listener);
+    // Effects run after the browser paints (in a background tab, a second or more later): a
+    // change made since this render (a 401 ending the session) told no one, so look now.
+    listener();
     return () => {
       listeners.delete(listener);
     };

@@ -38,13 +38,14 @@ export function useComposerUploads(conversationId: string, threadId?: string): C
   const uploads = pendingUploads(key);
   const shown = useRef(uploads);
   shown.current = uploads;
-  useEffect(
-    () =>
-      subscribeUploads(() => {
-        if (pendingUploads(key) !== shown.current) rerender(undefined);
-      }),
-    [key],
-  );
+  useEffect(() => {
+    const listener = () => {
+      if (pendingUploads(key) !== shown.current) rerender(undefined);
+    };
+    const unsubscribe = subscribeUploads(listener);
+    listener(); // a change between the render and this effect (after the paint) told no one
+    return unsubscribe;
+  }, [key]);
   return {
     key,
     uploads,
