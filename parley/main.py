@@ -19,6 +19,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from parley import __doc__ as parley_doc
+from parley.accounts.purge import RevocationPurge
 from parley.accounts.routes import router as accounts_router
 from parley.accounts.service import restore_revocations
 from parley.accounts.throttle import AuthThrottle
@@ -295,6 +296,9 @@ def create_api(
         retention = RetentionJob(db, attachments.storage, settings)
         state.register(retention)
         retention.start()
+        revocation_purge = RevocationPurge(db)
+        state.register(revocation_purge)
+        revocation_purge.start()
         export_runner = ExportRunner(db)
         state.register(export_runner)
         export_runner.start()
@@ -364,6 +368,7 @@ def create_api(
             if previews is not None:
                 await previews.stop()  # after the committer's last listener calls
             await retention.stop()
+            await revocation_purge.stop()
             await export_runner.stop()
             await sweeper.stop()
             await attachments.stop()

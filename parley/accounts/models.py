@@ -45,9 +45,9 @@ class User(Base):
 
 
 class RevokedToken(Base):
-    """A revoked token's id (`jti`) until the token expires. Written only when the deny-list
-    lives in process memory (no Redis): the record a restart reads it back from
-    (accounts/service.py, `restore_revocations`). No user id: it identifies no one."""
+    """A revoked token's id (`jti`) until the token expires: the deny-list's durable copy,
+    which an in-process deny-list is read back from at start and which the token check asks
+    when Redis does not answer (accounts/service.py). No user id: it identifies no one."""
 
     __tablename__ = "revoked_tokens"
 

@@ -27,7 +27,7 @@ from parley.accounts.schemas import (
 from parley.accounts.throttle import auth_throttle
 from parley.core import runtime
 from parley.core.audit import AuditAction, record
-from parley.core.cache import invalidate_after_commit
+from parley.core.cache import CacheUnavailable, invalidate_after_commit
 from parley.core.db import utcnow
 from parley.core.errors import (
     InvalidCredentials,
@@ -254,10 +254,11 @@ async def erase_profile(session: AsyncSession, *, user_id: uuid.UUID) -> None:
 
 
 async def _revoke(session: AsyncSession, token: TokenClaims, *, reason: RevocationReason) -> None:
-    """Deny-list one token until it expires (in the cache: Redis, so every instance, when
-    REDIS_URL is set), then, after the request's commit, disconnect its sockets on every
-    instance (the session holds no connection by then, which the sockets' presence writes
-    need on SQLite's one writer)."""
+    """Deny-list one token until it expires (in the store: Redis, so every instance, when
+    REDIS_URL is set; and in the database, which a restart of the in-process store and a
+    Redis outage fall back on), then, after the request's commit, disconnect its sockets on
+    every instance (the session holds no connection by then, which the sockets' presence
+    writes need on SQLite's one writer)."""
     if token.token_id is None:
         return  # issued before tokens carried an id: it can only expire
     store = runtime.current().store  # never evicted: a revoked token must stay revoked
@@ -269,15 +270,13 @@ async def _revoke(session: AsyncSession, token: TokenClaims, *, reason: Revocati
         raise ServiceUnavailable("The token could not be revoked: try again")
     if not added:
         raise InvalidToken("The token was revoked: log in again")
-    if not store.shared:
-        # In process memory only: the database keeps it for the next start, committed with
-        # the request's audit entry.
-        session.add(
-            RevokedToken(
-                token_id=token.token_id,
-                expires_at=datetime.fromtimestamp(token.expires_at, UTC),
-            )
+    # Committed with the request's audit entry (if the commit fails, the store's entry only
+    # refuses a token early, which the client was ending anyway).
+    session.add(
+        RevokedToken(
+            token_id=token.token_id, expires_at=datetime.fromtimestamp(token.expires_at, UTC)
         )
+    )
     emit_after_commit(
         session,
         SESSION_REVOKED,
@@ -291,12 +290,33 @@ async def restore_revocations(session: AsyncSession) -> int:
     start, embedded mode), and forget those that have; returns how many were restored."""
     store = runtime.current().store
     now = utcnow()
-    await session.execute(delete(RevokedToken).where(RevokedToken.expires_at <= now))
+    await purge_expired_revocations(session, now=now)
     rows = (await session.execute(select(RevokedToken.token_id, RevokedToken.expires_at))).all()
     for token_id, expires_at in rows:
         ttl = max(1, math.ceil((expires_at - now).total_seconds()))
         await store.set(_revoked_key(token_id), True, ttl)
     return len(rows)
+
+
+async def purge_expired_revocations(session: AsyncSession, *, now: datetime) -> int:
+    """Forget the revoked tokens that have expired (their signature check refuses them now):
+    each refresh adds one. Returns how many went."""
+    result = await session.execute(delete(RevokedToken).where(RevokedToken.expires_at <= now))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _revoked_in_database(token_id: str) -> bool:
+    """The deny-list's database copy, read when Redis does not answer: in an outage a
+    revoked token is still refused (a logout must hold) rather than let in as a miss."""
+    async with runtime.current().db.reads() as session:
+        return await session.get(RevokedToken, token_id) is not None
+
+
+async def _store_revoked(token_id: str) -> bool:
+    try:
+        return await runtime.current().store.get(_revoked_key(token_id), strict=True) is not None
+    except CacheUnavailable:
+        return await _revoked_in_database(token_id)
 
 
 async def _raise_generation(
@@ -368,16 +388,20 @@ async def get_public_user_cached(
     if token is None or token.token_id is None:
         cached = await rt.cache.get(_user_cache_key(user_id))
     elif rt.store is rt.cache:  # one Redis (the usual case): one round trip for both
-        cached, revoked = await rt.cache.get_many(
-            [_user_cache_key(user_id), _revoked_key(token.token_id)]
-        )
-        if revoked is not None:
+        try:
+            cached, revoked = await rt.cache.get_many(
+                [_user_cache_key(user_id), _revoked_key(token.token_id)], strict=True
+            )
+            is_revoked = revoked is not None
+        except CacheUnavailable:
+            cached, is_revoked = None, await _revoked_in_database(token.token_id)
+        if is_revoked:
             raise InvalidToken("The token was revoked: log in again")
     else:
-        cached, revoked = await asyncio.gather(
-            rt.cache.get(_user_cache_key(user_id)), rt.store.get(_revoked_key(token.token_id))
+        cached, is_revoked = await asyncio.gather(
+            rt.cache.get(_user_cache_key(user_id)), _store_revoked(token.token_id)
         )
-        if revoked is not None:
+        if is_revoked:
             raise InvalidToken("The token was revoked: log in again")
     if cached is not None and _GENERATION in cached:
         known = _CachedUser(UserOut.model_validate(cached), int(cached[_GENERATION]))

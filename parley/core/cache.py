@@ -1,7 +1,9 @@
 """One cache interface, two backends: Redis (shared by every instance) or in-process.
 
 Values are JSON-able; the service that owns the data invalidates its keys after commit.
-Redis errors degrade to a miss, so a Redis outage slows Parley down but does not break it.
+Redis errors degrade to a miss, so a Redis outage slows Parley down but does not break it;
+a read asked with `strict=True` (the token deny-list, where a miss would let a revoked token
+in) raises `CacheUnavailable` instead, for the caller to ask the database.
 A delete that fails (Redis down or frozen) never fails the caller: the key is kept in a
 process-local "dirty" set, which reads treat as a miss and writes skip, and a background loop
 retries the delete until Redis takes it (docs/architecture.md, Caches).
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
     from parley.core.config import Settings
 
 log = logging.getLogger(__name__)
+
+
+class CacheUnavailable(Exception):
+    """Redis did not answer a `strict` read: its absence there proves nothing."""
 
 
 class CacheStats:
@@ -65,7 +71,8 @@ class MemoryCache:
         self._next_sweep = _STORE_SWEEP_FLOOR
         self.stats = CacheStats("memory")
 
-    async def get(self, key: str) -> Any | None:
+    async def get(self, key: str, *, strict: bool = False) -> Any | None:
+        """`strict`: never raises here (process memory always answers)."""
         entry = self._entries.get(key)
         if entry is None or entry[0] < time.monotonic():
             if entry is not None:
@@ -75,7 +82,7 @@ class MemoryCache:
         self.stats.hit(key)
         return entry[1]
 
-    async def get_many(self, keys: list[str]) -> list[Any | None]:
+    async def get_many(self, keys: list[str], *, strict: bool = False) -> list[Any | None]:
         return [await self.get(key) for key in keys]
 
     async def set(self, key: str, value: Any, ttl_seconds: int) -> None:
@@ -141,7 +148,8 @@ class RedisCache:
         """Keys whose delete has not landed yet (for /metrics and tests)."""
         return len(self._dirty)
 
-    async def get(self, key: str) -> Any | None:
+    async def get(self, key: str, *, strict: bool = False) -> Any | None:
+        """The value, or None on a miss or a Redis error (`strict`: CacheUnavailable)."""
         if key in self._dirty:
             # Redis may still hold the value the failed delete was meant to drop.
             self.stats.miss(key)
@@ -150,6 +158,8 @@ class RedisCache:
             raw = await self._redis.get(self._prefix + key)
         except RedisError as error:
             log.warning("cache get failed", extra={"error": str(error)})
+            if strict:
+                raise CacheUnavailable from error
             raw = None
         if raw is None:
             self.stats.miss(key)
@@ -157,11 +167,14 @@ class RedisCache:
         self.stats.hit(key)
         return orjson.loads(raw)
 
-    async def get_many(self, keys: list[str]) -> list[Any | None]:
+    async def get_many(self, keys: list[str], *, strict: bool = False) -> list[Any | None]:
+        """One MGET; on a Redis error every key misses (`strict`: CacheUnavailable)."""
         try:
             raws = await self._redis.mget([self._prefix + key for key in keys])
         except RedisError as error:
             log.warning("cache get failed", extra={"error": str(error)})
+            if strict:
+                raise CacheUnavailable from error
             raws = [None] * len(keys)
         values: list[Any | None] = []
         for key, raw in zip(keys, raws, strict=True):

@@ -1,0 +1,72 @@
+"""A logged-out token stays refused while Redis, which holds the deny-list, is down: the token
+check asks the database's copy instead of taking the unanswered read for "not revoked"."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+import socketio
+
+from tests.conftest import BACKEND, start_server
+from tests.faults.services import PrivateRedis
+from tests.realtime.sockets import Recorder
+from tests.support import PASSWORD, Server, User, assert_error, register
+
+pytestmark = pytest.mark.skipif(
+    BACKEND != "postgres", reason="breaks a private Redis: the Redis deny-list is postgres only"
+)
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    service = PrivateRedis()
+    service.start()
+    yield service
+    service.cleanup()
+
+
+@pytest.fixture
+def redis_server(backend_env: dict[str, str], private_redis: PrivateRedis) -> Iterator[Server]:
+    running = start_server(backend_env, {"REDIS_URL": private_redis.url})
+    yield running
+    running.stop()
+    if "PARLEY_TEST_KEEP_LOGS" not in os.environ:
+        os.unlink(running.log_path)
+
+
+@pytest.fixture
+async def http(redis_server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=redis_server.url, timeout=30) as client:
+        yield client
+
+
+async def test_a_logged_out_token_stays_refused_while_redis_is_down(
+    http: httpx.AsyncClient, redis_server: Server, private_redis: PrivateRedis
+) -> None:
+    alice = await register(http, "alice")
+    login = await http.post("/auth/login", json={"username": alice.username, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    other_session = User(id=alice.id, username=alice.username, token=login.json()["accessToken"])
+    logout = await http.post("/auth/logout", headers=alice.headers)
+    assert logout.status_code == 204, logout.text
+
+    private_redis.kill()
+
+    assert_error(await http.get("/users/me", headers=alice.headers), 401, "INVALID_TOKEN")
+    recorder = Recorder()
+    try:
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await recorder.client.connect(
+                redis_server.url, auth={"token": alice.token}, transports=["websocket"]
+            )
+    finally:
+        await recorder.close()
+    assert recorder.connect_errors, "no connect_error received"
+    assert str(recorder.connect_errors[0]["message"]).startswith("INVALID_TOKEN")
+    # The token that was not logged out still works: the outage costs a lookup, not access.
+    me = await http.get("/users/me", headers=other_session.headers)
+    assert me.status_code == 200, me.text
+    assert me.json()["id"] == alice.id
