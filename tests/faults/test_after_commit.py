@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.conftest import BACKEND, start_server
+from tests.conftest import BACKEND
 from tests.faults.services import PrivateRedis
-from tests.support import Server, User, assert_error, create_conversation, register, remove
+from tests.support import User, assert_error, create_conversation, register, remove
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "postgres", reason="breaks a private Redis: the Redis cache runs on postgres only"
@@ -27,21 +26,6 @@ def private_redis() -> Iterator[PrivateRedis]:
     service.start()
     yield service
     service.cleanup()
-
-
-@pytest.fixture
-def redis_server(backend_env: dict[str, str], private_redis: PrivateRedis) -> Iterator[Server]:
-    running = start_server(backend_env, {"REDIS_URL": private_redis.url})
-    yield running
-    running.stop()
-    if "PARLEY_TEST_KEEP_LOGS" not in os.environ:
-        os.unlink(running.log_path)
-
-
-@pytest.fixture
-async def http(redis_server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=redis_server.url, timeout=30) as client:
-        yield client
 
 
 async def test_writes_during_a_redis_outage_answer_success(

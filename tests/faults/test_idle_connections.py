@@ -38,14 +38,6 @@ def private_postgres() -> Iterator[PrivatePostgreSQL]:
 
 
 @pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    service = PrivateRedis()
-    service.start()
-    yield service
-    service.cleanup()
-
-
-@pytest.fixture
 async def on_private_postgres(
     backend_env: dict[str, str], private_postgres: PrivatePostgreSQL
 ) -> AsyncIterator[httpx.AsyncClient]:
@@ -57,13 +49,6 @@ async def on_private_postgres(
             yield client
     finally:
         _stop(running)
-
-
-@pytest.fixture
-def redis_server(backend_env: dict[str, str], private_redis: PrivateRedis) -> Iterator[Server]:
-    running = start_server(backend_env, {"REDIS_URL": private_redis.url})
-    yield running
-    _stop(running)
 
 
 async def test_first_read_after_a_postgresql_restart_succeeds(

@@ -3,14 +3,11 @@ check asks the database's copy instead of taking the unanswered read for "not re
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Iterator
-
 import httpx
 import pytest
 import socketio
 
-from tests.conftest import BACKEND, start_server
+from tests.conftest import BACKEND
 from tests.faults.services import PrivateRedis
 from tests.realtime.sockets import Recorder
 from tests.support import PASSWORD, Server, User, assert_error, register
@@ -18,29 +15,6 @@ from tests.support import PASSWORD, Server, User, assert_error, register
 pytestmark = pytest.mark.skipif(
     BACKEND != "postgres", reason="breaks a private Redis: the Redis deny-list is postgres only"
 )
-
-
-@pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    service = PrivateRedis()
-    service.start()
-    yield service
-    service.cleanup()
-
-
-@pytest.fixture
-def redis_server(backend_env: dict[str, str], private_redis: PrivateRedis) -> Iterator[Server]:
-    running = start_server(backend_env, {"REDIS_URL": private_redis.url})
-    yield running
-    running.stop()
-    if "PARLEY_TEST_KEEP_LOGS" not in os.environ:
-        os.unlink(running.log_path)
-
-
-@pytest.fixture
-async def http(redis_server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=redis_server.url, timeout=30) as client:
-        yield client
 
 
 async def test_a_logged_out_token_stays_refused_while_redis_is_down(

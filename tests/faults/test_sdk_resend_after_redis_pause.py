@@ -14,15 +14,13 @@ heals is an outcome the client never hears while its socket stays up, whatever l
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from parley.client import ParleyClient
-from tests.conftest import BACKEND, start_server
+from tests.conftest import BACKEND
 from tests.faults.services import PrivateRedis
 from tests.support import PASSWORD, Server, create_conversation, read_all, register
 
@@ -34,29 +32,6 @@ ACK_TIMEOUT = 1.0
 # Long enough to outlast both calls that wait on it (the first send's, and its resend by the
 # second send's flush), so the second entry is never sent before the timer.
 PAUSE_MS = 5000
-
-
-@pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    service = PrivateRedis()
-    service.start()
-    yield service
-    service.cleanup()
-
-
-@pytest.fixture
-def redis_server(backend_env: dict[str, str], private_redis: PrivateRedis) -> Iterator[Server]:
-    running = start_server(backend_env, {"REDIS_URL": private_redis.url})
-    yield running
-    running.stop()
-    if "PARLEY_TEST_KEEP_LOGS" not in os.environ:
-        os.unlink(running.log_path)
-
-
-@pytest.fixture
-async def http(redis_server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=redis_server.url, timeout=30) as client:
-        yield client
 
 
 async def test_quiet_client_sends_what_a_redis_pause_left_unsent_while_connected(
