@@ -130,23 +130,26 @@ export function retry(message: ChatMessage): void {
   void persist(owner, unconfirmed.entry).then(flush);
 }
 
-/** Drops a failed message: out of the outbox and off the screen. */
+/** Drops a failed message: out of the outbox, then off the screen. In that order: gone from
+ * the screen means gone from the stored outbox, so a reload right after does not bring it
+ * back (the delete is an IndexedDB transaction, which a reload would abort). */
 export function discard(message: ChatMessage): void {
   const clientMessageId = message.clientMessageId;
   if (clientMessageId === null || owner === null) return;
-  settle(clientMessageId);
-  updateList(message.conversationId, (current) => ({
-    ...current,
-    items: current.items.filter(
-      (item) => !(item.local !== undefined && item.clientMessageId === clientMessageId),
-    ),
-  }));
+  void settle(clientMessageId).then(() =>
+    updateList(message.conversationId, (current) => ({
+      ...current,
+      items: current.items.filter(
+        (item) => !(item.local !== undefined && item.clientMessageId === clientMessageId),
+      ),
+    })),
+  );
 }
 
 /** Our message as the server has it: from the send's ack or `message_confirmed`. */
 export function acceptOwn(message: Message): void {
   const confirmed = message.status !== "PENDING";
-  if (confirmed && message.clientMessageId !== null) settle(message.clientMessageId);
+  if (confirmed && message.clientMessageId !== null) void settle(message.clientMessageId);
   const shown: ChatMessage = confirmed ? message : { ...message, local: { state: "pending" } };
   updateList(message.conversationId, (current) => mergeMessages(current, [shown]));
 }
@@ -275,15 +278,15 @@ function track(
   });
 }
 
-/** Out of the outbox: confirmed, or discarded. */
-function settle(clientMessageId: string): void {
+/** Out of the outbox: confirmed, or discarded. Resolves once the stored entry is deleted
+ * (or could not be: a browser without IndexedDB). */
+function settle(clientMessageId: string): Promise<void> {
   const unconfirmed = outbox.get(clientMessageId);
-  if (unconfirmed === undefined) return;
+  if (unconfirmed === undefined) return Promise.resolve();
   if (unconfirmed.timer !== null) clearTimeout(unconfirmed.timer);
   outbox.delete(clientMessageId);
-  if (owner !== null) {
-    deleteEntry(owner, clientMessageId).catch((error: unknown) => console.warn(error));
-  }
+  if (owner === null) return Promise.resolve();
+  return deleteEntry(owner, clientMessageId).catch((error: unknown) => console.warn(error));
 }
 
 function stopAll(): void {
