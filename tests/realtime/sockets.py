@@ -67,3 +67,17 @@ async def open_socket(
     opened.append(recorder)
     await recorder.client.connect(server.url, auth={"token": user.token}, transports=["websocket"])
     return recorder
+
+
+async def end_typing(typist: Recorder, watcher: Recorder, conversation_id: str) -> None:
+    """Stops `typist`'s typing and waits until `watcher` is told. A test of the shared users
+    ends with this: typing left on ends by itself TYPING_TIMEOUT later, and that announcement
+    reaches the next test's sockets of the same users (a socket joins all its user's rooms)."""
+    assert (await typist.call("typing_stop", {"conversationId": conversation_id}))["ok"]
+    while True:
+        event, data = await watcher.next()
+        if event == "user_typing" and (data["conversationId"], data["isTyping"]) == (
+            conversation_id,
+            False,
+        ):
+            return

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import socketio
 
-from tests.realtime.sockets import Connect, Recorder
+from tests.realtime.sockets import Connect, Recorder, end_typing
 from tests.support import Server, User, add, create_conversation, remove, send
 
 
@@ -115,6 +115,7 @@ async def test_typing_reaches_the_others_but_not_the_typist(
     typing = await reader.next_of("user_typing")
     assert typing == {"conversationId": conversation["id"], "userId": alice.id, "isTyping": True}
     assert (await typist.next_of("new_message"))["message"]["id"] == marker["id"]
+    await end_typing(typist, reader, conversation["id"])
 
 
 async def test_typing_is_silent_when_the_conversation_turns_it_off(
@@ -230,6 +231,7 @@ async def test_repeated_typing_starts_are_throttled(
 
     assert (await reader.next_of("user_typing"))["isTyping"] is True
     assert (await reader.next_of("new_message"))["message"]["id"] == marker["id"]
+    await end_typing(typist, reader, conversation["id"])
 
 
 async def test_typing_stop_is_announced(

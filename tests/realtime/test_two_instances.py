@@ -10,7 +10,7 @@ import pytest
 import socketio
 
 from tests.conftest import BACKEND, start_server
-from tests.realtime.sockets import Recorder, open_socket
+from tests.realtime.sockets import Recorder, end_typing, open_socket
 from tests.support import Server, User, add, create_conversation, register, remove, send
 
 pytestmark = pytest.mark.skipif(
@@ -111,6 +111,7 @@ async def test_typing_crosses_instances(
 
     typing = await reader.next_of("user_typing")
     assert (typing["userId"], typing["isTyping"]) == (alice.id, True)
+    await end_typing(typist, reader, conversation["id"])
 
 
 async def test_membership_change_on_one_instance_moves_sockets_on_the_other(
