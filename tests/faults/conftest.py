@@ -5,7 +5,6 @@ server. A module that needs another kind of Redis (persistent, frozen) overrides
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -26,13 +25,11 @@ def private_redis() -> Iterator[PrivateRedis]:
 
 @pytest.fixture
 def redis_server(backend_env: dict[str, str], private_redis: PrivateRedis) -> Iterator[Server]:
-    """A server on the run's database with the private Redis as its REDIS_URL; its log is
-    removed afterwards unless PARLEY_TEST_KEEP_LOGS is set."""
+    """A server on the run's database with the private Redis as its REDIS_URL (its log goes
+    with the run's others: kept when a test failed, tests/conftest.py)."""
     running = start_server(backend_env, {"REDIS_URL": private_redis.url})
     yield running
     running.stop()
-    if "PARLEY_TEST_KEEP_LOGS" not in os.environ:
-        os.unlink(running.log_path)
 
 
 @pytest.fixture
