@@ -48,6 +48,7 @@ async def test_npm_socket_io_client_connects_sends_receives_types_and_reads(
         "userId": alice.id,
         "isTyping": True,
     }
+    assert result["typingStopped"] == {**result["typing"], "isTyping": False}
     assert result["readAck"] == {"ok": True, "unreadCount": 0}
     assert result["receipt"]["userId"] == bob.id
     assert [m["id"] for m in result["sync"]["messages"]] == [result["ack"]["id"]]

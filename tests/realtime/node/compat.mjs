@@ -43,6 +43,11 @@ try {
   const typing = next(bob, "user_typing");
   await alice.timeout(TIMEOUT_MS).emitWithAck("typing_start", { conversationId });
   result.typing = await typing;
+  // Stopped here, not left to expire: the expiry would reach the next test's sockets of
+  // the same (shared) users two seconds later.
+  const stopped = next(bob, "user_typing");
+  await alice.timeout(TIMEOUT_MS).emitWithAck("typing_stop", { conversationId });
+  result.typingStopped = await stopped;
 
   const receipt = next(alice, "message_read_receipt");
   result.readAck = await bob.timeout(TIMEOUT_MS).emitWithAck("mark_messages_read", {
