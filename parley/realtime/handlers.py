@@ -116,6 +116,21 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
             raise TokenExpired()
         return uuid.UUID(session["userId"])
 
+    async def announce_typing(
+        conversation_id: uuid.UUID, user_id: uuid.UUID, is_typing: bool
+    ) -> None:
+        payload = TypingEvent(conversation_id=conversation_id, user_id=user_id, is_typing=is_typing)
+        # The typist's own sockets are left out: their user room is skipped by sid below.
+        sids = [sid for sid, _ in server.manager.get_participants("/", user_room(user_id))]
+        await server.emit(
+            str(USER_TYPING.name),
+            payload.model_dump(mode="json", by_alias=True),
+            to=conversation_room(conversation_id),
+            skip_sid=sids,
+        )
+
+    typing_tracker = TypingTracker(announce_typing, settings.typing_timeout_seconds)
+
     def event(
         spec: ClientEvent,
     ) -> Callable[[Callable[[str, uuid.UUID, Any], Awaitable[AckBody]]], None]:
@@ -208,6 +223,10 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
             if user_id is None:
                 return
             metrics.SOCKETS_CONNECTED.dec()
+            try:
+                await typing_tracker.socket_left(sid)
+            except Exception as error:  # the indicator still ends at its expiry
+                log.warning("typing stop on disconnect failed", extra={"error": repr(error)})
             await _presence().socket_disconnected(user_id)
 
     server.on("connect", connect)
@@ -241,22 +260,7 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
         await server.leave_room(sid, conversation_room(ref.conversation_id))
         return Ack().dump()
 
-    async def announce_typing(
-        conversation_id: uuid.UUID, user_id: uuid.UUID, is_typing: bool
-    ) -> None:
-        payload = TypingEvent(conversation_id=conversation_id, user_id=user_id, is_typing=is_typing)
-        # The typist's own sockets are left out: their user room is skipped by sid below.
-        sids = [sid for sid, _ in server.manager.get_participants("/", user_room(user_id))]
-        await server.emit(
-            str(USER_TYPING.name),
-            payload.model_dump(mode="json", by_alias=True),
-            to=conversation_room(conversation_id),
-            skip_sid=sids,
-        )
-
-    tracker = TypingTracker(announce_typing, settings.typing_timeout_seconds)
-
-    async def typing(user_id: uuid.UUID, data: Any, is_typing: bool) -> AckBody:
+    async def typing(sid: str, user_id: uuid.UUID, data: Any, is_typing: bool) -> AckBody:
         ref = _parse(ConversationRef, data)
         async with runtime.current().db.reads() as session:
             membership = await access.get_membership(
@@ -266,19 +270,19 @@ def register_handlers(server: socketio.AsyncServer, settings: Settings) -> None:
             # Typing is a write others see: only where the member may send (the gate).
             require_may_type(membership)
             if membership.typing_indicators:
-                await tracker.start(ref.conversation_id, user_id)
+                await typing_tracker.start(ref.conversation_id, user_id, sid)
         else:
             # A stop is always taken: it only ever clears an indicator the room was shown.
-            await tracker.stop(ref.conversation_id, user_id)
+            await typing_tracker.stop(ref.conversation_id, user_id)
         return Ack().dump()
 
     @event(catalogue.TYPING_START)
-    async def typing_start(_sid: str, user_id: uuid.UUID, data: Any) -> AckBody:
-        return await typing(user_id, data, True)
+    async def typing_start(sid: str, user_id: uuid.UUID, data: Any) -> AckBody:
+        return await typing(sid, user_id, data, True)
 
     @event(catalogue.TYPING_STOP)
-    async def typing_stop(_sid: str, user_id: uuid.UUID, data: Any) -> AckBody:
-        return await typing(user_id, data, False)
+    async def typing_stop(sid: str, user_id: uuid.UUID, data: Any) -> AckBody:
+        return await typing(sid, user_id, data, False)
 
     @event(catalogue.MARK_MESSAGES_READ)
     async def mark_messages_read(_sid: str, user_id: uuid.UUID, data: Any) -> AckBody:

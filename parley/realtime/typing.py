@@ -11,7 +11,8 @@ when they stop. This instance keeps, per user and conversation, what the room wa
 So a burst of alternating starts and stops costs at most one start and one stop per window,
 and the room always ends in the typist's state. When no renewal comes within TYPING_TIMEOUT,
 the room is told the user stopped, so an indicator never sticks after a client vanished
-without `typing_stop`.
+without `typing_stop`; when the socket that last said its user was typing disconnects, the
+room is told at once (a closed tab stops typing now, not TYPING_TIMEOUT later).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class _Typing:
     started_at: float  # when the room was last told `true` (the throttle window's start)
     announced: bool  # what the room was last told
     typing: bool  # what the user last said
+    sid: str  # the socket that said it last
     expiry: asyncio.Task[None] | None = None
     window_end: asyncio.Task[None] | None = None
 
@@ -43,17 +45,22 @@ class TypingTracker:
         self._announce = announce
         self._timeout = timeout_seconds
         self._states: dict[Key, _Typing] = {}
+        # The keys each socket started, whatever became of them since (kept until it leaves).
+        self._started_by: dict[str, set[Key]] = {}
 
-    async def start(self, conversation_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    async def start(self, conversation_id: uuid.UUID, user_id: uuid.UUID, sid: str) -> None:
         key = (conversation_id, user_id)
         now = time.monotonic()
         state = self._states.get(key)
         if state is None:
-            state = self._states[key] = _Typing(started_at=now, announced=False, typing=True)
+            state = self._states[key] = _Typing(
+                started_at=now, announced=False, typing=True, sid=sid
+            )
             elapsed = THROTTLE_SECONDS
         else:
             elapsed = now - state.started_at
-        state.typing = True
+        state.typing, state.sid = True, sid
+        self._started_by.setdefault(sid, set()).add(key)
         _cancel(state.expiry)
         state.expiry = asyncio.create_task(self._expire(key))
         if elapsed >= THROTTLE_SECONDS:
@@ -84,6 +91,13 @@ class TypingTracker:
         if state.announced:
             state.announced = False
             await self._announce(conversation_id, user_id, False)
+
+    async def socket_left(self, sid: str) -> None:
+        """The socket is gone: where it was the one typing, its user stopped."""
+        for conversation_id, user_id in self._started_by.pop(sid, ()):
+            state = self._states.get((conversation_id, user_id))
+            if state is not None and state.sid == sid and state.typing:
+                await self.stop(conversation_id, user_id)
 
     async def _end_window(self, key: Key, delay: float) -> None:
         """The throttle window ends: tell the room a start it held back if the user is still

@@ -13,7 +13,7 @@ import pytest
 import socketio
 
 from tests.realtime.sockets import Connect, Recorder, end_typing
-from tests.support import Server, User, add, create_conversation, remove, send
+from tests.support import Server, User, add, create_conversation, register, remove, send
 
 
 async def _refused_message(server: Server, **options: Any) -> str:
@@ -259,6 +259,32 @@ async def test_typing_ends_by_itself_without_renewal(
     assert (await reader.next_of("user_typing"))["isTyping"] is True
     ended = await reader.next_of("user_typing")
     assert (ended["userId"], ended["isTyping"]) == (alice.id, False)
+
+
+async def test_typing_ends_when_the_socket_that_typed_disconnects(
+    connect: Connect, client: httpx.AsyncClient
+) -> None:
+    # Fresh users, so that presence is theirs alone: the disconnect that ends the typing also
+    # announces the typist offline, right after it (by the expiry alone, 2 s later, the
+    # offline came first).
+    frank, grace = await register(client, "frank"), await register(client, "grace")
+    conversation = await create_conversation(client, frank, [grace], "DIRECT")
+    reader = await connect(grace, ignore=frozenset())
+    assert (await reader.next_of("user_status_changed"))["userId"] == grace.id
+    phone, laptop = await connect(frank), await connect(frank)
+    assert (await reader.next_of("user_status_changed"))["status"] == "ONLINE"
+    assert (await laptop.call("typing_start", {"conversationId": conversation["id"]}))["ok"]
+    assert (await reader.next_of("user_typing"))["isTyping"] is True
+
+    await phone.client.disconnect()  # not the one typing: frank still is
+    marker = await send(client, frank, conversation["id"], "typed on the laptop")
+    assert (await reader.next_of("new_message"))["message"]["id"] == marker["id"]
+
+    await laptop.client.disconnect()
+    ended = await reader.next_of("user_typing")
+    assert (ended["userId"], ended["isTyping"]) == (frank.id, False)
+    offline = await reader.next_of("user_status_changed")
+    assert (offline["userId"], offline["status"]) == (frank.id, "OFFLINE")
 
 
 async def test_foreign_origin_is_refused(server: Server, alice: User) -> None:
