@@ -37,9 +37,13 @@ WORKERS = 4  # messages handled at once
 CONCURRENT_FETCHES = 4  # requests in flight per process, whatever the number of messages
 QUEUE_SIZE = 1000
 HIT_TTL_SECONDS = 24 * 3600
-# A page without a preview, or one that failed, is asked again after this: long enough that a
-# busy conversation repeating a dead link does not refetch it per message.
+# A page without a preview (refused, too large, not HTML, no tags) is asked again after this:
+# long enough that a busy conversation repeating such a link does not refetch it per message.
 MISS_TTL_SECONDS = 15 * 60
+# A fetch that failed (timed out, connection or HTTP error) may pass on the next try: asked
+# again sooner, still at most once a minute per link for every instance together.
+FAILURE_TTL_SECONDS = 60
+FAILURES = frozenset({Outcome.TIMEOUT, Outcome.ERROR})
 
 
 def cache_key(url: str) -> str:
@@ -177,7 +181,7 @@ class PreviewWorker:
             async with self._fetches:
                 fetched = await self._fetcher.fetch(url)
             metrics.PREVIEW_OUTCOME[fetched.outcome].inc()
-            await self._cache.set(key, _cache_entry(fetched), _ttl(fetched))
+            await self._cache.set(key, _cache_entry(fetched), cache_ttl(fetched))
             future.set_result(fetched.preview)
             return fetched.preview
         except asyncio.CancelledError:
@@ -191,8 +195,11 @@ class PreviewWorker:
             del self._in_flight[url]
 
 
-def _ttl(fetched: Fetched) -> int:
-    return HIT_TTL_SECONDS if fetched.preview is not None else MISS_TTL_SECONDS
+def cache_ttl(fetched: Fetched) -> int:
+    """How long a lookup's result is served from the cache."""
+    if fetched.preview is not None:
+        return HIT_TTL_SECONDS
+    return FAILURE_TTL_SECONDS if fetched.outcome in FAILURES else MISS_TTL_SECONDS
 
 
 def _cache_entry(fetched: Fetched) -> dict[str, Any]:
