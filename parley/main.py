@@ -19,9 +19,9 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from parley import __doc__ as parley_doc
+from parley.accounts.deny_list import DenyListRepair
 from parley.accounts.purge import RevocationPurge
 from parley.accounts.routes import router as accounts_router
-from parley.accounts.service import restore_revocations
 from parley.accounts.throttle import AuthThrottle
 from parley.analytics.routes import router as analytics_router
 from parley.apidocs.document import allowed_methods, install_document
@@ -260,9 +260,11 @@ def create_api(
             cache_redis=cache_redis,
         )
         runtime.install(state)
-        if not store.shared:  # an in-process deny-list: read back what a restart emptied
-            async with db.unit_of_work() as session:
-                await restore_revocations(session)
+        # An in-process deny-list is empty at start, a Redis may have lost its data: the
+        # database's revocations are copied back (the token check asks it meanwhile).
+        deny_list_repair = DenyListRepair(db, store)
+        state.register(deny_list_repair)
+        await deny_list_repair.start()
         replica: Replica | None = None
         if settings.database_read_url is not None:
             replica = Replica(settings, db.engine, store, count_statements)
@@ -369,6 +371,7 @@ def create_api(
                 await previews.stop()  # after the committer's last listener calls
             await retention.stop()
             await revocation_purge.stop()
+            await deny_list_repair.stop()
             await export_runner.stop()
             await sweeper.stop()
             await attachments.stop()

@@ -46,8 +46,8 @@ class User(Base):
 
 class RevokedToken(Base):
     """A revoked token's id (`jti`) until the token expires: the deny-list's durable copy,
-    which an in-process deny-list is read back from at start and which the token check asks
-    when Redis does not answer (accounts/service.py). No user id: it identifies no one."""
+    which the token check asks when the store does not answer or lost its data, and which is
+    copied back into such a store (accounts/deny_list.py). No user id: it identifies no one."""
 
     __tablename__ = "revoked_tokens"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from parley.accounts.service import purge_expired_revocations
+from parley.accounts.deny_list import purge_expired_revocations
 from parley.core.db import Database, utcnow
 from parley.core.periodic import Periodic
 

@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.accounts import deny_list
 from parley.accounts.events import SESSION_REVOKED
 from parley.accounts.models import RevokedToken, User
 from parley.accounts.schemas import (
@@ -46,10 +47,6 @@ from parley.core.security import TokenClaims, hash_password, issue_token, verify
 
 def _user_cache_key(user_id: uuid.UUID) -> str:
     return f"user:{user_id}"
-
-
-def _revoked_key(token_id: str) -> str:
-    return f"revoked-token:{token_id}"
 
 
 async def sign_up(
@@ -265,7 +262,7 @@ async def _revoke(session: AsyncSession, token: TokenClaims, *, reason: Revocati
     ttl = max(1, math.ceil(token.expires_at - time.time()))
     # Set only if absent (SET NX in Redis): of two requests revoking the same token at once
     # (two refreshes racing), exactly one goes on, so a token is rotated once.
-    added = await store.add(_revoked_key(token.token_id), True, ttl)
+    added = await store.add(deny_list.revoked_key(token.token_id), True, ttl)
     if added is None:
         raise ServiceUnavailable("The token could not be revoked: try again")
     if not added:
@@ -283,40 +280,6 @@ async def _revoke(session: AsyncSession, token: TokenClaims, *, reason: Revocati
         SessionRevokedEvent(reason=reason),
         rooms=[token_room(token.token_id)],
     )
-
-
-async def restore_revocations(session: AsyncSession) -> int:
-    """Put the revoked tokens that have not expired back into an in-process deny-list (at
-    start, embedded mode), and forget those that have; returns how many were restored."""
-    store = runtime.current().store
-    now = utcnow()
-    await purge_expired_revocations(session, now=now)
-    rows = (await session.execute(select(RevokedToken.token_id, RevokedToken.expires_at))).all()
-    for token_id, expires_at in rows:
-        ttl = max(1, math.ceil((expires_at - now).total_seconds()))
-        await store.set(_revoked_key(token_id), True, ttl)
-    return len(rows)
-
-
-async def purge_expired_revocations(session: AsyncSession, *, now: datetime) -> int:
-    """Forget the revoked tokens that have expired (their signature check refuses them now):
-    each refresh adds one. Returns how many went."""
-    result = await session.execute(delete(RevokedToken).where(RevokedToken.expires_at <= now))
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def _revoked_in_database(token_id: str) -> bool:
-    """The deny-list's database copy, read when Redis does not answer: in an outage a
-    revoked token is still refused (a logout must hold) rather than let in as a miss."""
-    async with runtime.current().db.reads() as session:
-        return await session.get(RevokedToken, token_id) is not None
-
-
-async def _store_revoked(token_id: str) -> bool:
-    try:
-        return await runtime.current().store.get(_revoked_key(token_id), strict=True) is not None
-    except CacheUnavailable:
-        return await _revoked_in_database(token_id)
 
 
 async def _raise_generation(
@@ -387,19 +350,25 @@ async def get_public_user_cached(
     rt = runtime.current()
     if token is None or token.token_id is None:
         cached = await rt.cache.get(_user_cache_key(user_id))
-    elif rt.store is rt.cache:  # one Redis (the usual case): one round trip for both
+    elif rt.store is rt.cache:  # one Redis (the usual case): one round trip for all three
         try:
-            cached, revoked = await rt.cache.get_many(
-                [_user_cache_key(user_id), _revoked_key(token.token_id)], strict=True
+            cached, entry, complete = await rt.cache.get_many(
+                [
+                    _user_cache_key(user_id),
+                    deny_list.revoked_key(token.token_id),
+                    deny_list.COMPLETE_KEY,
+                ],
+                strict=True,
             )
-            is_revoked = revoked is not None
         except CacheUnavailable:
-            cached, is_revoked = None, await _revoked_in_database(token.token_id)
+            cached, is_revoked = None, await deny_list.revoked_in_database(token.token_id)
+        else:
+            is_revoked = await deny_list.check(token.token_id, entry=entry, complete=complete)
         if is_revoked:
             raise InvalidToken("The token was revoked: log in again")
     else:
         cached, is_revoked = await asyncio.gather(
-            rt.cache.get(_user_cache_key(user_id)), _store_revoked(token.token_id)
+            rt.cache.get(_user_cache_key(user_id)), deny_list.store_says_revoked(token.token_id)
         )
         if is_revoked:
             raise InvalidToken("The token was revoked: log in again")

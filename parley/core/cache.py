@@ -99,7 +99,10 @@ class MemoryCache:
         await self.set(key, value, ttl_seconds)
         return True
 
-    async def set_many(self, items: dict[str, Any], ttl_seconds: int) -> None:
+    async def set_many(
+        self, items: dict[str, Any], ttl_seconds: int, *, strict: bool = False
+    ) -> None:
+        """`strict`: never raises here (process memory always takes it)."""
         for key, value in items.items():
             await self.set(key, value, ttl_seconds)
 
@@ -207,8 +210,11 @@ class RedisCache:
             return None
         return bool(added)
 
-    async def set_many(self, items: dict[str, Any], ttl_seconds: int) -> None:
-        """One round trip for many keys (a pipeline of SETs)."""
+    async def set_many(
+        self, items: dict[str, Any], ttl_seconds: int, *, strict: bool = False
+    ) -> None:
+        """One round trip for many keys (a pipeline of SETs); a Redis error is logged
+        (`strict`: raised as CacheUnavailable, for writers that must know)."""
         items = {key: value for key, value in items.items() if key not in self._dirty}
         if not items:
             return
@@ -219,6 +225,8 @@ class RedisCache:
             await pipeline.execute()
         except RedisError as error:
             log.warning("cache set failed", extra={"error": str(error)})
+            if strict:
+                raise CacheUnavailable from error
 
     @property
     def shared(self) -> bool:

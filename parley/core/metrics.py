@@ -294,6 +294,7 @@ class CacheLayerCounters:
 CACHE_LAYERS = (
     "user",
     "revoked-token",
+    "deny-list",
     "conversation",
     "member",
     "user-conversations",

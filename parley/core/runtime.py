@@ -34,7 +34,12 @@ class Cache(Protocol):
 
     async def set(self, key: str, value: Any, ttl_seconds: int) -> None: ...
 
-    async def set_many(self, items: dict[str, Any], ttl_seconds: int) -> None: ...
+    async def set_many(
+        self, items: dict[str, Any], ttl_seconds: int, *, strict: bool = False
+    ) -> None:
+        """Many keys at once; an unreachable cache is ignored unless `strict` (then it raises
+        core.cache.CacheUnavailable)."""
+        ...
 
     async def add(self, key: str, value: Any, ttl_seconds: int) -> bool | None:
         """Set `key` only if absent, atomically: True if set, False if it was there, None if

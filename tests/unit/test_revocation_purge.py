@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from parley.accounts.deny_list import purge_expired_revocations
 from parley.accounts.models import RevokedToken
-from parley.accounts.service import purge_expired_revocations
 from parley.core.config import load_settings
 from parley.core.db import Database, utcnow
 
