@@ -56,29 +56,26 @@ async def revoked_in_database(token_id: str) -> bool:
         return await session.get(RevokedToken, token_id) is not None
 
 
-async def check(token_id: str, *, entry: Any | None, complete: Any | None) -> bool:
-    """Whether the token is revoked, given what the store holds for it and for the marker
-    (read by the caller in the round trip it makes anyway)."""
+async def revoked_reading(
+    store: Cache, token_id: str, keys: list[str]
+) -> tuple[bool, list[Any | None]]:
+    """Whether the token is revoked, with `keys` read from the store in the same round trip
+    (the caller's user entry: one MGET for the whole token check). When the store does not
+    answer, the database says and the keys read as misses."""
+    try:
+        *values, entry, complete = await store.get_many(
+            [*keys, revoked_key(token_id), COMPLETE_KEY], strict=True
+        )
+    except CacheUnavailable:
+        return await revoked_in_database(token_id), [None] * len(keys)
     if entry is not None:
-        return True
+        return True, values
     if complete is not None:
-        return False
+        return False, values
     repair = runtime.current().find(DenyListRepair)
     if repair is not None:
         repair.store_incomplete()
-    return await revoked_in_database(token_id)
-
-
-async def store_says_revoked(token_id: str) -> bool:
-    """Whether the token is revoked, read from the store on its own (when it is another Redis
-    than the cache's), or from the database when the store does not answer."""
-    try:
-        entry, complete = await runtime.current().store.get_many(
-            [revoked_key(token_id), COMPLETE_KEY], strict=True
-        )
-    except CacheUnavailable:
-        return await revoked_in_database(token_id)
-    return await check(token_id, entry=entry, complete=complete)
+    return await revoked_in_database(token_id), values
 
 
 async def copy_to_store(db: Database, store: Cache, *, now: datetime | None = None) -> int:

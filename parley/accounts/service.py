@@ -28,7 +28,7 @@ from parley.accounts.schemas import (
 from parley.accounts.throttle import auth_throttle
 from parley.core import runtime
 from parley.core.audit import AuditAction, record
-from parley.core.cache import CacheUnavailable, invalidate_after_commit
+from parley.core.cache import invalidate_after_commit
 from parley.core.db import utcnow
 from parley.core.errors import (
     InvalidCredentials,
@@ -348,30 +348,18 @@ async def get_public_user_cached(
     the same round trip) or it is older than the user's token generation (cached with the
     user, so checking it costs nothing more)."""
     rt = runtime.current()
+    key = _user_cache_key(user_id)
+    is_revoked = False
     if token is None or token.token_id is None:
-        cached = await rt.cache.get(_user_cache_key(user_id))
-    elif rt.store is rt.cache:  # one Redis (the usual case): one round trip for all three
-        try:
-            cached, entry, complete = await rt.cache.get_many(
-                [
-                    _user_cache_key(user_id),
-                    deny_list.revoked_key(token.token_id),
-                    deny_list.COMPLETE_KEY,
-                ],
-                strict=True,
-            )
-        except CacheUnavailable:
-            cached, is_revoked = None, await deny_list.revoked_in_database(token.token_id)
-        else:
-            is_revoked = await deny_list.check(token.token_id, entry=entry, complete=complete)
-        if is_revoked:
-            raise InvalidToken("The token was revoked: log in again")
+        cached = await rt.cache.get(key)
+    elif rt.store is rt.cache:  # one Redis (the usual case): one round trip for all
+        is_revoked, (cached,) = await deny_list.revoked_reading(rt.store, token.token_id, [key])
     else:
-        cached, is_revoked = await asyncio.gather(
-            rt.cache.get(_user_cache_key(user_id)), deny_list.store_says_revoked(token.token_id)
+        cached, (is_revoked, _) = await asyncio.gather(
+            rt.cache.get(key), deny_list.revoked_reading(rt.store, token.token_id, [])
         )
-        if is_revoked:
-            raise InvalidToken("The token was revoked: log in again")
+    if is_revoked:
+        raise InvalidToken("The token was revoked: log in again")
     if cached is not None and _GENERATION in cached:
         known = _CachedUser(UserOut.model_validate(cached), int(cached[_GENERATION]))
     else:
